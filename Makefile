@@ -1,0 +1,43 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: start ingest, signing and routing on embedded defaults (no servers needed)
+run: $(STAMP)
+	@$(BIN)/lienthong migrate
+	@echo "Demo agencies and their API keys:"
+	@$(BIN)/lienthong demo seed
+	@echo "Liên Thông is starting:"
+	@$(BIN)/lienthong up
+
+## test: the whole suite (unit, integration on RabbitMQ/PostgreSQL/SeaweedFS, end to end)
+test: $(STAMP)
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+	$(BIN)/mypy services
+
+format: $(STAMP)
+	$(BIN)/ruff format services tests bench
+	$(BIN)/ruff check --fix services tests bench
+
+## bench: measure and write bench/RESULTS.md (needs RabbitMQ on 127.0.0.1:5672)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,259 @@
+"""Idempotent bus consumers that acknowledge only after their effect is committed.
+
+The message id is recorded in the same transaction as the handler's effect, so a
+redelivered message is applied once. A handler that fails is retried up to
+``max_deliveries`` times, then the message goes to ``lt.dead`` with the reason.
+A message that cannot be decoded goes there at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from kombu import Connection, Consumer, Producer, Queue
+from kombu.message import Message as RawMessage
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common.bus import topology
+from services.common.bus.messages import Envelope, Message, parse, read_envelope
+from services.common.bus.tables import BusTables
+from services.common.db import Database
+from services.common.errors import MessageFormatError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Any, Envelope], None]
+QueueSource = Callable[[], list[Queue]]
+
+
+class BusConsumer:
+    def __init__(
+        self,
+        name: str,
+        db: Database,
+        tables: BusTables,
+        connection: Connection,
+        handlers: Mapping[type[Message], Handler],
+        queues: QueueSource,
+        *,
+        max_deliveries: int = 5,
+        prefetch: int = 50,
+        queue_refresh_seconds: float = 2.0,
+    ) -> None:
+        self.name = name
+        self.db = db
+        self.tables = tables
+        self.connection = connection
+        self.handlers = {cls.TYPE: handler for cls, handler in handlers.items()}
+        self.queue_source = queues
+        self.max_deliveries = max_deliveries
+        self.prefetch = prefetch
+        self.queue_refresh_seconds = queue_refresh_seconds
+        self._dead_producer: Producer | None = None
+        self._dead_connection: Connection | None = None
+
+    # --- one message -----------------------------------------------------
+
+    def on_message(self, raw: RawMessage) -> None:
+        try:
+            envelope = read_envelope(raw.decode())
+            msg = parse(envelope)
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                raise MessageFormatError(f"{self.name} has no handler for {envelope.type}")
+        except Exception as e:
+            # Undecodable or unexpected: retrying cannot help.
+            self._dead_letter(raw, f"{type(e).__name__}: {e}", attempts=1)
+            raw.ack()
+            return
+        try:
+            self._apply(envelope, msg, handler)
+        except Exception as e:
+            attempts = self._record_failure(envelope.id, e)
+            if attempts >= self.max_deliveries:
+                log.error(
+                    "%s: %s %s failed %d times, dead-lettered: %s",
+                    self.name,
+                    envelope.type,
+                    envelope.id,
+                    attempts,
+                    e,
+                )
+                self._dead_letter(raw, f"{type(e).__name__}: {e}", attempts=attempts)
+                raw.ack()
+                # The dead letter carries the count; a replayed message starts afresh.
+                self._clear_failures(envelope.id)
+            else:
+                log.warning(
+                    "%s: %s %s failed (attempt %d), requeued: %s",
+                    self.name,
+                    envelope.type,
+                    envelope.id,
+                    attempts,
+                    e,
+                )
+                raw.requeue()
+            return
+        raw.ack()
+
+    def _apply(self, envelope: Envelope, msg: Message, handler: Handler) -> None:
+        processed = self.tables.processed
+        try:
+            with self.db.unit_of_work() as session:
+                seen = session.execute(
+                    sa.select(processed.c.message_id).where(
+                        processed.c.consumer == self.name, processed.c.message_id == envelope.id
+                    )
+                ).first()
+                if seen:
+                    log.debug("%s: %s already applied", self.name, envelope.id)
+                    return
+                handler(session, msg, envelope)
+                session.execute(
+                    processed.insert().values(
+                        consumer=self.name, message_id=envelope.id, processed_at=datetime.now(UTC)
+                    )
+                )
+                session.execute(self._failures_of(envelope.id))
+        except IntegrityError:
+            # Another consumer process applied the same message concurrently.
+            if not self._was_processed(envelope.id):
+                raise
+
+    def _was_processed(self, message_id: str) -> bool:
+        processed = self.tables.processed
+        with self.db.reading() as session:
+            return (
+                session.execute(
+                    sa.select(processed.c.message_id).where(
+                        processed.c.consumer == self.name, processed.c.message_id == message_id
+                    )
+                ).first()
+                is not None
+            )
+
+    def _record_failure(self, message_id: str, error: Exception) -> int:
+        failures = self.tables.failures
+        text = f"{type(error).__name__}: {error}"[:4000]
+        with self.db.unit_of_work() as session:
+            row = session.execute(
+                sa.select(failures.c.attempts).where(
+                    failures.c.consumer == self.name, failures.c.message_id == message_id
+                )
+            ).first()
+            attempts = (row.attempts if row else 0) + 1
+            values = {"attempts": attempts, "last_error": text, "updated_at": datetime.now(UTC)}
+            if row:
+                session.execute(
+                    failures.update()
+                    .where(failures.c.consumer == self.name, failures.c.message_id == message_id)
+                    .values(**values)
+                )
+            else:
+                session.execute(
+                    failures.insert().values(consumer=self.name, message_id=message_id, **values)
+                )
+        return attempts
+
+    def _clear_failures(self, message_id: str) -> None:
+        with self.db.unit_of_work() as session:
+            session.execute(self._failures_of(message_id))
+
+    def _failures_of(self, message_id: str) -> sa.Delete:
+        failures = self.tables.failures
+        return failures.delete().where(
+            failures.c.consumer == self.name, failures.c.message_id == message_id
+        )
+
+    def _dead_letter(self, raw: RawMessage, reason: str, *, attempts: int) -> None:
+        if self._dead_producer is None:
+            # Its own connection: waiting for a confirm on the consuming connection would
+            # read the next delivery and run its handler inside this one.
+            self._dead_connection = self.connection.clone()
+            self._dead_producer = Producer(self._dead_connection.channel())
+        info = raw.delivery_info or {}
+        self._dead_producer.publish(
+            raw.body,
+            exchange=topology.DEAD.name,
+            routing_key=info.get("routing_key") or "unknown",
+            content_type=raw.content_type,
+            content_encoding=raw.content_encoding,
+            delivery_mode=2,
+            message_id=(raw.properties or {}).get("message_id"),
+            headers={
+                **(raw.headers or {}),
+                "x-lt-consumer": self.name,
+                "x-lt-reason": reason[:1000],
+                "x-lt-attempts": attempts,
+                "x-lt-original-exchange": info.get("exchange") or "",
+                "x-lt-original-routing-key": info.get("routing_key") or "",
+                "x-lt-dead-at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    # --- the loop ----------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self._consume_until(stop)
+                backoff = 0.5
+            except Exception:
+                log.exception("%s: consumer failed; reconnecting in %.1fs", self.name, backoff)
+                self._dead_producer = None
+                if self._dead_connection is not None:
+                    with contextlib.suppress(Exception):
+                        self._dead_connection.close()
+                    self._dead_connection = None
+                try:
+                    self.connection.close()
+                except Exception:
+                    log.debug("closing a broken connection failed", exc_info=True)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _consume_until(self, stop: threading.Event) -> None:
+        self.connection.ensure_connection(max_retries=3)
+        topology.declare_base(self.connection)
+        channel = self.connection.channel()
+        consumer = Consumer(
+            channel,
+            queues=[],
+            on_message=self.on_message,
+            accept=["json"],
+            prefetch_count=self.prefetch,
+            auto_declare=True,
+        )
+        consuming: set[str] = set()
+        next_refresh = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= next_refresh:
+                    for queue in self.queue_source():
+                        if queue.name not in consuming:
+                            consumer.add_queue(queue)
+                            consuming.add(queue.name)
+                    consumer.consume()
+                    next_refresh = time.monotonic() + self.queue_refresh_seconds
+                if not consuming:
+                    stop.wait(0.5)
+                    continue
+                # A timeout only means nothing arrived; go round and check `stop`.
+                with contextlib.suppress(TimeoutError):
+                    self.connection.drain_events(timeout=0.5)
+                self.connection.heartbeat_check()  # or the broker drops an idle connection
+        finally:
+            try:
+                consumer.cancel()
+                channel.close()
+            except Exception:
+                log.debug("closing the consumer channel failed", exc_info=True)

@@ -1,0 +1,185 @@
+"""Ingest's agency-facing HTTP API: thin views over the handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+
+from services.common.auth import bearer_token
+from services.common.errors import BadRequest, ValidationFailed
+from services.common.web import json_body
+from services.ingest import handlers, webhook_store
+from services.ingest.openapi import OPENAPI
+
+api = Blueprint("ingest_api", __name__)
+
+STATUS_CODES_FROM_RECIPIENT = {"02", "03", "04", "05", "06", "15", "16"}
+
+
+def _ctx() -> Any:
+    return current_app.extensions["lienthong"]
+
+
+@api.before_request
+def _authenticate() -> None:
+    if request.endpoint in ("ingest_api.openapi",):
+        return
+    g.agency = handlers.authenticate(_ctx().db, bearer_token(request))
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(OPENAPI)
+
+
+@api.post("/v1/documents")
+def post_document() -> tuple[Response, int]:
+    ctx = _ctx()
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed("the PDF is missing", [{"field": "file", "message": "is required"}])
+    raw = request.form.get("metadata")
+    if raw is None and "metadata" in request.files:
+        raw = request.files["metadata"].read().decode("utf-8", "replace")
+    if raw is None:
+        raise ValidationFailed(
+            "the metadata is missing", [{"field": "metadata", "message": "is required"}]
+        )
+    try:
+        metadata = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValidationFailed(
+            f"metadata is not valid JSON: {e}",
+            [{"field": "metadata", "message": "is not valid JSON"}],
+        ) from e
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key.strip()) <= 200):
+        raise BadRequest("Idempotency-Key must be 1 to 200 characters")
+    accepted = handlers.submit_document(
+        ctx.db,
+        ctx.store,
+        ctx.spool_dir,
+        g.agency,
+        upload.stream,
+        metadata,
+        ctx.settings.max_upload_bytes,
+        key.strip() if key else None,
+    )
+    response = jsonify(accepted.body)
+    response.headers["Location"] = f"/v1/documents/{accepted.body['id']}"
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201
+
+
+@api.get("/v1/documents/<doc_id>")
+def get_document(doc_id: str) -> Response:
+    return jsonify(handlers.read_document(_ctx().db, g.agency, doc_id))
+
+
+@api.get("/v1/documents/<doc_id>/content")
+def get_content(doc_id: str) -> Response:
+    ctx = _ctx()
+    raw_version = request.args.get("version")
+    try:
+        version = int(raw_version) if raw_version else None
+    except ValueError as e:
+        raise BadRequest("version must be a whole number") from e
+    sha256, size, chunks = handlers.document_content(ctx.db, ctx.store, g.agency, doc_id, version)
+    response = Response(stream_with_context(chunks), mimetype="application/pdf")
+    response.headers["Content-Length"] = str(size)
+    response.headers["ETag"] = f'"{sha256}"'
+    response.headers["Digest"] = f"sha-256={sha256}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{doc_id}.pdf"'
+    return response
+
+
+@api.get("/v1/inbox")
+def get_inbox() -> Response:
+    try:
+        limit = min(max(int(request.args.get("limit", "50")), 1), 500)
+    except ValueError as e:
+        raise BadRequest("limit must be a whole number") from e
+    status = request.args.get("status") or None
+    everything = request.args.get("view") == "all"  # also what was taken back (15)
+    items = handlers.inbox(_ctx().db, g.agency, limit, status, include_taken_back=everything)
+    return jsonify({"agency": g.agency, "items": items})
+
+
+@api.post("/v1/deliveries/<delivery_id>/status")
+def post_status(delivery_id: str) -> Response:
+    ctx = _ctx()
+    body = json_body(request)
+    code = body.get("code")
+    if not isinstance(code, str) or code not in STATUS_CODES_FROM_RECIPIENT:
+        raise ValidationFailed(
+            "code must be a recipient status code",
+            [{"field": "code", "message": f"one of {sorted(STATUS_CODES_FROM_RECIPIENT)}"}],
+        )
+    description = body.get("description") or ""
+    staff = body.get("staff") or {}
+    if not isinstance(description, str) or not isinstance(staff, dict):
+        raise ValidationFailed("description must be text and staff an object")
+    delivery = handlers.delivery_for_recipient(ctx.db, g.agency, delivery_id)
+    changed = ctx.routing.report_status(
+        delivery_id,
+        {
+            "code": code,
+            "description": description[:2000],
+            "staff": staff,
+            "reported_by": g.agency,
+            "arrived_at": handlers.iso(delivery.arrived_at),
+        },
+    )
+    view = handlers.record_reported_status(ctx.db, changed)
+    return jsonify(view)
+
+
+# --- push delivery (webhooks) ---------------------------------------------------------
+
+
+@api.put("/v1/webhook")
+def put_webhook() -> tuple[Response, int]:
+    ctx = _ctx()
+    body = json_body(request)
+    view, secret, created = webhook_store.register_webhook(
+        ctx.db,
+        ctx.webhook_box,
+        g.agency,
+        body.get("url"),
+        body.get("events"),
+        allow_loopback=ctx.settings.webhook.allow_loopback,
+    )
+    # The secret is shown here, once; only an encrypted copy is kept.
+    response = jsonify({**view, "secret": secret})
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201 if created else 200
+
+
+@api.get("/v1/webhook")
+def get_webhook() -> Response:
+    return jsonify(webhook_store.webhook_config(_ctx().db, g.agency))
+
+
+@api.delete("/v1/webhook")
+def delete_webhook() -> tuple[str, int]:
+    webhook_store.remove_webhook(_ctx().db, g.agency)
+    return "", 204
+
+
+@api.get("/v1/webhook/deliveries")
+def get_webhook_deliveries() -> Response:
+    try:
+        limit = min(max(int(request.args.get("limit", "50")), 1), 500)
+    except ValueError as e:
+        raise BadRequest("limit must be a whole number") from e
+    state = request.args.get("state") or None
+    items = webhook_store.list_jobs(_ctx().db, g.agency, state, limit)
+    return jsonify({"agency": g.agency, "items": items})
+
+
+@api.post("/v1/webhook/deliveries/<job_id>/retry")
+def retry_webhook_delivery(job_id: str) -> Response:
+    return jsonify(webhook_store.retry_job(_ctx().db, job_id, agency=g.agency))

@@ -1,0 +1,102 @@
+"""Ingest settings, read once from the environment."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from services.common.errors import SettingsError
+from services.common.settings import PREFIX, CommonSettings, Env, database_url, load_common
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Push delivery. Times are in seconds (decimals allowed)."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    max_age: float = 24 * 3600.0  # a job still failing this long after it was queued is dead
+    backoff_base: float = 2.0
+    backoff_cap: float = 600.0
+    allow_loopback: bool = True
+    concurrency: int = 8
+    # Keys that encrypt the agencies' webhook secrets at rest: the first one encrypts,
+    # every one decrypts (rotation). Never logged.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    common: CommonSettings
+    database_url: str
+    port: int
+    max_upload_bytes: int
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
+        env = Env(environ)
+        common = load_common(env)
+        url = database_url(env, "ingest", common.data_dir)
+        return cls(
+            common=common,
+            database_url=url,
+            port=env.port("INGEST_PORT", 8001),
+            max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024),
+            webhook=_webhook(env, common, embedded=url.startswith("sqlite")),
+        )
+
+
+def _webhook(env: Env, common: CommonSettings, *, embedded: bool) -> WebhookSettings:
+    return WebhookSettings(
+        connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", 5.0, 0.01, 120),
+        read_timeout=_seconds(env, "WEBHOOK_TIMEOUT", 10.0, 0.01, 600),
+        max_age=_seconds(env, "WEBHOOK_MAX_AGE", 24 * 3600.0, 0.01, 30 * 24 * 3600),
+        backoff_base=_seconds(env, "WEBHOOK_BACKOFF_BASE", 2.0, 0.001, 3600),
+        backoff_cap=_seconds(env, "WEBHOOK_BACKOFF_CAP", 600.0, 0.001, 24 * 3600),
+        # Loopback receivers are what a laptop demo and the tests use; a real deployment
+        # (PostgreSQL) refuses them unless told otherwise: they reach the host's own services.
+        allow_loopback=_flag(env, "WEBHOOK_ALLOW_LOOPBACK", embedded),
+        concurrency=env.integer("WEBHOOK_CONCURRENCY", 8, minimum=1, maximum=64),
+        secret_keys=_secret_keys(env, common.service_token),
+    )
+
+
+def _seconds(env: Env, name: str, default: float, minimum: float, maximum: float) -> float:
+    raw = env.raw(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds, got {raw!r}") from e
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise SettingsError(f"{PREFIX}{name} must be between {minimum} and {maximum} seconds")
+    return value
+
+
+def _flag(env: Env, name: str, default: bool) -> bool:
+    raw = env.raw(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def _secret_keys(env: Env, service_token: str) -> tuple[str, ...]:
+    raw = env.raw("WEBHOOK_SECRET_KEY")
+    if raw is None:
+        # The service token: every process of a deployment already shares it (embedded,
+        # from $DATA_DIR/service-token). A key of its own can be rotated on its own.
+        return (service_token,)
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys or any(len(k) < 16 for k in keys):
+        raise SettingsError(
+            f"{PREFIX}WEBHOOK_SECRET_KEY must be one or more comma-separated keys of at "
+            "least 16 characters (the first encrypts, every one decrypts)"
+        )
+    return keys

@@ -1,0 +1,157 @@
+"""Routing's tables: the agency mirror, exchanges, deliveries and their status events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.bus.tables import add_bus_tables
+from services.routing.deadlines import DONE
+
+Timestamp = sa.DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+BUS = add_bus_tables(Base.metadata)
+
+
+class Agency(Base):
+    """Mirror of ingest's registry, kept from agency.registered events."""
+
+    __tablename__ = "agencies"
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(300))
+    parent_code: Mapped[str | None] = mapped_column(sa.String(64))
+    nonstandard_code: Mapped[bool] = mapped_column(default=False)
+    # The official mailbox (hòm thư công vụ), from agency.registered v2: deadline notices.
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+
+
+class Exchange(Base):
+    """One document sent by one agency to its recipients."""
+
+    __tablename__ = "exchanges"
+
+    document: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    document_id: Mapped[str] = mapped_column(sa.String(300), index=True)
+    sender_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    subject: Mapped[str] = mapped_column(sa.Text)
+    paper: Mapped[int]
+    priority: Mapped[int]
+    due_date: Mapped[date | None]
+    doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    # edXML BussinessDocType: 0 new, 2 update, 3 replace (of `supersedes`).
+    business_doc_type: Mapped[int] = mapped_column(default=0, server_default="0")
+    supersedes: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.UniqueConstraint("document", "recipient_code"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    document: Mapped[str] = mapped_column(sa.ForeignKey("exchanges.document"), index=True)
+    recipient_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status: Mapped[str | None] = mapped_column(sa.String(2))
+    before_take_back: Mapped[str | None] = mapped_column(sa.String(2))
+    seq: Mapped[int] = mapped_column(default=0)
+    dispatched_at: Mapped[datetime] = mapped_column(Timestamp)
+    arrived_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    status_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    due_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+    due_soon_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    due_soon_sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    overdue_sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # A pending or answered take-back: recall (1), update (2) or replace (3).
+    take_back_kind: Mapped[str | None] = mapped_column(sa.String(10))
+    take_back_reason: Mapped[str | None] = mapped_column(sa.Text)
+    replaced_by: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class StatusEvent(Base):
+    __tablename__ = "status_events"
+    __table_args__ = (sa.UniqueConstraint("delivery_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(sa.ForeignKey("deliveries.id"), index=True)
+    seq: Mapped[int]
+    code: Mapped[str] = mapped_column(sa.String(2))
+    status_after: Mapped[str | None] = mapped_column(sa.String(2))
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    reported_by: Mapped[str] = mapped_column(sa.String(64))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    staff: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class SignatureVerdict(Base):
+    """The signing service's verdict on a document as it arrived: one input of the
+    e-document share. Keyed by document alone, so it may arrive before the exchange."""
+
+    __tablename__ = "signature_verdicts"
+
+    document: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    verdict: Mapped[str] = mapped_column(sa.String(20))
+    organization_signed: Mapped[bool]
+    signers: Mapped[list[str]] = mapped_column(sa.JSON)
+    verified_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Notification(Base):
+    """An email to send (deadline notices), written in the transaction that decides it
+    and sent by the mail worker afterwards: never inside a database transaction."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.Index(
+            "ix_notifications_pending",
+            "next_attempt_at",
+            postgresql_where=sa.text("sent_at IS NULL AND dead_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL AND dead_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(40))  # e.g. overdue.sender
+    delivery_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    to_address: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    dead_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# The deadline scanner's work lists: open deliveries whose notice is still owed. Small
+# however many deliveries were completed; the scanner's queries repeat this exact text,
+# so PostgreSQL can prove they match the index predicate.
+OPEN_STATUS_SQL = "(status IS NULL OR status NOT IN ({}))".format(
+    ", ".join(f"'{code}'" for code in sorted(DONE))
+)
+for _column, _mark, _name in (
+    (Delivery.due_soon_at, "due_soon_sent_at", "ix_deliveries_due_soon_owed"),
+    (Delivery.due_at, "overdue_sent_at", "ix_deliveries_overdue_owed"),
+):
+    sa.Index(
+        _name,
+        _column,
+        postgresql_where=sa.text(f"{_mark} IS NULL AND {OPEN_STATUS_SQL}"),
+        sqlite_where=sa.text(f"{_mark} IS NULL AND {OPEN_STATUS_SQL}"),
+    )

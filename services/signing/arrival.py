@@ -1,0 +1,106 @@
+"""Verify-on-arrival: every document ingest receives is verified; the verdict is kept
+with the document and announced as document.verified for routing's ledger."""
+
+from __future__ import annotations
+
+import tempfile
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from services.common.bus.messages import DocumentReceived, DocumentVerified, Envelope
+from services.common.bus.outbox import add_to_outbox
+from services.common.bus.topology import EVENTS
+from services.common.storage import ObjectStore
+from services.signing.models import BUS, KnownDocument
+from services.signing.verification.model import SignatureReport, Verdict, VerificationReport
+
+
+class PdfVerifier(Protocol):
+    def verify(self, source: Any, **kwargs: Any) -> VerificationReport: ...
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    def norm(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+    return bool(a and b and norm(a) == norm(b))
+
+
+def is_organization_signature(signature: SignatureReport) -> bool:
+    """A valid signature by an organization certificate.
+
+    Decree 30 organization certificates name the organization itself (CN = O, as
+    our PKI issues them); a personal certificate names a person within it.
+    """
+    signer = signature.signer
+    return (
+        signature.verdict is Verdict.VALID
+        and signer is not None
+        and _same(signer.common_name, signer.organization)
+    )
+
+
+def summarize(report: VerificationReport) -> dict[str, Any]:
+    signed = [s for s in report.signatures if s.signer is not None]
+    return {
+        "verdict": report.verdict.value,
+        "signature_count": len(signed),
+        "signers": [s.signer.subject for s in signed if s.signer],
+        "organization_signed": any(is_organization_signature(s) for s in report.signatures),
+        "reasons": list(report.reasons),
+    }
+
+
+class ArrivalVerification:
+    def __init__(self, store: ObjectStore, verifier: PdfVerifier, spool_dir: Path) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.spool_dir = spool_dir
+
+    def verify_stored(self, sha256: str) -> VerificationReport:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.spool_dir, suffix=".pdf") as tmp:
+            for chunk in self.store.iter_bytes(sha256):
+                tmp.write(chunk)
+            tmp.flush()
+            return self.verifier.verify(Path(tmp.name))
+
+    def on_document_received(self, session: Session, msg: DocumentReceived, _env: Envelope) -> None:
+        if session.get(KnownDocument, msg.document) is not None:
+            return
+        report = self.verify_stored(msg.sha256)
+        summary = summarize(report)
+        now = datetime.now(UTC)
+        session.add(
+            KnownDocument(
+                id=msg.document,
+                document_id=msg.document_id,
+                sender_code=msg.sender,
+                sha256=msg.sha256,
+                size=msg.size,
+                doc_metadata=msg.metadata,
+                received_at=datetime.fromisoformat(msg.received_at),
+                verdict=report.verdict.value,
+                verification=report.to_dict(),
+                verified_at=now,
+            )
+        )
+        add_to_outbox(
+            session,
+            BUS,
+            DocumentVerified(
+                document=msg.document,
+                sha256=msg.sha256,
+                verdict=summary["verdict"],
+                signature_count=summary["signature_count"],
+                signers=tuple(summary["signers"]),
+                organization_signed=summary["organization_signed"],
+                verified_at=now.isoformat(),
+                reasons=tuple(summary["reasons"])[:20],
+            ),
+            exchange=EVENTS.name,
+        )

@@ -1,0 +1,319 @@
+"""Signing's use cases: sign a file or a document with a Decree 30 profile, and the
+appearance images. Shared by the HTTP API, the CLI and the web UI."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Protocol
+
+import sqlalchemy as sa
+from pyhanko.sign.signers import Signer
+
+from services.common.bus.messages import DocumentSigned
+from services.common.bus.outbox import add_to_outbox
+from services.common.bus.topology import EVENTS
+from services.common.db import Database
+from services.common.errors import NotFound, ValidationFailed
+from services.common.storage import ObjectStore, spool
+from services.signing import drawings
+from services.signing.appearance import Box, Profile
+from services.signing.images import check_png, png_size_mm
+from services.signing.models import BUS, AppearanceImage, DocumentVersion, KnownDocument
+from services.signing.pades import Level, PadesEngine, SignatureRequest, VisibleSignature
+from services.signing.pdfinfo import signature_widgets
+from services.signing.pdftext import read_page
+from services.signing.stampkit import embedded_image
+
+MAX_SIGN_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    serial: str
+    subject: str
+    organization: str  # shown on stamps
+    common_name: str
+
+
+class KeySource(Protocol):
+    def signer(self, agency: str, kind: str, name: str | None) -> tuple[Signer, SignerIdentity]:
+        """The current certificate's signer for an agency (organization) or a person."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    profile: Profile
+    level: Level
+    agency: str
+    person: str | None = None  # the certificate holder for the personal profile
+    signer_full_name: str | None = None  # the name printed on the page, to find the gap
+    page: int | None = None  # 1-based, with box
+    box: Box | None = None
+    reason: str | None = None
+    location: str | None = None
+    document_code: str | None = None  # shown on attachment stamps
+    image_png: bytes | None = None  # instead of the registered seal / signature image
+
+
+@dataclass(frozen=True)
+class SignedFile:
+    field_name: str
+    identity: SignerIdentity
+    profile: Profile
+    level: Level
+    signed_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SigningHandlers:
+    def __init__(
+        self,
+        db: Database,
+        store: ObjectStore,
+        engine: PadesEngine,
+        keys: KeySource,
+        spool_dir: Path,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.engine = engine
+        self.keys = keys
+        self.spool_dir = spool_dir
+
+    # --- appearance images ---------------------------------------------------
+
+    def register_image(
+        self, agency: str, kind: str, png: bytes, person: str | None = None
+    ) -> AppearanceImage:
+        if kind not in ("seal", "signature"):
+            raise ValidationFailed("an appearance image is a seal or a signature")
+        if kind == "signature" and not person:
+            raise ValidationFailed("a signature image belongs to a person: give their name")
+        check_png(png, role=kind)
+        width_mm, height_mm = png_size_mm(png)
+        with self.db.unit_of_work() as session:
+            session.execute(
+                sa.update(AppearanceImage)
+                .where(
+                    AppearanceImage.agency_code == agency,
+                    AppearanceImage.kind == kind,
+                    _person_is(person),
+                    AppearanceImage.is_current.is_(True),
+                )
+                .values(is_current=False)
+            )
+            image = AppearanceImage(
+                agency_code=agency,
+                kind=kind,
+                person=person,
+                png=png,
+                sha256=hashlib.sha256(png).hexdigest(),
+                width_mm=width_mm,
+                height_mm=height_mm,
+                is_current=True,
+                created_at=_now(),
+            )
+            session.add(image)
+        return image
+
+    def current_image(self, agency: str, kind: str, person: str | None = None) -> AppearanceImage:
+        with self.db.reading() as session:
+            image = session.scalars(
+                sa.select(AppearanceImage)
+                .where(
+                    AppearanceImage.agency_code == agency,
+                    AppearanceImage.kind == kind,
+                    _person_is(person),
+                    AppearanceImage.is_current.is_(True),
+                )
+                .order_by(AppearanceImage.id.desc())
+            ).first()
+        if image is None:
+            who = f"{person} of {agency}" if person else agency
+            raise NotFound(
+                f"no {kind} image is registered for {who}; register one with `lienthong pki images`"
+            )
+        return image
+
+    # --- signing -------------------------------------------------------------
+
+    def _visible(
+        self, source: Path, options: SignOptions, identity: SignerIdentity, moment: datetime
+    ) -> tuple[VisibleSignature, int]:
+        pages, widgets = signature_widgets(source)
+        explicit = options.box
+        if options.page is not None and not 1 <= options.page <= pages:
+            raise ValidationFailed(
+                f"the document has {pages} pages; there is no page {options.page}"
+            )
+        profile = options.profile
+        if profile in (Profile.COPY, Profile.ATTACHMENT):
+            index = options.page - 1 if options.page else 0
+            page = read_page(source, index)
+            look = drawings.text_only(
+                page, profile, identity.organization, moment, options.document_code, explicit
+            )
+        elif profile is Profile.PERSONAL:
+            png = (
+                options.image_png
+                or self.current_image(options.agency, "signature", options.person).png
+            )
+            index = options.page - 1 if options.page else pages - 1
+            page = read_page(source, index)
+            name = options.signer_full_name or options.person or identity.common_name
+            look = drawings.personal(page, embedded_image(png), name, explicit)
+        else:
+            seal_png = options.image_png or self.current_image(options.agency, "seal").png
+            personal_box = None
+            index = options.page - 1 if options.page else pages - 1
+            if explicit is None:
+                signed = [w for w in widgets if w.signed and w.page == index]
+                if not signed:
+                    raise ValidationFailed(
+                        "no signed personal signature on the last page to place the seal "
+                        "over; sign with the personal profile first or give the box"
+                    )
+                personal_box = signed[-1].box
+            page = read_page(source, index)
+            look = drawings.organization(
+                page,
+                embedded_image(seal_png),
+                png_size_mm(seal_png),
+                identity.organization,
+                moment,
+                personal_box,
+                explicit,
+            )
+        return VisibleSignature(look.placement, look.drawing), len(widgets)
+
+    def sign_file(self, source: Path, output: IO[bytes], options: SignOptions) -> SignedFile:
+        personal = options.profile is Profile.PERSONAL
+        # An organization certificate belongs to the agency, not to whoever asks for it.
+        signer, identity = self.keys.signer(
+            options.agency,
+            "personal" if personal else "organization",
+            options.person if personal else None,
+        )
+        moment = _now()
+        visible, existing = self._visible(source, options, identity, moment)
+        field_name = f"{options.profile.value}-{existing + 1}"
+        request = SignatureRequest(
+            field_name=field_name,
+            level=options.level,
+            visible=visible,
+            reason=options.reason,
+            location=options.location,
+        )
+        with source.open("rb") as f:
+            self.engine.sign(f, output, signer, request)
+        return SignedFile(field_name, identity, options.profile, options.level, moment)
+
+    def sign_document(self, document: str, options: SignOptions, requested_by: str) -> dict:
+        """Sign a document's latest version; the result is stored as its next version."""
+        with self.db.reading() as session:
+            known = session.get(KnownDocument, document)
+            if known is None:
+                raise NotFound(f"no document {document}")
+            latest = session.scalars(
+                sa.select(DocumentVersion)
+                .where(DocumentVersion.document == document)
+                .order_by(DocumentVersion.version.desc())
+            ).first()
+            metadata = dict(known.doc_metadata or {})
+        current_sha = latest.sha256 if latest else known.sha256
+        version = (latest.version if latest else 1) + 1
+        signer_info = metadata.get("SignerInfo") or {}
+        if options.signer_full_name is None and isinstance(signer_info, dict):
+            options = _with(options, signer_full_name=signer_info.get("FullName"))
+        code = metadata.get("Code") or {}
+        if options.document_code is None and isinstance(code, dict) and code.get("CodeNumber"):
+            options = _with(
+                options, document_code=f"{code.get('CodeNumber')}/{code.get('CodeNotation', '')}"
+            )
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.spool_dir) as tmp:
+            source = Path(tmp) / "in.pdf"
+            with source.open("wb") as out:
+                for chunk in self.store.iter_bytes(current_sha):
+                    out.write(chunk)
+            signed_path = Path(tmp) / "out.pdf"
+            with signed_path.open("wb+") as out:
+                result = self.sign_file(source, out, options)
+            with signed_path.open("rb") as f:
+                upload = spool(f, self.spool_dir, MAX_SIGN_BYTES)
+            try:
+                self.store.put(upload)
+            finally:
+                upload.discard()
+        with self.db.unit_of_work() as session:
+            row = DocumentVersion(
+                document=document,
+                version=version,
+                sha256=upload.sha256,
+                size=upload.size,
+                previous_sha256=current_sha,
+                profile=result.profile.value,
+                level=result.level.value,
+                field_name=result.field_name,
+                certificate_serial=result.identity.serial,
+                signer_subject=result.identity.subject,
+                signed_by=requested_by,
+                created_at=result.signed_at,
+            )
+            session.add(row)
+            add_to_outbox(
+                session,
+                BUS,
+                DocumentSigned(
+                    document=document,
+                    version=version,
+                    sha256=upload.sha256,
+                    size=upload.size,
+                    previous_sha256=current_sha,
+                    profile=result.profile.value,
+                    level=result.level.value,
+                    field_name=result.field_name,
+                    certificate_serial=result.identity.serial,
+                    signer=result.identity.subject,
+                    signed_at=result.signed_at.isoformat(),
+                ),
+                exchange=EVENTS.name,
+            )
+        return {
+            "document": document,
+            "version": version,
+            "sha256": upload.sha256,
+            "size": upload.size,
+            "previous_sha256": current_sha,
+            "field_name": result.field_name,
+            "profile": result.profile.value,
+            "level": result.level.value,
+            "certificate_serial": result.identity.serial,
+            "signer": result.identity.subject,
+            "signed_at": result.signed_at.isoformat(),
+        }
+
+
+def _person_is(person: str | None) -> sa.ColumnElement[bool]:
+    return AppearanceImage.person.is_(None) if person is None else AppearanceImage.person == person
+
+
+def _with(options: SignOptions, **changes: object) -> SignOptions:
+    from dataclasses import replace
+
+    return replace(options, **changes)  # type: ignore[arg-type]
+
+
+def png_bytes(stream: IO[bytes]) -> bytes:
+    data = stream.read(20 * 1024 * 1024 + 1)
+    if len(data) > 20 * 1024 * 1024:
+        raise ValidationFailed("an appearance image may be at most 20 MB")
+    return data

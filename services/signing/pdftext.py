@@ -1,0 +1,40 @@
+"""Text lines with their positions, to place a signature next to the signer's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.common.errors import NotAPdf
+from services.signing.appearance import Box, Page, TextLine
+
+
+def read_page(path: Path, index: int | None = None) -> Page:
+    """One page's text lines (the last page when ``index`` is None), in PDF coordinates."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTTextContainer, LTTextLine
+    from pdfminer.pdfpage import PDFPage
+
+    try:
+        with path.open("rb") as f:
+            count = sum(1 for _ in PDFPage.get_pages(f))
+        if count == 0:
+            raise NotAPdf("the PDF has no pages")
+        wanted = count - 1 if index is None else index
+        if not 0 <= wanted < count:
+            raise NotAPdf(f"the PDF has {count} pages; there is no page {wanted + 1}")
+        (layout,) = list(extract_pages(str(path), page_numbers=[wanted], laparams=LAParams()))
+    except NotAPdf:
+        raise
+    except Exception as e:
+        raise NotAPdf(f"the PDF's text cannot be read: {type(e).__name__}: {e}") from e
+    lines: list[TextLine] = []
+    for element in layout:
+        if not isinstance(element, LTTextContainer):
+            continue
+        for line in element:
+            if isinstance(line, LTTextLine) and line.get_text().strip():
+                x1, y1, x2, y2 = line.bbox
+                if x2 > x1 and y2 > y1:
+                    lines.append(TextLine(line.get_text().strip(), Box(x1, y1, x2, y2)))
+    x1, y1, x2, y2 = layout.bbox
+    return Page(index=wanted, box=Box(x1, y1, x2, y2), lines=tuple(lines))

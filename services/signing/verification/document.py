@@ -1,0 +1,139 @@
+"""The whole document: every field judged, then the overall verdict (fifth layer
+of :class:`~.engine.Verifier`)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from services.signing.verification import policy, revocation, structure
+from services.signing.verification.findings import _iso, _msg
+from services.signing.verification.model import (
+    FieldKind,
+    SignatureReport,
+    Verdict,
+    VerificationReport,
+)
+from services.signing.verification.signatures import SignatureChecks
+from services.signing.verification.state import _Doc
+
+
+class DocumentChecks(SignatureChecks):
+    """Judging a parsed document as a whole."""
+
+    async def _analyse(self, doc: _Doc) -> VerificationReport:
+        s = doc.s
+        reader = s.reader
+        doc_invalid: list[str] = []
+        doc_indeterminate: list[str] = []
+        notes: list[str] = doc.notes
+        if not s.strict:
+            notes.append(f"the file is not well-formed ({s.strict_error}); read leniently")
+        if s.encrypted:
+            notes.append(
+                "the document is encrypted"
+                + ("" if s.decrypted else " and could not be decrypted (no key)")
+            )
+        for anomaly in s.anomalies:
+            doc_indeterminate.append(f"signature structure anomaly: {anomaly}")
+        revisions = None
+        with contextlib.suppress(Exception):
+            revisions = reader.xrefs.total_revisions
+
+        filled = [f for f in s.fields if f.value is not None]
+        if not filled and doc.mentions_signature:
+            doc_indeterminate.append(
+                "the file contains a signature value (/ByteRange) that no signature field "
+                "refers to; it was not validated"
+            )
+        if not filled:
+            verdict = Verdict.INDETERMINATE if doc_indeterminate else Verdict.UNSIGNED
+            empties = tuple(self._empty(f) for f in s.fields)
+            if not empties and verdict == Verdict.UNSIGNED:
+                notes.append("the document has no signature fields")
+            return VerificationReport(
+                verdict=verdict,
+                reasons=tuple(doc_indeterminate),
+                notes=tuple(notes),
+                revisions=revisions,
+                encrypted=s.encrypted,
+                signatures=empties,
+                verified_at=_iso(doc.now),
+                trust_anchors=self._anchor_names,
+                fetching_allowed=self.allow_fetching,
+            )
+
+        if not s.strict:
+            doc_indeterminate.append(
+                "a signed document must be well-formed; it could only be read leniently"
+            )
+        tail_problem = self._tail_problem(doc)
+        if tail_problem:
+            doc_invalid.append(f"unexplained data at the end of the file: {tail_problem}")
+        revocation.read_dss(reader, doc.pool, notes)
+        doc.final_need_appearances = policy.need_appearances(reader, None)
+
+        # classify every filled field; parse the ones we can
+        prepared = [self._prepare(doc, f) for f in filled]
+        doc.signed_fields = {p.field.name for p in prepared if p.kind != FieldKind.UNKNOWN}
+        for p in prepared:
+            if p.emb is not None:
+                try:
+                    revocation.read_cms_archival(p.emb.signer_info, doc.pool)
+                except Exception:
+                    notes.append("revocation data inside a signature could not be read")
+
+        # document time-stamps first, newest first: they give proofs of existence
+        reports: dict[int, SignatureReport] = {}
+        stamps = [p for p in prepared if p.kind == FieldKind.DOCUMENT_TIMESTAMP]
+        stamps.sort(key=lambda p: -(p.emb.signed_revision if p.emb is not None else -1))
+        for p in stamps:
+            reports[id(p.field)] = await self._document_timestamp(doc, p)
+        for p in prepared:
+            if p.kind == FieldKind.SIGNATURE:
+                reports[id(p.field)] = await self._signature(doc, p)
+            elif p.kind == FieldKind.UNKNOWN:
+                reports[id(p.field)] = self._unvalidated(p)
+
+        signatures: list[SignatureReport] = []
+        timestamps: list[SignatureReport] = []
+        for f in s.fields:
+            if f.value is None:
+                signatures.append(self._empty(f))
+                continue
+            r = reports[id(f)]
+            (timestamps if r.kind == FieldKind.DOCUMENT_TIMESTAMP else signatures).append(r)
+
+        all_reports = [r for r in signatures if r.kind != FieldKind.EMPTY] + timestamps
+        reasons: list[str] = []
+        for r in all_reports:
+            for reason in r.reasons:
+                reasons.append(f"{r.field_name}: {reason}")
+        if any(r.verdict == Verdict.INVALID for r in all_reports) or doc_invalid:
+            verdict = Verdict.INVALID
+        elif any(r.verdict != Verdict.VALID for r in all_reports) or doc_indeterminate:
+            verdict = Verdict.INDETERMINATE
+        else:
+            verdict = Verdict.VALID
+        if all(r.kind == FieldKind.DOCUMENT_TIMESTAMP for r in all_reports):
+            notes.append("the document carries document time-stamps only, no signature")
+        return VerificationReport(
+            verdict=verdict,
+            reasons=tuple(doc_invalid + doc_indeterminate + reasons),
+            notes=tuple(notes),
+            revisions=revisions,
+            encrypted=s.encrypted,
+            signatures=tuple(signatures),
+            document_timestamps=tuple(timestamps),
+            verified_at=_iso(doc.now),
+            trust_anchors=self._anchor_names,
+            fetching_allowed=self.allow_fetching,
+        )
+
+    def _tail_problem(self, doc: _Doc) -> str | None:
+        try:
+            offset = max(0, doc.size - structure.TAIL_LIMIT)
+            doc.stream.seek(offset)
+            tail = doc.stream.read()
+            return structure.unexplained_tail(doc.s.reader, tail, offset)
+        except Exception as e:
+            return f"the end of the file could not be checked ({_msg(e)})"

@@ -1,0 +1,328 @@
+"""The verifier: every signature field of a PDF judged, failing closed.
+
+Build one :class:`Verifier` per trust configuration and reuse it: trust anchors are
+parsed and the trust manager is built once; each verification only builds light
+per-document validation contexts.
+
+Validation time (why an expired test certificate can still be ``valid``)
+-----------------------------------------------------------------------
+A certificate is judged at the time the signature was made, not at the time we look
+at it, taken from the best evidence available, in this order:
+
+1. a trusted signature time-stamp token (B-T): proven time;
+2. the signing time claimed by the signer (CMS ``signingTime`` or the signature
+   dictionary's ``/M``), unless ``trust_claimed_signing_time=False`` or the claim lies in
+   the future. This is what Adobe Reader does by default ("time from the signer's
+   clock"); the report says ``validation_time_source: "claimed"`` so nobody mistakes
+   it for proof. It is made safe against back-dating by a stolen key as far as the data
+   allows: any revocation known today (embedded or fetched) that is dated *after* a
+   merely claimed time makes the signature ``indeterminate`` (no proof it predates the
+   revocation); a revocation dated before the claimed or proven time makes it
+   ``invalid``;
+3. the time of the earliest trusted document time-stamp that covers the signature;
+4. now.
+
+Revocation data is accepted retroactively (a CRL or OCSP response issued after the
+signing time still tells whether the certificate was revoked *before* it), which is
+the point of B-LT/B-LTA. Time-stamp tokens (signature and document) are validated
+now; when a TSA certificate has expired since, at the time of a later trusted
+document time-stamp (the B-LTA chain).
+
+pyHanko's own test suite freezes the clock instead; with the rule above the corpus
+files signed while their certificates were valid verify without freezing anything,
+and those signed (by their own claim) after their certificate expired are
+``indeterminate``, as they should be.
+
+The checks are layered, each module a base class of the next: :mod:`.contexts`
+(configuration, validation contexts), :mod:`.fields`, :mod:`.timestamps`,
+:mod:`.signatures`, :mod:`.document`, and here :class:`Verifier` with the entry
+points. Shared state lives in :mod:`.state`, report wording in :mod:`.findings`.
+Every name this module defined before that split is still importable from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import IO, Any
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.misc import PdfStrictReadError
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffPolicy
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from services.signing.verification import fastparse, structure
+from services.signing.verification import policy as policy
+from services.signing.verification import revocation as revocation
+from services.signing.verification.certificates import _guess_chain as _guess_chain
+from services.signing.verification.certificates import _path_certs as _path_certs
+from services.signing.verification.certificates import cert_info as cert_info
+from services.signing.verification.document import DocumentChecks
+from services.signing.verification.fields import SIGNATURE_SUBFILTERS as SIGNATURE_SUBFILTERS
+from services.signing.verification.fields import TIMESTAMP_SUBFILTERS as TIMESTAMP_SUBFILTERS
+from services.signing.verification.findings import _TIME_PROBLEMS as _TIME_PROBLEMS
+from services.signing.verification.findings import _TRUST_TEXT as _TRUST_TEXT
+from services.signing.verification.findings import _byte_range as _byte_range
+from services.signing.verification.findings import _coverage as _coverage
+from services.signing.verification.findings import _iso, _msg, _now
+from services.signing.verification.findings import _problem_name as _problem_name
+from services.signing.verification.findings import _safe as _safe
+from services.signing.verification.findings import _signature_error as _signature_error
+from services.signing.verification.findings import _trust_text as _trust_text
+from services.signing.verification.findings import _trusted as _trusted
+from services.signing.verification.findings import _ts_info as _ts_info
+from services.signing.verification.model import CertificateInfo as CertificateInfo
+from services.signing.verification.model import Coverage as Coverage
+from services.signing.verification.model import FieldKind as FieldKind
+from services.signing.verification.model import RevocationInfo as RevocationInfo
+from services.signing.verification.model import SignatureReport as SignatureReport
+from services.signing.verification.model import TimeSource as TimeSource
+from services.signing.verification.model import TimestampInfo as TimestampInfo
+from services.signing.verification.model import Verdict, VerificationReport
+from services.signing.verification.revocation import RevinfoPool
+from services.signing.verification.signatures import CLOCK_SKEW as CLOCK_SKEW
+from services.signing.verification.signatures import PADES_SUBFILTERS as PADES_SUBFILTERS
+from services.signing.verification.sources import _SIG_MARK, _Facts, _name_of, _scan
+from services.signing.verification.state import _Doc
+from services.signing.verification.state import _Judged as _Judged
+from services.signing.verification.state import _Prepared as _Prepared
+from services.signing.verification.structure import FieldEntry as FieldEntry
+from services.signing.verification.structure import Structure, Unreadable
+from services.signing.verification.trust import CertSource, load_all
+
+log = logging.getLogger(__name__)
+fastparse.install()
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class Verifier(DocumentChecks):
+    """A reusable PDF signature verifier.
+
+    :param trust_roots: trust anchors (see :mod:`.trust` for accepted types). Nothing
+        else is trusted: the operating system's list is never consulted.
+    :param other_certs: extra intermediate certificates for path building.
+    :param allow_fetching: fetch CRLs/OCSP responses from the URLs in certificates.
+        With ``False`` the network is never touched.
+    :param revocation_mode: pyhanko-certvalidator's mode. ``soft-fail`` (default)
+        accepts a certificate whose status cannot be obtained; the report then shows the
+        status as ``unknown``. ``hard-fail`` or ``require`` make that indeterminate.
+    :param trust_claimed_signing_time: see the module docstring.
+    :param timeout: seconds after which a verification is abandoned and reported
+        ``unreadable`` (``None``: no limit). The work runs in a daemon thread; for a hard
+        guarantee that also reclaims the CPU use :class:`.guard.ProcessVerifier`.
+    """
+
+    def __init__(
+        self,
+        trust_roots: Iterable[CertSource] = (),
+        *,
+        other_certs: Iterable[CertSource] = (),
+        allow_fetching: bool = False,
+        revocation_mode: str = "soft-fail",
+        trust_claimed_signing_time: bool = True,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        fetch_timeout: float = 10.0,
+        diff_policy: DiffPolicy | None = None,
+    ) -> None:
+        if revocation_mode not in ("soft-fail", "hard-fail", "require"):
+            raise ValueError(f"unknown revocation mode {revocation_mode!r}")
+        self.trust_roots: tuple[x509.Certificate, ...] = tuple(load_all(trust_roots))
+        self.other_certs: tuple[x509.Certificate, ...] = tuple(load_all(other_certs))
+        self.allow_fetching = allow_fetching
+        self.revocation_mode = revocation_mode
+        self.trust_claimed_signing_time = trust_claimed_signing_time
+        self.timeout = timeout
+        self._trust_manager = SimpleTrustManager.build(trust_roots=list(self.trust_roots))
+        self._diff_policy = diff_policy or DEFAULT_DIFF_POLICY
+        self._key_usage = KeyUsageConstraints(
+            key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False
+        )
+        self._fetcher_backend: Any = None
+        if allow_fetching:
+            from pyhanko_certvalidator.fetchers.api import FetchLimits
+            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+            self._fetcher_backend = RequestsFetcherBackend(
+                per_request_timeout=fetch_timeout,
+                limits=FetchLimits(max_requests=50, max_cert_requests=10),
+            )
+        self._anchor_names = tuple(c.subject.human_friendly for c in self.trust_roots)
+
+    # ------------------------------------------------------------------ entry points
+
+    def verify(
+        self,
+        source: str | os.PathLike[str] | bytes | IO[bytes],
+        *,
+        now: datetime | None = None,
+        timeout: float | object | None = ...,
+        file_name: str | None = None,
+    ) -> VerificationReport:
+        """Verify a PDF given as a path, bytes or a binary file object. Never raises for
+        a bad document: every problem ends up in the report."""
+        limit = self.timeout if timeout is ... else timeout
+        if now is not None and now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        if limit is None:
+            return self._verify_source(source, now, file_name)
+        box: dict[str, VerificationReport] = {}
+
+        def run() -> None:
+            box["report"] = self._verify_source(source, now, file_name)
+
+        worker = threading.Thread(target=run, name="pdf-verify", daemon=True)
+        started = time.perf_counter()
+        worker.start()
+        worker.join(float(limit))  # type: ignore[arg-type]
+        if "report" in box:
+            return box["report"]
+        if not worker.is_alive():  # died of a BaseException the worker could not report
+            return self._bare(
+                Verdict.INDETERMINATE,
+                ["internal error during verification"],
+                now=now,
+                file_name=file_name or _name_of(source),
+            )
+        return self._bare(
+            Verdict.UNREADABLE,
+            [f"the analysis did not finish within {limit:g} s (pathological file?)"],
+            now=now,
+            file_name=file_name or _name_of(source),
+            elapsed=(time.perf_counter() - started) * 1000,
+        )
+
+    def _verify_source(
+        self, source: Any, now: datetime | None, file_name: str | None
+    ) -> VerificationReport:
+        started = time.perf_counter()
+        name = file_name or _name_of(source)
+        try:
+            if isinstance(source, (bytes, bytearray, memoryview)):
+                data = bytes(source)
+                facts = _Facts(len(data), hashlib.sha256(data).hexdigest(), _SIG_MARK in data)
+                return self._verify_stream(io.BytesIO(data), facts, now, name, started)
+            if isinstance(source, (str, os.PathLike)):
+                with open(source, "rb") as fh:
+                    return self._verify_stream(fh, _scan(fh), now, name, started)
+            return self._verify_stream(source, _scan(source), now, name, started)
+        except OSError as e:
+            return self._bare(Verdict.UNREADABLE, [f"the file cannot be read: {e}"], now, name)
+        except Exception as e:  # fail closed: never let an exception out
+            log.exception("verification failed unexpectedly")
+            return self._bare(
+                Verdict.INDETERMINATE,
+                [f"internal error during verification: {_msg(e)}"],
+                now,
+                name,
+            )
+
+    def _bare(
+        self,
+        verdict: Verdict,
+        reasons: list[str],
+        now: datetime | None,
+        file_name: str | None,
+        elapsed: float | None = None,
+        **extra: Any,
+    ) -> VerificationReport:
+        return VerificationReport(
+            verdict=verdict,
+            reasons=tuple(reasons),
+            file_name=file_name,
+            verified_at=_iso(now or _now()),
+            trust_anchors=self._anchor_names,
+            fetching_allowed=self.allow_fetching,
+            elapsed_ms=elapsed,
+            **extra,
+        )
+
+    # ------------------------------------------------------------------ document
+
+    def _verify_stream(
+        self,
+        stream: IO[bytes],
+        facts: _Facts,
+        now: datetime | None,
+        name: str | None,
+        started: float,
+    ) -> VerificationReport:
+        explicit_now = now is not None
+        now = now or _now()
+        size, digest = facts.size, facts.sha256
+        meta: dict[str, Any] = {"file_size": size, "sha256": digest}
+        try:
+            s = self._open(stream)
+        except Unreadable as e:
+            return self._bare(
+                Verdict.UNREADABLE,
+                [f"not a readable PDF: {e}"],
+                now,
+                name,
+                elapsed=(time.perf_counter() - started) * 1000,
+                **meta,
+            )
+        doc = _Doc(
+            s=s,
+            stream=stream,
+            size=size,
+            now=now,
+            explicit_now=explicit_now,
+            pool=RevinfoPool(),
+            mentions_signature=facts.mentions_signature,
+        )
+        report = asyncio.run(self._analyse(doc))
+        return replace(
+            report,
+            file_name=name,
+            file_size=size,
+            sha256=digest,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _open(self, stream: IO[bytes]) -> Structure:
+        try:
+            reader = structure.open_reader(stream, strict=True)
+            return structure.inspect(reader, strict=True, strict_error=None)
+        except PdfStrictReadError as e:
+            strict_error = _msg(e)
+        except Unreadable:
+            raise
+        except RecursionError as e:
+            raise Unreadable("the file is nested too deeply") from e
+        except Exception as e:
+            strict_error = _msg(e)
+        try:
+            reader = structure.open_reader(stream, strict=False)
+            return structure.inspect(reader, strict=False, strict_error=strict_error)
+        except Unreadable:
+            raise
+        except RecursionError as e:
+            raise Unreadable("the file is nested too deeply") from e
+        except Exception as e:
+            raise Unreadable(_msg(e)) from e
+
+
+def verify_pdf(
+    stream_or_path: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    trust_roots: Iterable[CertSource],
+    allow_fetching: bool,
+    other_certs: Iterable[CertSource] = (),
+    now: datetime | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> VerificationReport:
+    """One-shot verification. For many documents build a :class:`Verifier` once."""
+    verifier = Verifier(
+        trust_roots, other_certs=other_certs, allow_fetching=allow_fetching, timeout=timeout
+    )
+    return verifier.verify(stream_or_path, now=now)

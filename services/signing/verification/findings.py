@@ -1,0 +1,145 @@
+"""From pyHanko's validation results to report wording.
+
+What a trust problem means in words, whether a result counts as trusted, how a
+time-stamp token is summarised, and the small formatting helpers every check uses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pyhanko.sign.ades.report import AdESIndeterminate
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from services.signing.verification.certificates import _path_certs, cert_info
+from services.signing.verification.model import Coverage, TimeSource, TimestampInfo
+from services.signing.verification.state import _Judged
+
+#: Trust problems that a proof of existence at an earlier time can resolve.
+_TIME_PROBLEMS = frozenset(
+    {
+        AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
+        AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
+        AdESIndeterminate.EXPIRED,
+        AdESIndeterminate.NOT_YET_VALID,
+        AdESIndeterminate.REVOKED_NO_POE,
+        AdESIndeterminate.REVOKED_CA_NO_POE,
+        AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+        AdESIndeterminate.NO_POE,
+    }
+)
+
+_TRUST_TEXT: dict[Any, str] = {
+    AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND: (
+        "the certificate does not chain to a trusted root"
+    ),
+    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE: (
+        "a certificate of the chain was not valid (expired or not yet valid) at the "
+        "validation time, and no time-stamp proves the signature is older"
+    ),
+    AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED: (
+        "a certificate of the chain was expired at the validation time"
+    ),
+    AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE: (
+        "the certificate chain violates a constraint (key usage, basic constraints, "
+        "name constraints or path length)"
+    ),
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE: "an algorithm that is not allowed was used",
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE: (
+        "an algorithm that is no longer allowed was used, and no time-stamp proves the "
+        "signature predates its deprecation"
+    ),
+    AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE: (
+        "the certificate chain could not be validated"
+    ),
+    AdESIndeterminate.TRY_LATER: "revocation data is not fresh enough; try again later",
+    AdESIndeterminate.REVOKED_NO_POE: "the signer's certificate has been revoked",
+    AdESIndeterminate.REVOKED_CA_NO_POE: "a CA certificate of the chain has been revoked",
+    AdESIndeterminate.NO_SIGNING_CERTIFICATE_FOUND: "the signer's certificate is not included",
+    AdESIndeterminate.NO_POE: "no proof of existence for the required time",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def _msg(e: BaseException) -> str:
+    text = str(e).strip()
+    text = " ".join(text.split())[:300] if text else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _trusted(kw: dict[str, Any]) -> bool:
+    return bool(
+        kw.get("intact")
+        and kw.get("valid")
+        and kw.get("trust_problem_indic") is None
+        and kw.get("validation_path") is not None
+    )
+
+
+def _problem_name(indic: Any) -> str | None:
+    return getattr(indic, "name", None) if indic is not None else None
+
+
+def _trust_text(kw: dict[str, Any]) -> str:
+    indic = kw.get("trust_problem_indic")
+    if indic is None:
+        return "no trusted certificate path was found"
+    return _TRUST_TEXT.get(indic, f"{indic.name}")
+
+
+def _ts_info(kw: dict[str, Any], source: TimeSource) -> TimestampInfo:
+    cert = kw.get("signing_cert")
+    return TimestampInfo(
+        time=_iso(kw.get("timestamp")),
+        tsa=cert.subject.human_friendly if cert is not None else None,
+        intact=bool(kw.get("intact")),
+        valid=bool(kw.get("valid")),
+        trusted=_trusted(kw),
+        problem=_problem_name(kw.get("trust_problem_indic")),
+        validation_time=_iso(kw.get("validation_time")),
+        validation_time_source=source.value,
+        chain=tuple(cert_info(c) for c in _path_certs(kw.get("validation_path"))),
+    )
+
+
+def _signature_error(j: _Judged, e: SignatureValidationError) -> None:
+    indic = getattr(e, "ades_subindication", None)
+    text = getattr(e, "failure_message", None) or str(e)
+    if isinstance(indic, AdESIndeterminate):
+        j.reasons_indeterminate.append(f"the signature cannot be validated: {text}")
+    else:
+        j.reasons_invalid.append(f"the signature is malformed: {text}")
+
+
+def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
+    if level is None:
+        return None
+    if level == SignatureCoverageLevel.ENTIRE_FILE:
+        return Coverage.ENTIRE_FILE
+    if level == SignatureCoverageLevel.ENTIRE_REVISION:
+        return Coverage.ENTIRE_REVISION
+    return Coverage.OTHER
+
+
+def _byte_range(emb: EmbeddedPdfSignature) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(x) for x in emb.byte_range)
+    except Exception:
+        return None
+
+
+def _safe(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:
+        return None
