@@ -433,11 +433,6 @@ class Poison:
     why: str
     body: bytes
 
-    @property
-    def identifiable(self) -> bool:
-        """Whether a dead letter can name it by id (its id is inside a JSON body)."""
-        return self.why != "not JSON"
-
 
 def _envelope(message_id: str, type_: str, version: Any, payload: dict[str, Any]) -> bytes:
     return json.dumps(

@@ -8,9 +8,14 @@ from pathlib import Path
 FONT_DIR = Path(__file__).resolve().parents[2] / "services" / "signing" / "fonts"
 
 
-def official_letter(*, organization: str = "UỶ BAN NHÂN DÂN TỈNH NGHỆ AN",
-                    position: str = "CHỦ TỊCH", full_name: str = "Nguyễn Văn An",
-                    pages: int = 1, padding_bytes: int = 0) -> bytes:
+def official_letter(
+    *,
+    organization: str = "UỶ BAN NHÂN DÂN TỈNH NGHỆ AN",
+    position: str = "CHỦ TỊCH",
+    full_name: str = "Nguyễn Văn An",
+    pages: int = 1,
+    padding_bytes: int = 0,
+) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -35,9 +40,11 @@ def official_letter(*, organization: str = "UỶ BAN NHÂN DÂN TỈNH NGHỆ AN
         c.drawCentredString(150, height - 112, "V/v triển khai văn bản điện tử")
         c.setFont("LT", 14)
         y = height - 170
-        body = ("Thực hiện chủ trương của Chính phủ về chuyển đổi số, Uỷ ban nhân dân tỉnh "
-                "đề nghị các sở, ban, ngành gửi nhận văn bản điện tử có ký số theo quy định "
-                "tại Nghị định số 30/2020/NĐ-CP ngày 05 tháng 3 năm 2020 của Chính phủ.")
+        body = (
+            "Thực hiện chủ trương của Chính phủ về chuyển đổi số, Uỷ ban nhân dân tỉnh "
+            "đề nghị các sở, ban, ngành gửi nhận văn bản điện tử có ký số theo quy định "
+            "tại Nghị định số 30/2020/NĐ-CP ngày 05 tháng 3 năm 2020 của Chính phủ."
+        )
         words, line = body.split(), ""
         for word in words:
             if c.stringWidth(line + " " + word, "LT", 14) > width - 170:

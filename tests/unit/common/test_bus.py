@@ -53,7 +53,8 @@ def bus(tmp_path: Path) -> Iterator[Bus]:
     metadata = sa.MetaData()
     tables = add_bus_tables(metadata)
     effects = sa.Table(
-        "effects", metadata,
+        "effects",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("delivery_id", sa.String(36), nullable=False),
         sa.Column("recipient", sa.String(64), nullable=False),
@@ -77,15 +78,21 @@ def _agency_code() -> str:
 
 
 def _arrived(recipient: str = "000.00.00.G22") -> DeliveryArrived:
-    return DeliveryArrived(delivery_id=str(uuid.uuid4()), recipient=recipient,
-                           arrived_at=datetime.now(UTC).isoformat())
+    return DeliveryArrived(
+        delivery_id=str(uuid.uuid4()), recipient=recipient, arrived_at=datetime.now(UTC).isoformat()
+    )
 
 
 def _dispatched(recipient: str) -> DeliveryDispatched:
     return DeliveryDispatched(
-        delivery_id=str(uuid.uuid4()), document=str(uuid.uuid4()),
-        document_id="000.00.00.H41,2024/03/15,12/UBND-VP", sender="000.00.00.H41",
-        recipient=recipient, sha256="ab" * 32, size=10, subject="Trích yếu",
+        delivery_id=str(uuid.uuid4()),
+        document=str(uuid.uuid4()),
+        document_id="000.00.00.H41,2024/03/15,12/UBND-VP",
+        sender="000.00.00.H41",
+        recipient=recipient,
+        sha256="ab" * 32,
+        size=10,
+        subject="Trích yếu",
         dispatched_at=datetime.now(UTC).isoformat(),
     )
 
@@ -104,9 +111,11 @@ def _dead_letters(connection: Connection) -> list[RawMessage]:
 
 def _count(db: Database, table: sa.Table, *where: Any) -> int:
     with db.reading() as session:
-        return int(session.execute(
-            sa.select(sa.func.count()).select_from(table).where(*where)
-        ).scalar_one())
+        return int(
+            session.execute(
+                sa.select(sa.func.count()).select_from(table).where(*where)
+            ).scalar_one()
+        )
 
 
 # --- the outbox relay -----------------------------------------------------------
@@ -129,11 +138,13 @@ def test_relay_publishes_only_committed_rows_and_marks_them(bus: Bus) -> None:
     code = _agency_code()
     committed, rolled_back = _dispatched(code), _dispatched(code)
     with bus.db.unit_of_work() as session:
-        kept = add_to_outbox(session, bus.tables, committed, exchange=topology.AGENCY.name,
-                             routing_key=code)
+        kept = add_to_outbox(
+            session, bus.tables, committed, exchange=topology.AGENCY.name, routing_key=code
+        )
     with pytest.raises(RuntimeError), bus.db.unit_of_work() as session:
-        add_to_outbox(session, bus.tables, rolled_back, exchange=topology.AGENCY.name,
-                      routing_key=code)
+        add_to_outbox(
+            session, bus.tables, rolled_back, exchange=topology.AGENCY.name, routing_key=code
+        )
         raise RuntimeError("the state change failed")
 
     relay = OutboxRelay(bus.db, bus.tables, bus.connection)
@@ -162,8 +173,15 @@ def test_relay_keeps_commit_order_across_batches(bus: Bus) -> None:
     ids = []
     for _ in range(5):
         with bus.db.unit_of_work() as session:
-            ids.append(add_to_outbox(session, bus.tables, _dispatched(code),
-                                     exchange=topology.AGENCY.name, routing_key=code).id)
+            ids.append(
+                add_to_outbox(
+                    session,
+                    bus.tables,
+                    _dispatched(code),
+                    exchange=topology.AGENCY.name,
+                    routing_key=code,
+                ).id
+            )
     relay = OutboxRelay(bus.db, bus.tables, bus.connection, batch_size=2)
 
     assert [relay.run_once() for _ in range(4)] == [2, 2, 1, 0]
@@ -175,13 +193,22 @@ def test_relay_keeps_commit_order_across_batches(bus: Bus) -> None:
 
 def test_relay_routes_events_to_the_service_queues(bus: Bus) -> None:
     received = DocumentReceived(
-        document=str(uuid.uuid4()), document_id="x", sender="000.00.00.H41",
-        recipients=("000.00.00.G22",), sha256="ab" * 32, size=1,
-        received_at=datetime.now(UTC).isoformat(), metadata={},
+        document=str(uuid.uuid4()),
+        document_id="x",
+        sender="000.00.00.H41",
+        recipients=("000.00.00.G22",),
+        sha256="ab" * 32,
+        size=1,
+        received_at=datetime.now(UTC).isoformat(),
+        metadata={},
     )
-    created = DeliveryCreated(delivery_id=str(uuid.uuid4()), document=received.document,
-                              sender="000.00.00.H41", recipient="000.00.00.G22",
-                              created_at=datetime.now(UTC).isoformat())
+    created = DeliveryCreated(
+        delivery_id=str(uuid.uuid4()),
+        document=received.document,
+        sender="000.00.00.H41",
+        recipient="000.00.00.G22",
+        created_at=datetime.now(UTC).isoformat(),
+    )
     with bus.db.unit_of_work() as session:
         add_to_outbox(session, bus.tables, received, exchange=topology.EVENTS.name)
         add_to_outbox(session, bus.tables, created, exchange=topology.EVENTS.name)
@@ -208,8 +235,9 @@ class RecordingHandler:
 
     def __call__(self, session: Session, msg: DeliveryArrived, envelope: Envelope) -> None:
         self.calls.append(envelope.id)
-        session.execute(self.effects.insert().values(delivery_id=msg.delivery_id,
-                                                     recipient=msg.recipient))
+        session.execute(
+            self.effects.insert().values(delivery_id=msg.delivery_id, recipient=msg.recipient)
+        )
         if self.failures < self.fail_times:
             self.failures += 1
             raise RuntimeError(f"handler failure #{self.failures}")
@@ -217,8 +245,9 @@ class RecordingHandler:
 
 def _private_queue(connection: Connection) -> Queue:
     name = f"lt.unit.{uuid.uuid4().hex}"
-    queue = Queue(name, exchange=Exchange(name, type="direct", durable=True), routing_key=name,
-                  durable=True)
+    queue = Queue(
+        name, exchange=Exchange(name, type="direct", durable=True), routing_key=name, durable=True
+    )
     queue(connection.default_channel).declare()
     return queue
 
@@ -229,14 +258,21 @@ def _publish(connection: Connection, queue: Queue, body: Any, **kwargs: Any) -> 
     )
 
 
-def _consumer(bus: Bus, queue: Queue, handler: RecordingHandler,
-              name: str = "unit-consumer") -> BusConsumer:
-    return BusConsumer(name, bus.db, bus.tables, bus.connection, {DeliveryArrived: handler},
-                       lambda: [queue], max_deliveries=MAX_DELIVERIES)
+def _consumer(
+    bus: Bus, queue: Queue, handler: RecordingHandler, name: str = "unit-consumer"
+) -> BusConsumer:
+    return BusConsumer(
+        name,
+        bus.db,
+        bus.tables,
+        bus.connection,
+        {DeliveryArrived: handler},
+        lambda: [queue],
+        max_deliveries=MAX_DELIVERIES,
+    )
 
 
-def _deliver_until_empty(bus: Bus, consumer: BusConsumer, queue: Queue,
-                         limit: int = 50) -> int:
+def _deliver_until_empty(bus: Bus, consumer: BusConsumer, queue: Queue, limit: int = 50) -> int:
     """Hand every queued message to the consumer (requeued ones come back); count them."""
     bound = queue(bus.connection.default_channel)
     deliveries = 0
@@ -325,8 +361,13 @@ def test_a_failing_handler_is_retried_then_dead_lettered(bus: Bus) -> None:
 
     # An operator fixes the cause and replays the dead letter: it is applied once.
     handler.fail_times = 0
-    _publish(bus.connection, queue, dead[0].body, content_type=dead[0].content_type,
-             content_encoding=dead[0].content_encoding)
+    _publish(
+        bus.connection,
+        queue,
+        dead[0].body,
+        content_type=dead[0].content_type,
+        content_encoding=dead[0].content_encoding,
+    )
     assert _deliver_until_empty(bus, consumer, queue) == 1
     assert _count(bus.db, bus.effects) == 1
     assert _count(bus.db, bus.tables.processed) == 1
@@ -378,8 +419,10 @@ def _envelope_body(**changes: Any) -> dict[str, Any]:
 
 
 POISON: dict[str, tuple[Any, dict[str, Any]]] = {
-    "not-json": ("this is not JSON {", {"content_type": "application/json",
-                                        "content_encoding": "utf-8"}),
+    "not-json": (
+        "this is not JSON {",
+        {"content_type": "application/json", "content_encoding": "utf-8"},
+    ),
     "json-array": ([1, 2, 3], {"serializer": "json"}),
     "not-an-envelope": ({"hello": "world"}, {"serializer": "json"}),
     "unknown-type": (_envelope_body(type="delivery.vanished"), {"serializer": "json"}),
@@ -390,9 +433,18 @@ POISON: dict[str, tuple[Any, dict[str, Any]]] = {
         {**_envelope_body(), "payload": {"delivery_id": "x", "recipient": "y"}},
         {"serializer": "json"},
     ),
-    "no-handler-here": (wrap(DeliveryCreated(
-        delivery_id="d", document="doc", sender="s", recipient="r", created_at="now",
-    )).to_json(), {"serializer": "json"}),
+    "no-handler-here": (
+        wrap(
+            DeliveryCreated(
+                delivery_id="d",
+                document="doc",
+                sender="s",
+                recipient="r",
+                created_at="now",
+            )
+        ).to_json(),
+        {"serializer": "json"},
+    ),
 }
 
 
@@ -445,26 +497,37 @@ def test_relay_and_consumer_workers_deliver_a_committed_message(bus: Bus) -> Non
 
     def handler(session: Session, msg: DeliveryDispatched, envelope: Envelope) -> None:
         handler_calls.append(envelope.id)
-        session.execute(bus.effects.insert().values(delivery_id=msg.delivery_id,
-                                                    recipient=msg.recipient))
+        session.execute(
+            bus.effects.insert().values(delivery_id=msg.delivery_id, recipient=msg.recipient)
+        )
 
     options = {"polling_interval": 0.01}
-    relay = OutboxRelay(bus.db, bus.tables, Connection("memory://", transport_options=options),
-                        poll_interval=0.05)
-    consumer = BusConsumer("unit-connector", bus.db, bus.tables,
-                           Connection("memory://", transport_options=options),
-                           {DeliveryDispatched: handler}, lambda: [queue],
-                           max_deliveries=MAX_DELIVERIES, queue_refresh_seconds=0.1)
+    relay = OutboxRelay(
+        bus.db, bus.tables, Connection("memory://", transport_options=options), poll_interval=0.05
+    )
+    consumer = BusConsumer(
+        "unit-connector",
+        bus.db,
+        bus.tables,
+        Connection("memory://", transport_options=options),
+        {DeliveryDispatched: handler},
+        lambda: [queue],
+        max_deliveries=MAX_DELIVERIES,
+        queue_refresh_seconds=0.1,
+    )
     stop = threading.Event()
-    workers = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
-               threading.Thread(target=consumer.run, args=(stop,), daemon=True)]
+    workers = [
+        threading.Thread(target=relay.run, args=(stop,), daemon=True),
+        threading.Thread(target=consumer.run, args=(stop,), daemon=True),
+    ]
     for worker in workers:
         worker.start()
     try:
         msg = _dispatched(code)
         with bus.db.unit_of_work() as session:
-            envelope = add_to_outbox(session, bus.tables, msg, exchange=topology.AGENCY.name,
-                                     routing_key=code)
+            envelope = add_to_outbox(
+                session, bus.tables, msg, exchange=topology.AGENCY.name, routing_key=code
+            )
         give_up = time.monotonic() + 20
         while _count(bus.db, bus.effects) == 0 and time.monotonic() < give_up:
             time.sleep(0.02)

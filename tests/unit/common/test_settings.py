@@ -173,11 +173,14 @@ def test_bad_value_fails_naming_the_variable(
 
 @pytest.mark.parametrize(
     ("settings_class", "variable"),
-    [(RoutingSettings, "LIENTHONG_ROUTING_DATABASE_URL"),
-     (SigningSettings, "LIENTHONG_SIGNING_DATABASE_URL")],
+    [
+        (RoutingSettings, "LIENTHONG_ROUTING_DATABASE_URL"),
+        (SigningSettings, "LIENTHONG_SIGNING_DATABASE_URL"),
+    ],
 )
 def test_bad_database_url_of_each_service(
-    base_env: dict[str, str], settings_class: type[RoutingSettings | SigningSettings],
+    base_env: dict[str, str],
+    settings_class: type[RoutingSettings | SigningSettings],
     variable: str,
 ) -> None:
     with pytest.raises(SettingsError, match=variable):
@@ -250,8 +253,9 @@ def test_memory_broker_is_not_amqp(base_env: dict[str, str]) -> None:
     assert "confirm_publish" not in broker.transport_options
 
 
-def test_filesystem_broker_with_an_explicit_folder(base_env: dict[str, str],
-                                                   tmp_path: Path) -> None:
+def test_filesystem_broker_with_an_explicit_folder(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
     folder = tmp_path / "shared-bus"
     broker = IngestSettings.from_env(
         {**base_env, "LIENTHONG_BROKER_URL": f"filesystem://{folder}"}

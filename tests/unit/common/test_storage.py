@@ -191,8 +191,9 @@ def test_put_twice_is_a_no_op(store: LocalDirectoryStore, tmp_path: Path) -> Non
     assert len(_files(store.root)) == 1
 
 
-def test_different_bytes_get_different_addresses(store: LocalDirectoryStore,
-                                                 tmp_path: Path) -> None:
+def test_different_bytes_get_different_addresses(
+    store: LocalDirectoryStore, tmp_path: Path
+) -> None:
     a = store.put(_spooled(tmp_path, b"one"))
     b = store.put(_spooled(tmp_path, b"two"))
     assert a.sha256 != b.sha256
@@ -200,8 +201,9 @@ def test_different_bytes_get_different_addresses(store: LocalDirectoryStore,
     assert b"".join(store.iter_bytes(b.sha256)) == b"two"
 
 
-def test_iter_bytes_streams_a_multi_megabyte_object(store: LocalDirectoryStore,
-                                                    tmp_path: Path) -> None:
+def test_iter_bytes_streams_a_multi_megabyte_object(
+    store: LocalDirectoryStore, tmp_path: Path
+) -> None:
     data = _bytes(5 * CHUNK + 123, seed=11)
     stored = store.put(_spooled(tmp_path, data))
 

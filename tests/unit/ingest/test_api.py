@@ -75,10 +75,16 @@ class FakeRouting:
         seq += 1
         self.states[delivery_id], self.seqs[delivery_id] = state, seq
         return {
-            "delivery_id": delivery_id, "document": document, "recipient": recipient,
-            "code": report["code"], "status": state.status, "seq": seq,
-            "at": datetime.now(UTC).isoformat(), "reported_by": reporter,
-            "description": report.get("description", ""), "staff": report.get("staff", {}),
+            "delivery_id": delivery_id,
+            "document": document,
+            "recipient": recipient,
+            "code": report["code"],
+            "status": state.status,
+            "seq": seq,
+            "at": datetime.now(UTC).isoformat(),
+            "reported_by": reporter,
+            "description": report.get("description", ""),
+            "staff": report.get("staff", {}),
         }
 
 
@@ -99,16 +105,17 @@ class Ingest:
 
     def count(self, table: Any, *where: Any) -> int:
         with self.ctx.db.reading() as session:
-            return int(session.execute(
-                sa.select(sa.func.count()).select_from(table).where(*where)
-            ).scalar_one())
+            return int(
+                session.execute(
+                    sa.select(sa.func.count()).select_from(table).where(*where)
+                ).scalar_one()
+            )
 
     def announced(self, event: str) -> list[dict[str, Any]]:
         outbox = BUS.outbox
         with self.ctx.db.reading() as session:
             rows = session.execute(
-                sa.select(outbox.c.body).where(outbox.c.routing_key == event)
-                .order_by(outbox.c.id)
+                sa.select(outbox.c.body).where(outbox.c.routing_key == event).order_by(outbox.c.id)
             ).all()
         return [row.body for row in rows]
 
@@ -126,11 +133,13 @@ def _files(directory: Path) -> list[Path]:
 @pytest.fixture
 def ingest(tmp_path: Path) -> Iterator[Ingest]:
     data_dir = tmp_path / "data"
-    settings = IngestSettings.from_env({
-        "LIENTHONG_DATA_DIR": str(data_dir),
-        "LIENTHONG_BROKER_URL": "memory://",
-        "LIENTHONG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-    })
+    settings = IngestSettings.from_env(
+        {
+            "LIENTHONG_DATA_DIR": str(data_dir),
+            "LIENTHONG_BROKER_URL": "memory://",
+            "LIENTHONG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        }
+    )
     migrate("ingest", settings.database_url)
     app = create_app(settings)
     app.config["TESTING"] = True
@@ -138,8 +147,11 @@ def ingest(tmp_path: Path) -> Iterator[Ingest]:
     routing = FakeRouting()
     ctx.extras["routing"] = routing
     keys = {}
-    for code, name in [(SENDER, "UBND tỉnh Quảng Ninh"), (RECIPIENT, "Văn phòng Chính phủ"),
-                       (THIRD, "Sở Nội vụ")]:
+    for code, name in [
+        (SENDER, "UBND tỉnh Quảng Ninh"),
+        (RECIPIENT, "Văn phòng Chính phủ"),
+        (THIRD, "Sở Nội vụ"),
+    ]:
         handlers.add_agency(ctx.db, code, name)
         keys[code] = handlers.create_api_key(ctx.db, code, label="unit")
     yield Ingest(app, app.test_client(), ctx, routing, keys, settings.common.data_dir)
@@ -158,9 +170,15 @@ def metadata(*recipients: str, subject: str = "Về việc triển khai dịch v
     }
 
 
-def post_document(ingest: Ingest, pdf: bytes | None, meta: Any = None, *,
-                  agency: str = SENDER, key: str | None = None,
-                  headers: dict[str, str] | None = None) -> TestResponse:
+def post_document(
+    ingest: Ingest,
+    pdf: bytes | None,
+    meta: Any = None,
+    *,
+    agency: str = SENDER,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> TestResponse:
     data: dict[str, Any] = {}
     if pdf is not None:
         data["file"] = (io.BytesIO(pdf), "cong-van.pdf", "application/pdf")
@@ -169,8 +187,9 @@ def post_document(ingest: Ingest, pdf: bytes | None, meta: Any = None, *,
     sent = dict(ingest.auth(agency) if headers is None else headers)
     if key is not None:
         sent["Idempotency-Key"] = key
-    return ingest.client.post("/v1/documents", data=data, headers=sent,
-                              content_type="multipart/form-data")
+    return ingest.client.post(
+        "/v1/documents", data=data, headers=sent, content_type="multipart/form-data"
+    )
 
 
 def assert_problem(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
@@ -281,8 +300,11 @@ def test_metadata_may_come_as_a_file_part(ingest: Ingest) -> None:
         "/v1/documents",
         data={
             "file": (io.BytesIO(SMALL_PDF.read_bytes()), "cv.pdf", "application/pdf"),
-            "metadata": (io.BytesIO(json.dumps(metadata()).encode()), "metadata.json",
-                         "application/json"),
+            "metadata": (
+                io.BytesIO(json.dumps(metadata()).encode()),
+                "metadata.json",
+                "application/json",
+            ),
         },
         headers=ingest.auth(SENDER),
         content_type="multipart/form-data",
@@ -301,8 +323,12 @@ BAD_POSTS: dict[str, tuple[Any, Any, str, str | None]] = {
     "empty-file": (b"", metadata(), "not_a_pdf", None),
     "truncated-pdf": (_truncated, metadata(), "not_a_pdf", None),
     "password-protected-pdf": (PASSWORD_PDF, metadata(), "encrypted_pdf", None),
-    "unknown-recipient": (SMALL_PDF, metadata("000.00.00.X99"), "validation_failed",
-                          "To[0].OrganId"),
+    "unknown-recipient": (
+        SMALL_PDF,
+        metadata("000.00.00.X99"),
+        "validation_failed",
+        "To[0].OrganId",
+    ),
     "recipient-is-sender": (SMALL_PDF, metadata(SENDER), "validation_failed", "To[0].OrganId"),
     "missing-subject": (SMALL_PDF, metadata(subject=""), "validation_failed", "Subject"),
     "missing-metadata": (SMALL_PDF, None, "validation_failed", "metadata"),
@@ -434,8 +460,7 @@ def test_openapi_needs_no_key_and_lists_every_route(ingest: Ingest) -> None:
 def test_healthz(ingest: Ingest) -> None:
     response = ingest.client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok",
-                                   "checks": {"database": "ok", "storage": "ok"}}
+    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
 
 
 # --- the recipient's side: inbox, content, status ----------------------------------------
@@ -445,9 +470,15 @@ def _dispatch(ingest: Ingest, doc: dict[str, Any], recipient: str = RECIPIENT) -
     """What the agency connector does when routing's delivery reaches the recipient's queue."""
     delivery_id = str(uuid.uuid4())
     msg = DeliveryDispatched(
-        delivery_id=delivery_id, document=doc["id"], document_id=doc["document_id"],
-        sender=SENDER, recipient=recipient, sha256=doc["sha256"], size=doc["size"],
-        subject="Về việc triển khai dịch vụ công", dispatched_at=datetime.now(UTC).isoformat(),
+        delivery_id=delivery_id,
+        document=doc["id"],
+        document_id=doc["document_id"],
+        sender=SENDER,
+        recipient=recipient,
+        sha256=doc["sha256"],
+        size=doc["size"],
+        subject="Về việc triển khai dịch vụ công",
+        dispatched_at=datetime.now(UTC).isoformat(),
     )
     with ingest.ctx.db.unit_of_work() as session:
         handlers.on_delivery_dispatched(session, msg, wrap(msg))
@@ -465,10 +496,14 @@ def _inbox(ingest: Ingest, agency: str, query: str = "") -> list[dict[str, Any]]
     return items
 
 
-def _report(ingest: Ingest, delivery_id: str, code: str, agency: str = RECIPIENT,
-            **extra: Any) -> TestResponse:
-    return ingest.client.post(f"/v1/deliveries/{delivery_id}/status",
-                              json={"code": code, **extra}, headers=ingest.auth(agency))
+def _report(
+    ingest: Ingest, delivery_id: str, code: str, agency: str = RECIPIENT, **extra: Any
+) -> TestResponse:
+    return ingest.client.post(
+        f"/v1/deliveries/{delivery_id}/status",
+        json={"code": code, **extra},
+        headers=ingest.auth(agency),
+    )
 
 
 def test_a_delivered_document_reaches_the_inbox_and_is_registered(ingest: Ingest) -> None:
@@ -491,8 +526,9 @@ def test_a_delivered_document_reaches_the_inbox_and_is_registered(ingest: Ingest
         delivery_id
     ]
 
-    content = ingest.client.get(f"/v1/documents/{doc['id']}/content",
-                                headers=ingest.auth(RECIPIENT))
+    content = ingest.client.get(
+        f"/v1/documents/{doc['id']}/content", headers=ingest.auth(RECIPIENT)
+    )
     assert content.status_code == 200
     assert content.mimetype == "application/pdf"
     assert content.get_data() == pdf
@@ -516,7 +552,9 @@ def test_a_delivered_document_reaches_the_inbox_and_is_registered(ingest: Ingest
         view = ingest.client.get(f"/v1/documents/{doc['id']}", headers=ingest.auth(agency))
         [delivery] = view.get_json()["deliveries"]
         assert (delivery["OrganId"], delivery["delivery_id"], delivery["status"]) == (
-            RECIPIENT, delivery_id, "03"
+            RECIPIENT,
+            delivery_id,
+            "03",
         )
     assert [i["status"] for i in _inbox(ingest, RECIPIENT)] == ["03"]
     assert _inbox(ingest, RECIPIENT, "?status=01") == []
@@ -541,9 +579,15 @@ def test_a_delivery_dispatched_twice_arrives_once(ingest: Ingest) -> None:
     doc = post_document(ingest, SMALL_PDF.read_bytes(), metadata(RECIPIENT)).get_json()
     delivery_id = _dispatch(ingest, doc)
     msg = DeliveryDispatched(
-        delivery_id=delivery_id, document=doc["id"], document_id=doc["document_id"],
-        sender=SENDER, recipient=RECIPIENT, sha256=doc["sha256"], size=doc["size"],
-        subject="x", dispatched_at=datetime.now(UTC).isoformat(),
+        delivery_id=delivery_id,
+        document=doc["id"],
+        document_id=doc["document_id"],
+        sender=SENDER,
+        recipient=RECIPIENT,
+        sha256=doc["sha256"],
+        size=doc["size"],
+        subject="x",
+        dispatched_at=datetime.now(UTC).isoformat(),
     )
     with ingest.ctx.db.unit_of_work() as session:
         handlers.on_delivery_dispatched(session, msg, wrap(msg))
@@ -584,6 +628,7 @@ def test_status_reports_only_from_the_recipient_of_an_arrived_delivery(ingest: I
 
 
 def test_a_status_body_that_is_not_json_is_400(ingest: Ingest) -> None:
-    response = ingest.client.post(f"/v1/deliveries/{uuid.uuid4()}/status", data="code=03",
-                                  headers=ingest.auth(RECIPIENT))
+    response = ingest.client.post(
+        f"/v1/deliveries/{uuid.uuid4()}/status", data="code=03", headers=ingest.auth(RECIPIENT)
+    )
     assert_problem(response, 400, "bad_request")

@@ -54,8 +54,20 @@ def test_non_standard_codes_are_accepted_and_flagged(code: str) -> None:
 
 @pytest.mark.parametrize(
     "code",
-    ["", "   ", "abc", "UBND-HCM", "000 00 00 H41", "H41 12", "-H41.12", ".000.00.00.H41",
-     "ờ41", "x" * 64 + "1", "H41/12", "5"],
+    [
+        "",
+        "   ",
+        "abc",
+        "UBND-HCM",
+        "000 00 00 H41",
+        "H41 12",
+        "-H41.12",
+        ".000.00.00.H41",
+        "ờ41",
+        "x" * 64 + "1",
+        "H41/12",
+        "5",
+    ],
 )
 def test_not_agency_codes(code: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
@@ -75,8 +87,11 @@ def valid_metadata() -> dict[str, Any]:
         "PromulgationInfo": {"Place": "Quảng Ninh", "PromulgationDate": "2015-09-30"},
         "DocumentType": {"Type": "1", "TypeName": "Công văn"},
         "Subject": "Về việc triển khai dịch vụ công trực tuyến",
-        "SignerInfo": {"Competence": "TM. UBND", "Position": "Chủ tịch",
-                       "FullName": "Nguyễn Văn A"},
+        "SignerInfo": {
+            "Competence": "TM. UBND",
+            "Position": "Chủ tịch",
+            "FullName": "Nguyễn Văn A",
+        },
         "DueDate": "2015/10/15",
         "OtherInfo": {"Priority": 2, "PageAmount": 3},
         "SteeringType": 1,
@@ -106,8 +121,10 @@ def test_valid_metadata_is_normalized() -> None:
     assert checked.due_date == date(2015, 10, 15)
     assert (checked.priority, checked.steering_type, checked.paper) == (2, 1, 0)
     normalized = checked.normalized
-    assert normalized["PromulgationInfo"] == {"Place": "Quảng Ninh",
-                                              "PromulgationDate": "2015/09/30"}
+    assert normalized["PromulgationInfo"] == {
+        "Place": "Quảng Ninh",
+        "PromulgationDate": "2015/09/30",
+    }
     assert normalized["DueDate"] == "2015/10/15"
     assert normalized["From"] == {"OrganId": SENDER, "OrganName": "UBND tỉnh Quảng Ninh"}
     assert normalized["OtherInfo"] == {"Priority": 2, "PageAmount": 3}
@@ -155,15 +172,27 @@ def test_priority_as_text_or_number(value: Any) -> None:
 def test_every_missing_required_field_is_listed() -> None:
     errors = _errors({})
     assert set(errors) == {
-        "To", "Code.CodeNumber", "Code.CodeNotation", "Subject", "DocumentType",
-        "PromulgationInfo.Place", "PromulgationInfo.PromulgationDate", "SignerInfo.FullName",
+        "To",
+        "Code.CodeNumber",
+        "Code.CodeNotation",
+        "Subject",
+        "DocumentType",
+        "PromulgationInfo.Place",
+        "PromulgationInfo.PromulgationDate",
+        "SignerInfo.FullName",
     }
 
 
 @pytest.mark.parametrize(
     "path",
-    ["Code.CodeNumber", "Code.CodeNotation", "Subject", "PromulgationInfo.Place",
-     "PromulgationInfo.PromulgationDate", "SignerInfo.FullName"],
+    [
+        "Code.CodeNumber",
+        "Code.CodeNotation",
+        "Subject",
+        "PromulgationInfo.Place",
+        "PromulgationInfo.PromulgationDate",
+        "SignerInfo.FullName",
+    ],
 )
 def test_each_required_field_alone(path: str) -> None:
     meta = valid_metadata()
@@ -229,10 +258,19 @@ def test_each_recipient_needs_an_organ_id(item: Any) -> None:
 @pytest.mark.parametrize(
     ("where", "value"),
     [
-        ("OtherInfo.Priority", 5), ("OtherInfo.Priority", -1), ("OtherInfo.Priority", "high"),
-        ("OtherInfo.Priority", True), ("OtherInfo.Priority", 1.5), ("OtherInfo.Priority", "01"),
-        ("SteeringType", 3), ("SteeringType", "x"), ("SteeringType", False),
-        ("Paper", 2), ("Paper", "yes"), ("Paper", True), ("Paper", [1]),
+        ("OtherInfo.Priority", 5),
+        ("OtherInfo.Priority", -1),
+        ("OtherInfo.Priority", "high"),
+        ("OtherInfo.Priority", True),
+        ("OtherInfo.Priority", 1.5),
+        ("OtherInfo.Priority", "01"),
+        ("SteeringType", 3),
+        ("SteeringType", "x"),
+        ("SteeringType", False),
+        ("Paper", 2),
+        ("Paper", "yes"),
+        ("Paper", True),
+        ("Paper", [1]),
     ],
 )
 def test_bad_small_integers(where: str, value: Any) -> None:
@@ -246,8 +284,9 @@ def test_bad_small_integers(where: str, value: Any) -> None:
     assert "must be one of" in errors[where]
 
 
-@pytest.mark.parametrize("value", ["30/09/2015", "2015.09.30", "2015/02/30", "yesterday",
-                                   20150930, "2015/09/30 10:00"])
+@pytest.mark.parametrize(
+    "value", ["30/09/2015", "2015.09.30", "2015/02/30", "yesterday", 20150930, "2015/09/30 10:00"]
+)
 def test_bad_promulgation_date(value: Any) -> None:
     meta = valid_metadata()
     meta["PromulgationInfo"]["PromulgationDate"] = value
@@ -386,8 +425,12 @@ def test_not_a_pdf(tmp_path: Path, content: bytes) -> None:
 
 @pytest.mark.parametrize(
     "relative",
-    ["001-trivial/minimal-document.pdf", "004-pdflatex-4-pages/pdflatex-4-pages.pdf",
-     "011-google-doc-document/google-doc-document.pdf", "023-cmyk-image/cmyk-image.pdf"],
+    [
+        "001-trivial/minimal-document.pdf",
+        "004-pdflatex-4-pages/pdflatex-4-pages.pdf",
+        "011-google-doc-document/google-doc-document.pdf",
+        "023-cmyk-image/cmyk-image.pdf",
+    ],
 )
 @pytest.mark.parametrize("keep", [3000, 1024, 100])
 def test_truncated_pdf(tmp_path: Path, relative: str, keep: int) -> None:
