@@ -49,7 +49,7 @@ def new_flask_app(name: str, context: ServiceContext) -> Flask:
 
 
 def add_relay(context: ServiceContext, common: CommonSettings, tables: BusTables) -> OutboxRelay:
-    relay = OutboxRelay(context.db, tables, connect(common.broker))
+    relay = OutboxRelay(context.db, tables, connect(common.broker, confirm_each_publish=False))
     context.workers["outbox-relay"] = relay.run
     context.prepare.append(relay.prepare)
     return relay

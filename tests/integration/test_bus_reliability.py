@@ -116,6 +116,35 @@ def _run_until(consumer: BusConsumer, done: object, timeout: float = 30.0) -> No
         thread.join(timeout=10)
 
 
+def test_outbox_relay_confirms_a_batch_with_one_wait_and_keeps_the_order(
+    routing_db: Database, broker: BrokerSettings
+) -> None:
+    relay = OutboxRelay(routing_db, BUS, connect(broker, confirm_each_publish=False))
+    assert relay._confirms_batches()
+    watcher = connect(broker)
+    capture = _capture(watcher, "capture-batch", "document.received")
+    with routing_db.unit_of_work() as session:
+        sent = [
+            add_to_outbox(session, BUS, _received(), exchange=topology.EVENTS.name).id
+            for _ in range(250)
+        ]
+
+    assert relay.run_once() == 200  # one batch, confirmed together
+    assert relay.run_once() == 50
+    assert relay.run_once() == 0
+
+    assert [e.id for e in _drain(watcher, capture)] == sent
+    with routing_db.reading() as session:
+        left = session.execute(
+            sa.select(sa.func.count())
+            .select_from(BUS.outbox)
+            .where(BUS.outbox.c.published_at.is_(None), BUS.outbox.c.message_id.in_(sent))
+        ).scalar_one()
+    assert left == 0
+    relay._reset()
+    watcher.release()
+
+
 def test_outbox_relay_publishes_after_commit_and_never_before(
     routing_db: Database, broker: BrokerSettings
 ) -> None:

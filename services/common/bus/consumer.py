@@ -47,6 +47,7 @@ class BusConsumer:
         max_deliveries: int = 5,
         prefetch: int = 50,
         queue_refresh_seconds: float = 2.0,
+        batch_size: int = 50,
     ) -> None:
         self.name = name
         self.db = db
@@ -57,12 +58,20 @@ class BusConsumer:
         self.max_deliveries = max_deliveries
         self.prefetch = prefetch
         self.queue_refresh_seconds = queue_refresh_seconds
+        self.batch_size = max(1, batch_size)
+        self._pending: list[RawMessage] = []
         self._dead_producer: Producer | None = None
         self._dead_connection: Connection | None = None
 
     # --- one message -----------------------------------------------------
 
     def on_message(self, raw: RawMessage) -> None:
+        decoded = self._decode(raw)
+        if decoded is not None:
+            self._apply_one(raw, *decoded)
+
+    def _decode(self, raw: RawMessage) -> tuple[Envelope, Message, Handler] | None:
+        """The message and its handler; ``None`` after dead-lettering what cannot be."""
         try:
             envelope = read_envelope(raw.decode())
             msg = parse(envelope)
@@ -73,7 +82,12 @@ class BusConsumer:
             # Undecodable or unexpected: retrying cannot help.
             self._dead_letter(raw, f"{type(e).__name__}: {e}", attempts=1)
             raw.ack()
-            return
+            return None
+        return envelope, msg, handler
+
+    def _apply_one(
+        self, raw: RawMessage, envelope: Envelope, msg: Message, handler: Handler
+    ) -> None:
         try:
             self._apply(envelope, msg, handler)
         except Exception as e:
@@ -127,6 +141,61 @@ class BusConsumer:
             # Another consumer process applied the same message concurrently.
             if not self._was_processed(envelope.id):
                 raise
+
+    # --- a batch of messages --------------------------------------------------
+
+    def on_batch(self, raws: list[RawMessage]) -> None:
+        """Apply several messages in one transaction, then acknowledge them.
+
+        Under load most of a message's cost is the transaction around it, so the
+        consumer takes what the broker has already sent (up to ``batch_size``) and
+        commits once. If anything in the batch fails, nothing of it is kept and each
+        message is applied on its own, with the usual retry and dead-letter rules.
+        """
+        decoded = [(raw, d) for raw in raws if (d := self._decode(raw)) is not None]
+        if not decoded:
+            return
+        if len(decoded) > 1:
+            try:
+                self._apply_batch([d for _, d in decoded])
+            except Exception as e:
+                log.info("%s: a batch of %d failed (%s); one by one", self.name, len(decoded), e)
+            else:
+                for raw, _ in decoded:
+                    raw.ack()
+                return
+        for raw, (envelope, msg, handler) in decoded:
+            self._apply_one(raw, envelope, msg, handler)
+
+    def _apply_batch(self, batch: list[tuple[Envelope, Message, Handler]]) -> None:
+        processed = self.tables.processed
+        ids = [envelope.id for envelope, _, _ in batch]
+        with self.db.unit_of_work() as session:
+            seen = set(
+                session.execute(
+                    sa.select(processed.c.message_id).where(
+                        processed.c.consumer == self.name, processed.c.message_id.in_(ids)
+                    )
+                ).scalars()
+            )
+            now = datetime.now(UTC)
+            applied: list[dict[str, Any]] = []
+            for envelope, msg, handler in batch:
+                if envelope.id in seen:
+                    continue  # applied before, or twice in this batch
+                seen.add(envelope.id)
+                handler(session, msg, envelope)
+                applied.append(
+                    {"consumer": self.name, "message_id": envelope.id, "processed_at": now}
+                )
+            if applied:
+                session.execute(processed.insert(), applied)
+                failures = self.tables.failures
+                session.execute(
+                    failures.delete().where(
+                        failures.c.consumer == self.name, failures.c.message_id.in_(ids)
+                    )
+                )
 
     def _was_processed(self, message_id: str) -> bool:
         processed = self.tables.processed
@@ -201,6 +270,15 @@ class BusConsumer:
 
     # --- the loop ----------------------------------------------------------
 
+    def _take_what_is_ready(self) -> None:
+        """Read deliveries the broker has already sent, without waiting for more."""
+        while len(self._pending) < self.batch_size:
+            try:
+                # Not 0: a non-blocking read can drop a half-read frame in py-amqp.
+                self.connection.drain_events(timeout=0.002)
+            except TimeoutError:
+                return
+
     def run(self, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
@@ -225,10 +303,11 @@ class BusConsumer:
         self.connection.ensure_connection(max_retries=3)
         topology.declare_base(self.connection)
         channel = self.connection.channel()
+        self._pending = []
         consumer = Consumer(
             channel,
             queues=[],
-            on_message=self.on_message,
+            on_message=self._pending.append,
             accept=["json"],
             prefetch_count=self.prefetch,
             auto_declare=True,
@@ -250,8 +329,13 @@ class BusConsumer:
                 # A timeout only means nothing arrived; go round and check `stop`.
                 with contextlib.suppress(TimeoutError):
                     self.connection.drain_events(timeout=0.5)
+                    self._take_what_is_ready()
+                if self._pending:
+                    batch, self._pending[:] = list(self._pending), []
+                    self.on_batch(batch)
                 self.connection.heartbeat_check()  # or the broker drops an idle connection
         finally:
+            self._pending.clear()  # unacknowledged: the broker delivers them again
             try:
                 consumer.cancel()
                 channel.close()

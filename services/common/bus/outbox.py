@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +26,61 @@ from services.common.db import Database
 log = logging.getLogger(__name__)
 
 PENDING_FLAG = "lienthong.outbox_pending"
+CONFIRM_TIMEOUT_SECONDS = 30.0
+
+
+class PublishNotConfirmed(RuntimeError):
+    """The broker refused (nack) or did not confirm a publish in time."""
+
+
+class BatchConfirms:
+    """Publisher confirms for a batch: publish every row, then wait once.
+
+    Waiting for each confirm in turn (py-amqp's ``confirm_publish``) costs a broker
+    round trip per message; a quorum queue confirms after its replicas have written,
+    so a batch shares that wait. The broker numbers publishes on a confirm channel
+    1, 2, 3, …; an ack or nack may cover every number up to its tag (``multiple``).
+    """
+
+    def __init__(self, channel: Any) -> None:
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+        self._last_tag = 0
+        self._outstanding: dict[int, int] = {}  # delivery tag -> outbox row id
+        self.confirmed: list[int] = []
+        self.refused: list[int] = []
+
+    def published(self, row_id: int) -> None:
+        self._last_tag += 1
+        self._outstanding[self._last_tag] = row_id
+
+    def _settle(self, tag: int, multiple: bool, into: list[int]) -> None:
+        tags = [t for t in self._outstanding if t <= tag] if multiple else [tag]
+        for t in tags:
+            row_id = self._outstanding.pop(t, None)
+            if row_id is not None:
+                into.append(row_id)
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, self.confirmed)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, self.refused)
+
+    def wait(self, connection: Connection, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._outstanding:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            connection.drain_events(timeout=left)
+
+    def take(self) -> tuple[list[int], list[int], int]:
+        """Confirmed and refused row ids since the last take, and how many are still open."""
+        confirmed, refused = self.confirmed, self.refused
+        self.confirmed, self.refused = [], []
+        return confirmed, refused, len(self._outstanding)
 
 
 def add_to_outbox(
@@ -70,6 +127,7 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._declared: set[str] = set()
         self._producer: Producer | None = None
+        self._confirms: BatchConfirms | None = None
         db.on_commit(self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
@@ -88,11 +146,25 @@ class OutboxRelay:
             self.connection.ensure_connection(max_retries=3)
             topology.declare_base(self.connection)
             self._declared.clear()
-            self._producer = Producer(self.connection.default_channel)
+            channel = self.connection.default_channel
+            self._confirms = BatchConfirms(channel) if self._confirms_batches() else None
+            self._producer = Producer(channel)
         return self._producer
+
+    def _confirms_batches(self) -> bool:
+        """On AMQP without per-publish confirms, the relay confirms whole batches itself.
+
+        A connection opened with ``confirm_publish`` waits inside every publish
+        instead; the in-memory and filesystem transports have no confirms at all.
+        """
+        options: Mapping[str, Any] = self.connection.transport_options or {}
+        return self.connection.transport.driver_type == "amqp" and not options.get(
+            "confirm_publish"
+        )
 
     def _reset(self) -> None:
         self._producer = None
+        self._confirms = None
         try:
             self.connection.close()
         except Exception:  # the connection is already gone
@@ -146,6 +218,10 @@ class OutboxRelay:
                     failure = e
                     break
                 published.append(row.id)
+                if self._confirms is not None:
+                    self._confirms.published(row.id)
+            if self._confirms is not None:
+                published, failure = self._await_confirms(failure)
             if published:
                 # Mark what the broker confirmed even when a later row failed.
                 session.execute(
@@ -156,6 +232,21 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(published)
+
+    def _await_confirms(self, failure: Exception | None) -> tuple[list[int], Exception | None]:
+        assert self._confirms is not None
+        try:
+            self._confirms.wait(self.connection, CONFIRM_TIMEOUT_SECONDS)
+        except Exception as e:  # the connection broke while waiting
+            failure = failure or e
+        confirmed, refused, open_ = self._confirms.take()
+        if failure is None and (refused or open_):
+            failure = PublishNotConfirmed(
+                f"{len(refused)} publishes refused by the broker, {open_} not confirmed "
+                f"within {CONFIRM_TIMEOUT_SECONDS:.0f} s"
+            )
+        # On failure run() resets the connection: a new channel numbers from 1 again.
+        return confirmed, failure
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.5

@@ -32,7 +32,7 @@ from services.common.bus.messages import (
     Envelope,
     wrap,
 )
-from services.common.bus.outbox import OutboxRelay, add_to_outbox
+from services.common.bus.outbox import BatchConfirms, OutboxRelay, add_to_outbox
 from services.common.bus.tables import BusTables, add_bus_tables
 from services.common.db import Database
 
@@ -543,3 +543,168 @@ def test_relay_and_consumer_workers_deliver_a_committed_message(bus: Bus) -> Non
     assert effect.delivery_id == msg.delivery_id
     assert _count(bus.db, bus.tables.outbox, bus.tables.outbox.c.published_at.is_(None)) == 0
     assert _take_all(bus.connection, queue) == []
+
+
+# --- batches ------------------------------------------------------------------------
+
+
+def _take_batch(bus: Bus, queue: Queue) -> list[RawMessage]:
+    bound = queue(bus.connection.default_channel)
+    taken = []
+    while (raw := bound.get(no_ack=False)) is not None:
+        taken.append(raw)
+    return taken
+
+
+def test_a_batch_is_applied_in_one_go_and_a_repeat_inside_it_once(bus: Bus) -> None:
+    queue = _private_queue(bus.connection)
+    handler = RecordingHandler(bus.effects)
+    envelopes = [wrap(_arrived()) for _ in range(5)]
+    for envelope in [*envelopes, envelopes[2]]:  # the broker delivered one of them twice
+        _publish(bus.connection, queue, envelope.to_json(), serializer="json")
+
+    _consumer(bus, queue, handler).on_batch(_take_batch(bus, queue))
+
+    assert handler.calls == [e.id for e in envelopes]
+    assert _count(bus.db, bus.effects) == 5
+    assert _count(bus.db, bus.tables.processed) == 5
+    assert _take_batch(bus, queue) == []  # every message acknowledged
+
+
+def test_a_batch_skips_what_was_applied_before(bus: Bus) -> None:
+    queue = _private_queue(bus.connection)
+    handler = RecordingHandler(bus.effects)
+    consumer = _consumer(bus, queue, handler)
+    first = wrap(_arrived())
+    _publish(bus.connection, queue, first.to_json(), serializer="json")
+    consumer.on_batch(_take_batch(bus, queue))
+    second = wrap(_arrived())
+    for envelope in (first, second):  # ``first`` again: its ack was lost
+        _publish(bus.connection, queue, envelope.to_json(), serializer="json")
+
+    consumer.on_batch(_take_batch(bus, queue))
+
+    assert handler.calls == [first.id, second.id]
+    assert _count(bus.db, bus.effects) == 2
+
+
+def test_a_failing_message_leaves_nothing_of_its_batch_then_the_rest_apply_alone(
+    bus: Bus,
+) -> None:
+    queue = _private_queue(bus.connection)
+    handler = RecordingHandler(bus.effects, fail_times=1)  # the batch attempt fails
+    envelopes = [wrap(_arrived()) for _ in range(3)]
+    for envelope in envelopes:
+        _publish(bus.connection, queue, envelope.to_json(), serializer="json")
+
+    _consumer(bus, queue, handler).on_batch(_take_batch(bus, queue))
+
+    # The batch rolled back at its first message; then each applied on its own.
+    assert handler.calls == [envelopes[0].id, *[e.id for e in envelopes]]
+    with bus.db.reading() as session:
+        applied = set(session.execute(sa.select(bus.effects.c.delivery_id)).scalars())
+    assert len(applied) == 3
+    assert _count(bus.db, bus.tables.processed) == 3
+    assert _count(bus.db, bus.tables.failures) == 0
+
+
+def test_a_poison_message_in_a_batch_is_dead_lettered_and_the_rest_applied(bus: Bus) -> None:
+    queue = _private_queue(bus.connection)
+    handler = RecordingHandler(bus.effects)
+    good = [wrap(_arrived()) for _ in range(2)]
+    _publish(bus.connection, queue, good[0].to_json(), serializer="json")
+    _publish(
+        bus.connection,
+        queue,
+        "this is not JSON {",
+        content_type="application/json",
+        content_encoding="utf-8",
+    )
+    _publish(bus.connection, queue, good[1].to_json(), serializer="json")
+
+    _consumer(bus, queue, handler).on_batch(_take_batch(bus, queue))
+
+    assert handler.calls == [e.id for e in good]
+    assert len(_dead_letters(bus.connection)) == 1
+    assert _take_batch(bus, queue) == []
+
+
+def test_a_message_that_keeps_failing_in_batches_is_dead_lettered_alone(bus: Bus) -> None:
+    queue = _private_queue(bus.connection)
+
+    @dataclass
+    class FailsOn:
+        bad: str
+        calls: list[str] = field(default_factory=list)
+
+        def __call__(self, session: Session, msg: DeliveryArrived, envelope: Envelope) -> None:
+            self.calls.append(envelope.id)
+            if msg.delivery_id == self.bad:
+                raise RuntimeError("this one cannot be applied")
+            session.execute(
+                bus.effects.insert().values(delivery_id=msg.delivery_id, recipient=msg.recipient)
+            )
+
+    messages = [_arrived() for _ in range(3)]
+    handler = FailsOn(bad=messages[1].delivery_id)
+    consumer = BusConsumer(
+        "unit-consumer",
+        bus.db,
+        bus.tables,
+        bus.connection,
+        {DeliveryArrived: handler},
+        lambda: [queue],
+        max_deliveries=MAX_DELIVERIES,
+    )
+    for msg in messages:
+        _publish(bus.connection, queue, wrap(msg).to_json(), serializer="json")
+
+    for _ in range(MAX_DELIVERIES + 2):
+        batch = _take_batch(bus, queue)
+        if not batch:
+            break
+        consumer.on_batch(batch)
+
+    with bus.db.reading() as session:
+        applied = set(session.execute(sa.select(bus.effects.c.delivery_id)).scalars())
+    assert applied == {messages[0].delivery_id, messages[2].delivery_id}
+    dead = _dead_letters(bus.connection)
+    assert len(dead) == 1
+    assert dead[0].headers["x-lt-attempts"] == MAX_DELIVERIES
+
+
+# --- batch publisher confirms ----------------------------------------------------------
+
+
+class _ConfirmChannel:
+    """What BatchConfirms uses of a py-amqp channel: confirm_select and its events."""
+
+    def __init__(self) -> None:
+        self.selected = False
+        self.events: dict[str, set[Any]] = {"basic_ack": set(), "basic_nack": set()}
+
+    def confirm_select(self) -> None:
+        self.selected = True
+
+    def ack(self, tag: int, multiple: bool = False) -> None:
+        for callback in self.events["basic_ack"]:
+            callback(tag, multiple)
+
+    def nack(self, tag: int, multiple: bool = False) -> None:
+        for callback in self.events["basic_nack"]:
+            callback(tag, multiple)
+
+
+def test_batch_confirms_follow_the_broker_numbering_and_multiple_acks() -> None:
+    channel = _ConfirmChannel()
+    confirms = BatchConfirms(channel)
+    assert channel.selected
+    for row_id in (101, 102, 103, 104, 105):  # delivery tags 1..5
+        confirms.published(row_id)
+
+    channel.ack(3, multiple=True)
+    channel.nack(4)
+    assert confirms.take() == ([101, 102, 103], [104], 1)
+    channel.ack(5)
+    channel.ack(5)  # a repeated ack changes nothing
+    assert confirms.take() == ([105], [], 0)
