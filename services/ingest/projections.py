@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
@@ -23,32 +25,31 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import Database, insert_if_absent
+from services.common.db import Database
 from services.ingest import webhook_store
 from services.ingest.models import BUS, Delivery, Document, DocumentVersion
 from services.ingest.times import now as _now
 
 
 def _delivery_row(session: Session, delivery_id: str, document: str, recipient: str) -> Delivery:
-    """The delivery's row, created if missing. The delivery.created event and the
-    dispatched copy race on two consumers; inserting with ON CONFLICT DO NOTHING
-    lets both go through without a duplicate-key failure and a retry."""
-    insert_if_absent(
-        session,
-        Delivery,
+    """The delivery's row, created if missing, locked for this transaction.
+
+    The delivery.created event and the dispatched copy race on two consumers; an
+    upsert lets both go through without a duplicate-key failure and a retry, and
+    returns the row, locked, in one round trip (ON CONFLICT DO UPDATE locks it)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Delivery).values(
         delivery_id=delivery_id,
         document=document,
         recipient_code=recipient,
         status_seq=0,
         created_at=_now(),
     )
-    delivery = session.scalars(
-        sa.select(Delivery)
-        .where(Delivery.delivery_id == delivery_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    return delivery
+    upsert = statement.on_conflict_do_update(
+        index_elements=[Delivery.delivery_id],
+        set_={"delivery_id": statement.excluded.delivery_id},
+    ).returning(Delivery)
+    return session.scalars(upsert, execution_options={"populate_existing": True}).one()
 
 
 def on_delivery_created(session: Session, msg: DeliveryCreated, _env: Envelope) -> None:

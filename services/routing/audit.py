@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from services.common.db import Database, insert_if_absent
 from services.routing.models import Base, Timestamp
 
 GENESIS = "0" * 64
+HELD_HEAD = "lienthong.audit_head"
 
 
 class AuditRecord(Base):
@@ -76,13 +78,26 @@ def chain_hash(prev_hash: str, canonical: bytes) -> str:
 
 def lock_head(session: Session) -> AuditHead:
     """Lock the chain's head. Every routing transaction that appends takes it FIRST,
-    before any delivery row: one lock order everywhere, so writers cannot deadlock."""
+    before any delivery row: one lock order everywhere, so writers cannot deadlock.
+
+    The lock holds until the transaction ends, so the head is remembered for it:
+    later appends in the same transaction (a batch of messages) need no query."""
+    held: AuditHead | None = session.info.get(HELD_HEAD)
+    if held is not None:
+        return held
     query = sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()
     head = session.scalars(query).first()
     if head is None:
         insert_if_absent(session, AuditHead, id=1, last_seq=0, last_hash=GENESIS)
         head = session.scalars(query).one()
+    session.info[HELD_HEAD] = head
     return head
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _release_head(session: Session) -> None:
+    session.info.pop(HELD_HEAD, None)
 
 
 def append(
@@ -96,12 +111,7 @@ def append(
     at: datetime | None = None,
 ) -> AuditRecord:
     """Append one record in the caller's transaction (it commits with the change)."""
-    head = session.scalars(sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
-        insert_if_absent(session, AuditHead, id=1, last_seq=0, last_hash=GENESIS)
-        head = session.scalars(
-            sa.select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        ).one()
+    head = lock_head(session)
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     # Stored and hashed to the microsecond, in UTC, so a reload hashes the same.
     body = dict(payload or {})

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from kombu import Connection, Producer
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
@@ -26,6 +27,7 @@ from services.common.db import Database
 log = logging.getLogger(__name__)
 
 PENDING_FLAG = "lienthong.outbox_pending"
+PENDING_ROWS = "lienthong.outbox_rows"
 CONFIRM_TIMEOUT_SECONDS = 30.0
 
 
@@ -92,19 +94,38 @@ def add_to_outbox(
     routing_key: str | None = None,
     message_id: str | None = None,
 ) -> Envelope:
-    """Queue ``msg`` for publishing when ``session`` commits."""
+    """Queue ``msg`` for publishing when ``session`` commits.
+
+    The row is written just before the commit, with every other row of the same
+    transaction in one statement: a transaction that sends many messages makes one
+    round trip for them, not one each. Rows keep the order they were added in.
+    """
     envelope = wrap(msg, message_id)
-    session.execute(
-        tables.outbox.insert().values(
-            message_id=envelope.id,
-            exchange=exchange,
-            routing_key=routing_key or envelope.type,
-            body=envelope.to_json(),
-            created_at=datetime.now(UTC),
-        )
+    pending: dict[sa.Table, list[dict[str, Any]]] = session.info.setdefault(PENDING_ROWS, {})
+    pending.setdefault(tables.outbox, []).append(
+        {
+            "message_id": envelope.id,
+            "exchange": exchange,
+            "routing_key": routing_key or envelope.type,
+            "body": envelope.to_json(),
+            "created_at": datetime.now(UTC),
+        }
     )
     session.info[PENDING_FLAG] = True
     return envelope
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending_rows(session: Session) -> None:
+    pending = session.info.pop(PENDING_ROWS, None)
+    for table, rows in (pending or {}).items():
+        session.execute(table.insert(), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending_rows(session: Session) -> None:
+    session.info.pop(PENDING_ROWS, None)
+    session.info.pop(PENDING_FLAG, None)
 
 
 class OutboxRelay:
