@@ -129,17 +129,29 @@ def parse(envelope: Envelope) -> Message:
     cls = _REGISTRY.get((envelope.type, envelope.version))
     if cls is None:
         raise MessageFormatError(f"unknown message {envelope.type} v{envelope.version}")
-    hints = get_type_hints(cls)
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name not in envelope.payload:
-            raise MessageFormatError(f"{envelope.type} v{envelope.version}: missing {f.name}")
-        value = envelope.payload[f.name]
-        _check(value, hints[f.name], f"{envelope.type}.{f.name}")
-        if typing.get_origin(hints[f.name]) is tuple:
-            value = tuple(value)
-        values[f.name] = value
+    for name, hint, is_tuple in _fields_of(cls):
+        if name not in envelope.payload:
+            raise MessageFormatError(f"{envelope.type} v{envelope.version}: missing {name}")
+        value = envelope.payload[name]
+        _check(value, hint, f"{envelope.type}.{name}")
+        values[name] = tuple(value) if is_tuple else value
     return cls(**values)
+
+
+_FIELDS: dict[type[Message], tuple[tuple[str, Any, bool], ...]] = {}
+
+
+def _fields_of(cls: type[Message]) -> tuple[tuple[str, Any, bool], ...]:
+    """Each field's name, type and whether it is a tuple; resolving the type hints
+    of a class is slow, and every message of that type needs the same answer."""
+    if cls not in _FIELDS:
+        hints = get_type_hints(cls)
+        _FIELDS[cls] = tuple(
+            (f.name, hints[f.name], typing.get_origin(hints[f.name]) is tuple)
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        )
+    return _FIELDS[cls]
 
 
 # --- The messages ---------------------------------------------------------
