@@ -5,7 +5,7 @@ queues its webhook push in the same transaction (services.ingest.webhook_store).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,30 +26,52 @@ from services.common.bus.messages import (
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
 from services.common.db import Database
+from services.common.errors import Conflict
 from services.ingest import webhook_store
 from services.ingest.models import BUS, Delivery, Document, DocumentVersion
 from services.ingest.times import now as _now
+
+DELIVERIES = cast(sa.Table, Delivery.__table__)
+_INSERT_IF_ABSENT: dict[str, Any] = {}
+
+
+def _insert_if_absent(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on the deliveries table, built once per dialect:
+    a plain table statement with bound parameters is the cheapest thing to run often."""
+    if dialect not in _INSERT_IF_ABSENT:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _INSERT_IF_ABSENT[dialect] = insert(DELIVERIES).on_conflict_do_nothing()
+    return _INSERT_IF_ABSENT[dialect]
+
+
+def _locked(session: Session, delivery_id: str) -> Delivery | None:
+    return session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
 
 
 def _delivery_row(session: Session, delivery_id: str, document: str, recipient: str) -> Delivery:
     """The delivery's row, created if missing, locked for this transaction.
 
-    The delivery.created event and the dispatched copy race on two consumers; an
-    upsert lets both go through without a duplicate-key failure and a retry, and
-    returns the row, locked, in one round trip (ON CONFLICT DO UPDATE locks it)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Delivery).values(
-        delivery_id=delivery_id,
-        document=document,
-        recipient_code=recipient,
-        status_seq=0,
-        created_at=_now(),
-    )
-    upsert = statement.on_conflict_do_update(
-        index_elements=[Delivery.delivery_id],
-        set_={"delivery_id": statement.excluded.delivery_id},
-    ).returning(Delivery)
-    return session.scalars(upsert, execution_options={"populate_existing": True}).one()
+    The delivery.created event and the dispatched copy race on two consumers; the
+    insert ignores a row the other got in first, so both go through without a
+    duplicate-key failure and a retry. Most calls find the row at the first look."""
+    delivery = _locked(session, delivery_id)
+    if delivery is None:
+        session.execute(
+            _insert_if_absent(session.get_bind().dialect.name),
+            {
+                "delivery_id": delivery_id,
+                "document": document,
+                "recipient_code": recipient,
+                "status_seq": 0,
+                "created_at": _now(),
+            },
+        )
+        delivery = _locked(session, delivery_id)
+        if delivery is None:  # another delivery holds this document × recipient
+            raise Conflict(
+                f"delivery {delivery_id}: {recipient} already has another delivery of {document}"
+            )
+    return delivery
 
 
 def on_delivery_created(session: Session, msg: DeliveryCreated, _env: Envelope) -> None:
