@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from services.common.bus.connection import connect
-from services.common.bus.consumer import BusConsumer, Handler, QueueSource
+from services.common.bus.consumer import BatchPreparer, BusConsumer, Handler, QueueSource
 from services.common.bus.outbox import OutboxRelay
 from services.common.bus.tables import BusTables
 from services.common.db import Database, upgrade
@@ -62,6 +62,8 @@ def add_consumer(
     name: str,
     handlers: dict[type, Handler],
     queues: QueueSource,
+    *,
+    before_batch: BatchPreparer | None = None,
 ) -> BusConsumer:
     consumer = BusConsumer(
         name,
@@ -71,6 +73,7 @@ def add_consumer(
         handlers,
         queues,
         max_deliveries=common.max_deliveries,
+        before_batch=before_batch,
     )
     context.workers[name] = consumer.run
     return consumer

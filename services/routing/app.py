@@ -65,6 +65,7 @@ def create_app(settings: RoutingSettings) -> Flask:
             DocumentVerified: handlers.on_document_verified,
         },
         lambda: [service_queue("routing")],
+        before_batch=handlers.lock_for_batch,
     )
     add_deadline_workers(context, settings)
     app = new_flask_app("routing", context)

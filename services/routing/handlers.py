@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
@@ -19,6 +20,7 @@ from services.common.bus.messages import (
     DocumentReceived,
     DocumentVerified,
     Envelope,
+    Message,
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
@@ -154,7 +156,37 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
     supersede(session, created, meta)
 
 
+LOCKED_DELIVERIES = "lienthong.locked_deliveries"
+
+
+def lock_for_batch(session: Session, messages: list[Message]) -> None:
+    """Before a batch of bus messages: the audit head, then every delivery the batch's
+    arrivals name, in one query and in id order (the one lock order: head first)."""
+    arrivals = sorted({m.delivery_id for m in messages if isinstance(m, DeliveryArrived)})
+    if not arrivals:
+        return
+    audit.lock_head(session)
+    found = session.scalars(
+        sa.select(Delivery)
+        .where(Delivery.id.in_(arrivals))
+        .order_by(Delivery.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    session.info.setdefault(LOCKED_DELIVERIES, set()).update(d.id for d in found)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _release_batch_locks(session: Session) -> None:
+    session.info.pop(LOCKED_DELIVERIES, None)
+
+
 def _locked_delivery(session: Session, delivery_id: str) -> Delivery:
+    if delivery_id in session.info.get(LOCKED_DELIVERIES, ()):
+        held = session.get(Delivery, delivery_id)  # in the identity map: no query
+        if held is not None:
+            return held
     delivery = session.scalars(
         sa.select(Delivery).where(Delivery.id == delivery_id).with_for_update()
     ).first()

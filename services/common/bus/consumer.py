@@ -31,6 +31,9 @@ from services.common.errors import MessageFormatError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Any, Envelope], None]
+# Called in a batch's transaction before its handlers, with the messages not yet
+# applied: a service may lock or load in one query what they will each need.
+BatchPreparer = Callable[[Session, list[Message]], None]
 QueueSource = Callable[[], list[Queue]]
 
 
@@ -48,6 +51,7 @@ class BusConsumer:
         prefetch: int = 50,
         queue_refresh_seconds: float = 2.0,
         batch_size: int = 50,
+        before_batch: BatchPreparer | None = None,
     ) -> None:
         self.name = name
         self.db = db
@@ -59,6 +63,7 @@ class BusConsumer:
         self.prefetch = prefetch
         self.queue_refresh_seconds = queue_refresh_seconds
         self.batch_size = max(1, batch_size)
+        self.before_batch = before_batch
         self._pending: list[RawMessage] = []
         self._dead_producer: Producer | None = None
         self._dead_connection: Connection | None = None
@@ -179,11 +184,15 @@ class BusConsumer:
                 ).scalars()
             )
             now = datetime.now(UTC)
-            applied: list[dict[str, Any]] = []
+            todo = []
             for envelope, msg, handler in batch:
-                if envelope.id in seen:
-                    continue  # applied before, or twice in this batch
-                seen.add(envelope.id)
+                if envelope.id not in seen:  # else applied before, or twice in this batch
+                    seen.add(envelope.id)
+                    todo.append((envelope, msg, handler))
+            if todo and self.before_batch is not None:
+                self.before_batch(session, [msg for _, msg, _ in todo])
+            applied: list[dict[str, Any]] = []
+            for envelope, msg, handler in todo:
                 handler(session, msg, envelope)
                 applied.append(
                     {"consumer": self.name, "message_id": envelope.id, "processed_at": now}

@@ -1,0 +1,148 @@
+"""Routing's consumer applying several bus messages in one transaction: the audit head
+and every delivery the batch's arrivals name are locked up front, once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from kombu import Connection, Exchange, Producer, Queue
+from kombu.message import Message as RawMessage
+
+from services.common.bus.consumer import BusConsumer
+from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
+from services.common.db import Database
+from services.common.wiring import migrate
+from services.routing import handlers
+from services.routing.audit import verify_chain
+from services.routing.models import BUS, Delivery, StatusEvent
+
+SENDER = "000.00.00.H41"
+RECIPIENTS = ("000.00.01.H41", "000.00.02.H41", "000.00.03.H41")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'routing.sqlite3'}"
+    migrate("routing", url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def queue() -> Iterator[tuple[Connection, Queue]]:
+    connection = Connection("memory://")
+    name = f"lt.unit.{uuid.uuid4().hex}"
+    q = Queue(name, exchange=Exchange(name, type="direct"), routing_key=name)
+    q(connection.default_channel).declare()
+    yield connection, q
+    connection.release()
+
+
+def _received() -> DocumentReceived:
+    return DocumentReceived(
+        document=str(uuid.uuid4()),
+        document_id=f"{SENDER},2026/11/21,{uuid.uuid4().hex[:6]}/UBND",
+        sender=SENDER,
+        recipients=RECIPIENTS,
+        sha256="ab" * 32,
+        size=10,
+        received_at=datetime.now(UTC).isoformat(),
+        metadata={"Subject": "Thử", "Paper": 0, "OtherInfo": {"Priority": 0}},
+    )
+
+
+def _send_and_take(connection: Connection, q: Queue, messages: list[object]) -> list[RawMessage]:
+    producer = Producer(connection.default_channel)
+    for msg in messages:
+        producer.publish(
+            wrap(msg).to_json(),  # type: ignore[arg-type]
+            exchange=q.exchange,
+            routing_key=q.routing_key,
+            serializer="json",
+        )
+    bound = q(connection.default_channel)
+    taken = []
+    while (raw := bound.get(no_ack=False)) is not None:
+        taken.append(raw)
+    return taken
+
+
+def _consumer(db: Database, connection: Connection, q: Queue) -> BusConsumer:
+    return BusConsumer(
+        "routing-events",
+        db,
+        BUS,
+        connection,
+        {
+            DocumentReceived: handlers.on_document_received,
+            DeliveryArrived: handlers.on_delivery_arrived,
+        },
+        lambda: [q],
+        before_batch=handlers.lock_for_batch,
+    )
+
+
+def test_documents_then_their_arrivals_in_batches(
+    db: Database, queue: tuple[Connection, Queue]
+) -> None:
+    connection, q = queue
+    consumer = _consumer(db, connection, q)
+    documents = [_received() for _ in range(4)]
+    consumer.on_batch(_send_and_take(connection, q, list(documents)))
+    with db.reading() as session:
+        deliveries = session.scalars(sa.select(Delivery)).all()
+    assert len(deliveries) == 12
+
+    arrivals = [
+        DeliveryArrived(
+            delivery_id=d.id, recipient=d.recipient_code, arrived_at=datetime.now(UTC).isoformat()
+        )
+        for d in deliveries
+    ]
+    # One arrival comes twice in the batch (a redelivery), and the batch holds a new
+    # document too: its deliveries are made in the same transaction.
+    consumer.on_batch(_send_and_take(connection, q, [*arrivals, arrivals[0], _received()]))
+
+    with db.reading() as session:
+        after = {d.id: d for d in session.scalars(sa.select(Delivery)).all()}
+        events = session.scalars(sa.select(StatusEvent)).all()
+    assert len(after) == 15
+    assert all(
+        (after[a.delivery_id].status, after[a.delivery_id].seq) == ("01", 1) for a in arrivals
+    )
+    assert sorted(e.delivery_id for e in events) == sorted(a.delivery_id for a in arrivals)
+    check = verify_chain(db)
+    # 5 exchanges and 15 dispatches, then 12 arrivals.
+    assert (check.ok, check.records) == (True, 5 + 15 + 12)
+
+
+def test_an_arrival_for_an_unknown_delivery_fails_alone(
+    db: Database, queue: tuple[Connection, Queue]
+) -> None:
+    connection, q = queue
+    consumer = _consumer(db, connection, q)
+    document = _received()
+    consumer.on_batch(_send_and_take(connection, q, [document]))
+    with db.reading() as session:
+        known = session.scalars(sa.select(Delivery)).first()
+    assert known is not None
+    good = DeliveryArrived(
+        delivery_id=known.id,
+        recipient=known.recipient_code,
+        arrived_at=datetime.now(UTC).isoformat(),
+    )
+    unknown = DeliveryArrived(
+        delivery_id=str(uuid.uuid4()), recipient=RECIPIENTS[0], arrived_at=good.arrived_at
+    )
+
+    consumer.on_batch(_send_and_take(connection, q, [good, unknown]))
+
+    with db.reading() as session:
+        assert session.get(Delivery, known.id).status == "01"  # type: ignore[union-attr]
+    assert verify_chain(db).ok
