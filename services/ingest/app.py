@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.bus.messages import (
+    DeliveriesCreated,
     DeliveryCreated,
     DeliveryDispatched,
     DeliveryDueSoon,
@@ -55,6 +56,7 @@ def create_app(settings: IngestSettings) -> Flask:
         BUS,
         "ingest-events",
         {
+            DeliveriesCreated: handlers.on_deliveries_created,
             DeliveryCreated: handlers.on_delivery_created,
             DeliveryStatusChanged: handlers.on_status_changed,
             DeliveryDueSoon: handlers.on_delivery_due_soon,

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
+    DeliveriesCreated,
     DeliveryArrived,
     DeliveryCreated,
     DeliveryDispatched,
@@ -51,7 +52,7 @@ def _locked(session: Session, delivery_id: str) -> Delivery | None:
 def _delivery_row(session: Session, delivery_id: str, document: str, recipient: str) -> Delivery:
     """The delivery's row, created if missing, locked for this transaction.
 
-    The delivery.created event and the dispatched copy race on two consumers; the
+    The deliveries.created event and the dispatched copy race on two consumers; the
     insert ignores a row the other got in first, so both go through without a
     duplicate-key failure and a retry. Most calls find the row at the first look."""
     delivery = _locked(session, delivery_id)
@@ -72,6 +73,25 @@ def _delivery_row(session: Session, delivery_id: str, document: str, recipient: 
                 f"delivery {delivery_id}: {recipient} already has another delivery of {document}"
             )
     return delivery
+
+
+def on_deliveries_created(session: Session, msg: DeliveriesCreated, _env: Envelope) -> None:
+    """A document's deliveries, so the sender sees them before they arrive: the rows
+    are created if missing (the connector may have made some), in one statement."""
+    created_at = _now()
+    session.execute(
+        _insert_if_absent(session.get_bind().dialect.name),
+        [
+            {
+                "delivery_id": delivery_id,
+                "document": msg.document,
+                "recipient_code": recipient,
+                "status_seq": 0,
+                "created_at": created_at,
+            }
+            for delivery_id, recipient in zip(msg.delivery_ids, msg.recipients, strict=True)
+        ],
+    )
 
 
 def on_delivery_created(session: Session, msg: DeliveryCreated, _env: Envelope) -> None:

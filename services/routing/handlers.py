@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
     AgencyRegistered,
+    DeliveriesCreated,
     DeliveryArrived,
-    DeliveryCreated,
     DeliveryDispatched,
     DeliveryStatusChanged,
     DocumentReceived,
@@ -100,6 +100,7 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
     )
     priority = int((meta.get("OtherInfo") or {}).get("Priority") or 0)
     due = due_at(_edxml_date(meta.get("DueDate")), priority, now)
+    created: list[str] = []
     for recipient in msg.recipients:
         delivery_id = str(uuid.uuid4())
         session.add(
@@ -122,18 +123,7 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
             payload={"due_at": due.isoformat() if due else None},
             at=now,
         )
-        add_to_outbox(
-            session,
-            BUS,
-            DeliveryCreated(
-                delivery_id=delivery_id,
-                document=msg.document,
-                sender=msg.sender,
-                recipient=recipient,
-                created_at=now.isoformat(),
-            ),
-            exchange=EVENTS.name,
-        )
+        created.append(delivery_id)
         add_to_outbox(
             session,
             BUS,
@@ -151,9 +141,21 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
             exchange=AGENCY.name,
             routing_key=recipient,
         )
-    created = session.get(Exchange, msg.document)  # from the identity map: no query
-    assert created is not None
-    supersede(session, created, meta)
+    add_to_outbox(
+        session,
+        BUS,
+        DeliveriesCreated(
+            document=msg.document,
+            sender=msg.sender,
+            delivery_ids=tuple(created),
+            recipients=tuple(msg.recipients),
+            created_at=now.isoformat(),
+        ),
+        exchange=EVENTS.name,
+    )
+    exchange = session.get(Exchange, msg.document)  # from the identity map: no query
+    assert exchange is not None
+    supersede(session, exchange, meta)
 
 
 LOCKED_DELIVERIES = "lienthong.locked_deliveries"

@@ -189,6 +189,24 @@ class DeliveryCreated(Message):
     created_at: str
 
 
+@message("deliveries.created", 1)
+@dataclass(frozen=True)
+class DeliveriesCreated(Message):
+    """Every delivery routing made for one document, in one message (the sender's
+    view of who the document went to). ``delivery_ids[i]`` goes to ``recipients[i]``.
+    It replaces one delivery.created per recipient; ingest still reads those."""
+
+    document: str
+    sender: str
+    delivery_ids: tuple[str, ...]
+    recipients: tuple[str, ...]
+    created_at: str
+
+    def __post_init__(self) -> None:
+        if len(self.delivery_ids) != len(self.recipients):
+            raise MessageFormatError("deliveries.created: one recipient per delivery id")
+
+
 @message("delivery.dispatched", 1)
 @dataclass(frozen=True)
 class DeliveryDispatched(Message):

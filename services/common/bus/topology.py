@@ -26,7 +26,8 @@ BROKER_DELIVERY_LIMIT = 10
 SERVICE_EVENTS: dict[str, tuple[str, ...]] = {
     "routing": ("document.received", "delivery.arrived", "agency.registered", "document.verified"),
     "ingest": (
-        "delivery.created",
+        "deliveries.created",
+        "delivery.created",  # before deliveries.created; may still be in a queue
         "delivery.status_changed",
         "document.signed",
         "document.verified",

@@ -14,6 +14,7 @@ from services.common.bus import messages
 from services.common.bus.messages import (
     AgencyRegistered,
     AgencyRegisteredV2,
+    DeliveriesCreated,
     DeliveryArrived,
     DeliveryCreated,
     DeliveryDispatched,
@@ -60,6 +61,13 @@ SAMPLES: list[Message] = [
         document=str(uuid.uuid4()),
         sender=SENDER,
         recipient=RECIPIENT,
+        created_at="2024-03-15T08:00:01+00:00",
+    ),
+    DeliveriesCreated(
+        document=str(uuid.uuid4()),
+        sender=SENDER,
+        delivery_ids=(str(uuid.uuid4()), str(uuid.uuid4())),
+        recipients=(RECIPIENT, "001.00.99.H44"),
         created_at="2024-03-15T08:00:01+00:00",
     ),
     DeliveryDispatched(
@@ -333,6 +341,7 @@ WRONG_TYPES: list[tuple[type[Message], str, Any]] = [
     (DeliveryArrived, "recipient", None),
     (DeliveryArrived, "arrived_at", ["2024-01-01"]),
     (DeliveryCreated, "delivery_id", {"id": "x"}),
+    (DeliveriesCreated, "delivery_ids", "one-id"),
     # bool given as an int or a string
     (AgencyRegistered, "nonstandard_code", 1),
     (AgencyRegistered, "nonstandard_code", "false"),
@@ -373,3 +382,22 @@ def test_optional_fields_accept_null_and_a_value() -> None:
     parsed = parse(read_envelope(body))
     assert isinstance(parsed, AgencyRegistered)
     assert parsed.parent_code == SENDER
+
+
+def test_deliveries_created_needs_one_recipient_per_delivery() -> None:
+    body = json.loads(
+        json.dumps(
+            wrap(
+                DeliveriesCreated(
+                    document="d",
+                    sender=SENDER,
+                    delivery_ids=("a",),
+                    recipients=(RECIPIENT,),
+                    created_at="t",
+                )
+            ).to_json()
+        )
+    )
+    body["payload"]["recipients"] = [RECIPIENT, "001.00.99.H44"]
+    with pytest.raises(MessageFormatError, match="one recipient per delivery id"):
+        parse(read_envelope(body))
