@@ -30,7 +30,8 @@ def _raw(runs: list[RawRun], envelope: int, cpu: dict[int, float]) -> list[str]:
         "",
         f"A {envelope}-byte message (a real `document.received` envelope with 3 recipients) "
         "published persistent with publisher confirms (kombu `confirm_publish`: each publish "
-        "waits for the broker's confirm, as our outbox relay does) to a durable quorum "
+        "waits for the broker's confirm; our outbox relay instead publishes a batch of rows "
+        "and waits once for their confirms) to a durable quorum "
         "queue; one consumer on its own connection, prefetch 50, acknowledges each one. "
         "*msg/s* = messages consumed ÷ (first publish → last ack).",
         "",
