@@ -73,6 +73,9 @@ def add_consumer(
         handlers,
         queues,
         max_deliveries=common.max_deliveries,
+        # Only where unacknowledged messages come back: the filesystem bus deletes a
+        # message when it is read, so a batch held in memory would widen what a crash loses.
+        batch_size=50 if common.broker.is_amqp else 1,
         before_batch=before_batch,
     )
     context.workers[name] = consumer.run
