@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from services.common.auth import require_service_token
 from services.common.web import json_body
-from services.routing import handlers
+from services.routing import handlers, views
 from services.routing.receipts import ReceiptKey, load_or_create, receipt_claims
 
 internal = Blueprint("routing_internal", __name__, url_prefix="/internal/v1")
@@ -30,7 +30,7 @@ def post_status(delivery_id: str) -> Response:
 
 @internal.get("/deliveries/<delivery_id>")
 def get_delivery(delivery_id: str) -> Response:
-    return jsonify(handlers.delivery_view(_ctx().db, delivery_id))
+    return jsonify(views.delivery_view(_ctx().db, delivery_id))
 
 
 @internal.post("/documents/<doc_id>/take-back")
@@ -40,7 +40,7 @@ def take_back(doc_id: str) -> Response:
 
 @internal.get("/documents/<doc_id>/timeline")
 def timeline(doc_id: str) -> Response:
-    return jsonify(handlers.timeline(_ctx().db, doc_id))
+    return jsonify(views.timeline(_ctx().db, doc_id))
 
 
 def _receipt_key() -> ReceiptKey:
@@ -56,8 +56,8 @@ def _receipt_key() -> ReceiptKey:
 def receipt(delivery_id: str) -> Response:
     """A signed receipt of what the platform recorded for one delivery."""
     db = _ctx().db
-    delivery = handlers.delivery_view(db, delivery_id)
-    exchange = handlers.exchange_view(db, delivery["document"])
+    delivery = views.delivery_view(db, delivery_id)
+    exchange = views.exchange_view(db, delivery["document"])
     token = _receipt_key().sign(receipt_claims(delivery, exchange))
     return jsonify({"receipt": token, "key_id": _receipt_key().key_id})
 

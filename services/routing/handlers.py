@@ -43,10 +43,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _edxml_date(value: Any) -> date | None:
     if not value:
         return None
@@ -299,37 +295,6 @@ def report_status(db: Database, delivery_id: str, report: dict[str, Any]) -> dic
     return asdict(changed)
 
 
-def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
-    with db.reading() as session:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None:
-            raise NotFound(f"no delivery {delivery_id}")
-        events = session.scalars(
-            sa.select(StatusEvent)
-            .where(StatusEvent.delivery_id == delivery_id)
-            .order_by(StatusEvent.seq)
-        ).all()
-        return {
-            "delivery_id": delivery.id,
-            "document": delivery.document,
-            "recipient": delivery.recipient_code,
-            "status": delivery.status,
-            "seq": delivery.seq,
-            "events": [
-                {
-                    "seq": e.seq,
-                    "code": e.code,
-                    "status_after": e.status_after,
-                    "at": _aware(e.at).isoformat(),
-                    "reported_by": e.reported_by,
-                    "description": e.description,
-                    "staff": e.staff,
-                }
-                for e in events
-            ],
-        }
-
-
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:
     verdict = session.get(SignatureVerdict, msg.document) or SignatureVerdict(document=msg.document)
     verdict.sha256 = msg.sha256
@@ -476,67 +441,3 @@ def supersede(session: Session, exchange: Exchange, metadata: dict[str, Any]) ->
         {},
         exchange.document,
     )
-
-
-def timeline(db: Database, document: str) -> dict[str, Any]:
-    """Every event of every delivery of a document, in the order they happened."""
-    with db.reading() as session:
-        exchange = session.get(Exchange, document)
-        if exchange is None:
-            raise NotFound(f"no exchange for document {document}")
-        rows = session.execute(
-            sa.select(StatusEvent, Delivery.recipient_code)
-            .join(Delivery, Delivery.id == StatusEvent.delivery_id)
-            .where(Delivery.document == document)
-            .order_by(StatusEvent.at, StatusEvent.recorded_at, StatusEvent.id)
-        ).all()
-        deliveries = session.scalars(
-            sa.select(Delivery)
-            .where(Delivery.document == document)
-            .order_by(Delivery.recipient_code)
-        ).all()
-        return {
-            "document": document,
-            "document_id": exchange.document_id,
-            "sender": exchange.sender_code,
-            "sent_at": _aware(exchange.received_at).isoformat(),
-            "supersedes": exchange.supersedes,
-            "deliveries": [
-                {
-                    "delivery_id": d.id,
-                    "OrganId": d.recipient_code,
-                    "status": d.status,
-                    "due_at": _aware(d.due_at).isoformat() if d.due_at else None,
-                    "take_back": d.take_back_kind,
-                    "replaced_by": d.replaced_by,
-                }
-                for d in deliveries
-            ],
-            "events": [
-                {
-                    "delivery_id": e.delivery_id,
-                    "OrganId": recipient,
-                    "seq": e.seq,
-                    "code": e.code,
-                    "status_after": e.status_after,
-                    "at": _aware(e.at).isoformat(),
-                    "reported_by": e.reported_by,
-                    "description": e.description,
-                    "staff": e.staff,
-                }
-                for e, recipient in rows
-            ],
-        }
-
-
-def exchange_view(db: Database, document: str) -> dict[str, Any]:
-    with db.reading() as session:
-        exchange = session.get(Exchange, document)
-        if exchange is None:
-            raise NotFound(f"no exchange for document {document}")
-        return {
-            "document": exchange.document,
-            "document_id": exchange.document_id,
-            "sender": exchange.sender_code,
-            "sha256": exchange.sha256,
-        }

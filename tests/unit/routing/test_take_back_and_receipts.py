@@ -14,7 +14,7 @@ from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.wiring import migrate
-from services.routing import handlers
+from services.routing import handlers, views
 from services.routing.audit import verify_chain
 from services.routing.models import Delivery
 from services.routing.receipts import load_or_create, receipt_claims, verify_receipt
@@ -88,7 +88,7 @@ def test_a_recall_asks_every_recipient_and_each_answers(db: Database) -> None:
     rows = _deliveries(db, document)
     assert rows[A].status == "15" and rows[B].status == "03"  # 16 restores the status
     assert rows[A].take_back_kind == "recall"
-    events = handlers.timeline(db, document)["events"]
+    events = views.timeline(db, document)["events"]
     assert [e["code"] for e in events if e["OrganId"] == A] == ["01", "03", "13", "15"]
     assert [e["code"] for e in events if e["OrganId"] == B] == ["01", "03", "13", "16"]
     assert verify_chain(db).ok
@@ -107,7 +107,7 @@ def test_an_update_links_the_new_version_and_asks_to_take_the_old_back(db: Datab
     assert {d.status for d in rows.values()} == {"13"}
     assert {d.replaced_by for d in rows.values()} == {new}
     assert {d.take_back_kind for d in rows.values()} == {"update"}
-    assert handlers.timeline(db, new)["supersedes"] == old
+    assert views.timeline(db, new)["supersedes"] == old
 
 
 def test_a_take_back_of_an_undelivered_copy_is_reported_not_applied(db: Database) -> None:
@@ -123,9 +123,7 @@ def test_a_receipt_verifies_offline_and_detects_alteration(db: Database, tmp_pat
     delivery = _deliveries(db, document)[A]
     key = load_or_create(tmp_path / "receipt.pem")
     token = key.sign(
-        receipt_claims(
-            handlers.delivery_view(db, delivery.id), handlers.exchange_view(db, document)
-        )
+        receipt_claims(views.delivery_view(db, delivery.id), views.exchange_view(db, document))
     )
     claims = verify_receipt(token, key.public_pem().encode())
     assert claims["recipient"] == A and [e["code"] for e in claims["events"]] == ["01", "03"]
