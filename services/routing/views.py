@@ -16,6 +16,18 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _event(e: StatusEvent) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "code": e.code,
+        "status_after": e.status_after,
+        "at": _aware(e.at).isoformat(),
+        "reported_by": e.reported_by,
+        "description": e.description,
+        "staff": e.staff,
+    }
+
+
 def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
     with db.reading() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -32,18 +44,7 @@ def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
             "recipient": delivery.recipient_code,
             "status": delivery.status,
             "seq": delivery.seq,
-            "events": [
-                {
-                    "seq": e.seq,
-                    "code": e.code,
-                    "status_after": e.status_after,
-                    "at": _aware(e.at).isoformat(),
-                    "reported_by": e.reported_by,
-                    "description": e.description,
-                    "staff": e.staff,
-                }
-                for e in events
-            ],
+            "events": [_event(e) for e in events],
         }
 
 
@@ -82,17 +83,7 @@ def timeline(db: Database, document: str) -> dict[str, Any]:
                 for d in deliveries
             ],
             "events": [
-                {
-                    "delivery_id": e.delivery_id,
-                    "OrganId": recipient,
-                    "seq": e.seq,
-                    "code": e.code,
-                    "status_after": e.status_after,
-                    "at": _aware(e.at).isoformat(),
-                    "reported_by": e.reported_by,
-                    "description": e.description,
-                    "staff": e.staff,
-                }
+                {"delivery_id": e.delivery_id, "OrganId": recipient, **_event(e)}
                 for e, recipient in rows
             ],
         }

@@ -23,7 +23,7 @@ from kombu.message import Message as RawMessage
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
-from services.common.bus.consumer import BusConsumer
+from services.common.bus.consumer import BusConsumer, Handler
 from services.common.bus.messages import (
     DeliveryArrived,
     DeliveryCreated,
@@ -258,9 +258,7 @@ def _publish(connection: Connection, queue: Queue, body: Any, **kwargs: Any) -> 
     )
 
 
-def _consumer(
-    bus: Bus, queue: Queue, handler: RecordingHandler, name: str = "unit-consumer"
-) -> BusConsumer:
+def _consumer(bus: Bus, queue: Queue, handler: Handler, name: str = "unit-consumer") -> BusConsumer:
     return BusConsumer(
         name,
         bus.db,
@@ -647,15 +645,7 @@ def test_a_message_that_keeps_failing_in_batches_is_dead_lettered_alone(bus: Bus
 
     messages = [_arrived() for _ in range(3)]
     handler = FailsOn(bad=messages[1].delivery_id)
-    consumer = BusConsumer(
-        "unit-consumer",
-        bus.db,
-        bus.tables,
-        bus.connection,
-        {DeliveryArrived: handler},
-        lambda: [queue],
-        max_deliveries=MAX_DELIVERIES,
-    )
+    consumer = _consumer(bus, queue, handler)
     for msg in messages:
         _publish(bus.connection, queue, wrap(msg).to_json(), serializer="json")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +15,6 @@ from kombu.message import Message as RawMessage
 from services.common.bus.consumer import BusConsumer
 from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
 from services.common.db import Database
-from services.common.wiring import migrate
 from services.routing import handlers
 from services.routing.audit import verify_chain
 from services.routing.models import BUS, Delivery, StatusEvent
@@ -26,12 +24,8 @@ RECIPIENTS = ("000.00.01.H41", "000.00.02.H41", "000.00.03.H41")
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'routing.sqlite3'}"
-    migrate("routing", url)
-    database = Database(url)
-    yield database
-    database.dispose()
+def db(routing_sqlite: Database) -> Database:
+    return routing_sqlite
 
 
 @pytest.fixture

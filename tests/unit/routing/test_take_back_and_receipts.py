@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
-from services.common.wiring import migrate
 from services.routing import handlers, views
 from services.routing.audit import verify_chain
 from services.routing.models import Delivery
@@ -23,12 +21,8 @@ SENDER, A, B = "000.00.00.H41", "000.00.01.H41", "000.00.02.H41"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'routing.sqlite3'}"
-    migrate("routing", url)
-    database = Database(url)
-    yield database
-    database.dispose()
+def db(routing_sqlite: Database) -> Database:
+    return routing_sqlite
 
 
 def _receive(db: Database, document_id: str, business: dict[str, Any] | None = None) -> str:
