@@ -65,6 +65,7 @@ def create_app(settings: IngestSettings) -> Flask:
             DocumentVerified: handlers.on_document_verified,
         },
         lambda: [service_queue("ingest")],
+        before_batch=handlers.lock_for_batch,
     )
     # The agency connector: every registered agency's delivery queue feeds its inbox.
     add_consumer(
@@ -76,6 +77,7 @@ def create_app(settings: IngestSettings) -> Flask:
             DeliveryDispatched: handlers.on_delivery_dispatched,
         },
         lambda: [agency_queue(a.code) for a in handlers.list_agencies(db)],
+        before_batch=handlers.lock_for_batch,
     )
 
     app = new_flask_app("ingest", context)

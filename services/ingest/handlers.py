@@ -30,6 +30,7 @@ from services.ingest.models import BUS, Agency, ApiKey, Delivery, Document, Docu
 # The bus projections live in their own module; these names stay importable from here.
 from services.ingest.projections import (  # noqa: F401
     apply_status,
+    lock_for_batch,
     on_deliveries_created,
     on_delivery_created,
     on_delivery_dispatched,

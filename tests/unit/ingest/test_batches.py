@@ -1,0 +1,131 @@
+"""Ingest's consumers applying a batch of bus messages in one transaction: every
+delivery row the batch names is made (if missing) and locked up front, once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from kombu import Connection, Exchange, Producer, Queue
+from kombu.message import Message as RawMessage
+
+from services.common.bus.consumer import BusConsumer
+from services.common.bus.messages import (
+    DeliveriesCreated,
+    DeliveryDispatched,
+    DeliveryStatusChanged,
+    Message,
+    wrap,
+)
+from services.ingest import handlers
+from services.ingest.models import BUS, Delivery
+from tests.unit.ingest.test_api import (  # noqa: F401 (the fixture)
+    RECIPIENT,
+    SENDER,
+    SMALL_PDF,
+    THIRD,
+    Ingest,
+    ingest,
+    metadata,
+    post_document,
+)
+
+
+def _batch(connection: Connection, queue: Queue, messages: list[Message]) -> list[RawMessage]:
+    producer = Producer(connection.default_channel)
+    for msg in messages:
+        producer.publish(
+            wrap(msg).to_json(), exchange=queue.exchange, routing_key="k", serializer="json"
+        )
+    bound = queue(connection.default_channel)
+    taken = []
+    while (raw := bound.get(no_ack=False)) is not None:
+        taken.append(raw)
+    return taken
+
+
+def _dispatched(doc: dict[str, Any], delivery_id: str, recipient: str) -> DeliveryDispatched:
+    return DeliveryDispatched(
+        delivery_id=delivery_id,
+        document=doc["id"],
+        document_id=doc["document_id"],
+        sender=SENDER,
+        recipient=recipient,
+        sha256=doc["sha256"],
+        size=doc["size"],
+        subject="Về việc triển khai dịch vụ công",
+        dispatched_at=datetime.now(UTC).isoformat(),
+    )
+
+
+def test_created_dispatched_and_a_status_in_one_batch(
+    ingest: Ingest,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    response = post_document(ingest, SMALL_PDF.read_bytes(), metadata(RECIPIENT, THIRD))
+    assert response.status_code == 201
+    doc = response.get_json()
+    ids = {RECIPIENT: str(uuid.uuid4()), THIRD: str(uuid.uuid4())}
+    now = datetime.now(UTC).isoformat()
+    messages: list[Message] = [
+        DeliveriesCreated(
+            document=doc["id"],
+            sender=SENDER,
+            delivery_ids=(ids[RECIPIENT], ids[THIRD]),
+            recipients=(RECIPIENT, THIRD),
+            created_at=now,
+        ),
+        _dispatched(doc, ids[RECIPIENT], RECIPIENT),
+        _dispatched(doc, ids[THIRD], THIRD),
+        _dispatched(doc, ids[THIRD], THIRD),  # delivered twice by the broker
+        DeliveryStatusChanged(
+            delivery_id=ids[RECIPIENT],
+            document=doc["id"],
+            recipient=RECIPIENT,
+            code="03",
+            status="03",
+            seq=2,
+            at=now,
+            reported_by=RECIPIENT,
+            description="",
+            staff={},
+        ),
+    ]
+    connection = Connection("memory://")
+    name = f"lt.unit.{uuid.uuid4().hex}"
+    queue = Queue(name, exchange=Exchange(name, type="direct"), routing_key="k")
+    queue(connection.default_channel).declare()
+    consumer = BusConsumer(
+        "ingest-events",
+        ingest.ctx.db,
+        BUS,
+        connection,
+        {
+            DeliveriesCreated: handlers.on_deliveries_created,
+            DeliveryDispatched: handlers.on_delivery_dispatched,
+            DeliveryStatusChanged: handlers.on_status_changed,
+        },
+        lambda: [queue],
+        before_batch=handlers.lock_for_batch,
+    )
+
+    with caplog.at_level(logging.INFO, logger="services.common.bus.consumer"):
+        consumer.on_batch(_batch(connection, queue, messages))
+    assert "one by one" not in caplog.text  # applied as one batch, not after a fallback
+
+    with ingest.ctx.db.reading() as session:
+        rows = {d.delivery_id: d for d in session.scalars(sa.select(Delivery)).all()}
+        arrivals = session.scalars(
+            sa.select(BUS.outbox.c.body).where(BUS.outbox.c.routing_key == "delivery.arrived")
+        ).all()
+    assert set(rows) == set(ids.values())
+    assert all(r.arrived_at is not None for r in rows.values())
+    assert (rows[ids[RECIPIENT]].status, rows[ids[RECIPIENT]].status_seq) == ("03", 2)
+    assert rows[ids[THIRD]].status == "01"
+    assert sorted(a["payload"]["delivery_id"] for a in arrivals) == sorted(ids.values())
+    assert queue(connection.default_channel).get() is None  # all acknowledged
+    connection.release()
