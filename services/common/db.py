@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,14 +97,76 @@ class Database:
 def insert_if_absent(session: Session, model: Any, **values: Any) -> None:
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite): a row two consumers or
     processes may create at once, without a duplicate-key failure."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    insert_all_if_absent(session, model, [values])
 
-        session.execute(pg_insert(model).values(**values).on_conflict_do_nothing())
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(model).values(**values).on_conflict_do_nothing())
+def insert_all_if_absent(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """:func:`insert_if_absent` for many rows, in one statement."""
+    if rows:
+        session.execute(_insert_ignoring(session.get_bind().dialect.name, model.__table__), rows)
+
+
+_INSERTS_IGNORING: dict[tuple[str, sa.Table], Any] = {}
+
+
+def _insert_ignoring(dialect: str, table: sa.Table) -> Any:
+    # Built once per table: a plain statement with bound parameters is the cheapest
+    # thing to run on every bus message.
+    key = (dialect, table)
+    if key not in _INSERTS_IGNORING:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _INSERTS_IGNORING[key] = insert(table).on_conflict_do_nothing()
+    return _INSERTS_IGNORING[key]
+
+
+# --- state that lasts one transaction ----------------------------------------------
+
+_TRANSACTION_KEYS: set[str] = set()
+
+
+def transaction_local(key: str) -> str:
+    """A ``session.info`` key whose value lasts one transaction: it is dropped at
+    commit and at rollback (a row lock, a row looked up, ends with the transaction)."""
+    _TRANSACTION_KEYS.add(key)
+    return key
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _end_of_transaction(session: Session) -> None:
+    for key in _TRANSACTION_KEYS:
+        session.info.pop(key, None)
+
+
+_LOCKED_ROWS = transaction_local("lienthong.locked_rows")
+
+
+def lock_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
+    """Lock the rows of ``model`` with these primary keys (SELECT ... FOR UPDATE) in one
+    query, in key order, so that transactions locking overlapping sets cannot deadlock;
+    :func:`get_locked` then finds them without a query."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    key_column = sa.inspect(model).primary_key[0]
+    rows = session.scalars(
+        sa.select(model)
+        .where(key_column.in_(wanted))
+        .order_by(key_column)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    held: set[tuple[Any, Any]] = session.info.setdefault(_LOCKED_ROWS, set())
+    held.update((model, sa.inspect(row).identity[0]) for row in rows)
+
+
+def get_locked(session: Session, model: Any, key: Any) -> Any:
+    """The row of ``model`` with this primary key, locked for this transaction, or None."""
+    if (model, key) in session.info.get(_LOCKED_ROWS, ()):
+        held = session.get(model, key)  # locked by lock_rows: in the identity map
+        if held is not None:
+            return held
+    return session.get(model, key, with_for_update=True, populate_existing=True)
 
 
 def alembic_config(url: str, script_location: Path, service: str) -> Config:

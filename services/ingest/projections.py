@@ -5,12 +5,9 @@ queues its webhook push in the same transaction (services.ingest.webhook_store).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
@@ -28,27 +25,23 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import Database
+from services.common.db import Database, get_locked, insert_all_if_absent, lock_rows
 from services.common.errors import Conflict
 from services.ingest import webhook_store
 from services.ingest.models import BUS, Delivery, Document, DocumentVersion
 from services.ingest.times import now as _now
 
-DELIVERIES = cast(sa.Table, Delivery.__table__)
-_INSERT_IF_ABSENT: dict[str, Any] = {}
-
-
-def _insert_if_absent(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING on the deliveries table, built once per dialect:
-    a plain table statement with bound parameters is the cheapest thing to run often."""
-    if dialect not in _INSERT_IF_ABSENT:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        _INSERT_IF_ABSENT[dialect] = insert(DELIVERIES).on_conflict_do_nothing()
-    return _INSERT_IF_ABSENT[dialect]
-
-
-LOCKED_ROWS = "lienthong.locked_deliveries"
 _ONE_DELIVERY = (DeliveryDispatched, DeliveryStatusChanged, DeliveryDueSoon, DeliveryOverdue)
+
+
+def _row(delivery_id: str, document: str, recipient: str, created_at: datetime) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "document": document,
+        "recipient_code": recipient,
+        "status_seq": 0,
+        "created_at": created_at,
+    }
 
 
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
@@ -58,45 +51,9 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
     named = {
         m.delivery_id: (m.document, m.recipient) for m in messages if isinstance(m, _ONE_DELIVERY)
     }
-    if not named:
-        return
-    ids = sorted(named)
     created_at = _now()
-    session.execute(
-        _insert_if_absent(session.get_bind().dialect.name),
-        [
-            {
-                "delivery_id": i,
-                "document": named[i][0],
-                "recipient_code": named[i][1],
-                "status_seq": 0,
-                "created_at": created_at,
-            }
-            for i in ids
-        ],
-    )
-    rows = session.scalars(
-        sa.select(Delivery)
-        .where(Delivery.delivery_id.in_(ids))
-        .order_by(Delivery.delivery_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    session.info.setdefault(LOCKED_ROWS, set()).update(r.delivery_id for r in rows)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _release_batch_locks(session: Session) -> None:
-    session.info.pop(LOCKED_ROWS, None)
-
-
-def _locked(session: Session, delivery_id: str) -> Delivery | None:
-    if delivery_id in session.info.get(LOCKED_ROWS, ()):
-        held = session.get(Delivery, delivery_id)  # in the identity map: no query
-        if held is not None:
-            return held
-    return session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
+    insert_all_if_absent(session, Delivery, [_row(i, *named[i], created_at) for i in sorted(named)])
+    lock_rows(session, Delivery, named)
 
 
 def _delivery_row(session: Session, delivery_id: str, document: str, recipient: str) -> Delivery:
@@ -105,19 +62,10 @@ def _delivery_row(session: Session, delivery_id: str, document: str, recipient: 
     The deliveries.created event and the dispatched copy race on two consumers; the
     insert ignores a row the other got in first, so both go through without a
     duplicate-key failure and a retry. Most calls find the row at the first look."""
-    delivery = _locked(session, delivery_id)
+    delivery: Delivery | None = get_locked(session, Delivery, delivery_id)
     if delivery is None:
-        session.execute(
-            _insert_if_absent(session.get_bind().dialect.name),
-            {
-                "delivery_id": delivery_id,
-                "document": document,
-                "recipient_code": recipient,
-                "status_seq": 0,
-                "created_at": _now(),
-            },
-        )
-        delivery = _locked(session, delivery_id)
+        insert_all_if_absent(session, Delivery, [_row(delivery_id, document, recipient, _now())])
+        delivery = get_locked(session, Delivery, delivery_id)
         if delivery is None:  # another delivery holds this document × recipient
             raise Conflict(
                 f"delivery {delivery_id}: {recipient} already has another delivery of {document}"
@@ -129,16 +77,11 @@ def on_deliveries_created(session: Session, msg: DeliveriesCreated, _env: Envelo
     """A document's deliveries, so the sender sees them before they arrive: the rows
     are created if missing (the connector may have made some), in one statement."""
     created_at = _now()
-    session.execute(
-        _insert_if_absent(session.get_bind().dialect.name),
+    insert_all_if_absent(
+        session,
+        Delivery,
         [
-            {
-                "delivery_id": delivery_id,
-                "document": msg.document,
-                "recipient_code": recipient,
-                "status_seq": 0,
-                "created_at": created_at,
-            }
+            _row(delivery_id, msg.document, recipient, created_at)
             for delivery_id, recipient in zip(msg.delivery_ids, msg.recipients, strict=True)
         ],
     )

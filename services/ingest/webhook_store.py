@@ -20,7 +20,7 @@ from services.common.bus.messages import (
     DeliveryOverdue,
     DeliveryStatusChanged,
 )
-from services.common.db import Database
+from services.common.db import Database, transaction_local
 from services.common.errors import BadRequest, Conflict, NotFound
 from services.ingest.models import Agency, Delivery, Document, Webhook, WebhookJob
 from services.ingest.times import iso, now
@@ -36,7 +36,7 @@ from services.ingest.webhooks import (
 )
 
 WAKE_FLAG = "lienthong.webhook_pending"
-KNOWN_HOOKS = "lienthong.webhooks_known"
+KNOWN_HOOKS = transaction_local("lienthong.webhooks_known")
 STATES = ("pending", "delivered", "dead")
 
 # --- the agency's endpoint --------------------------------------------------------

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from services.common.db import Database, insert_if_absent
+from services.common.db import Database, insert_if_absent, transaction_local
 from services.routing.models import Base, Timestamp
 
 GENESIS = "0" * 64
-HELD_HEAD = "lienthong.audit_head"
+HELD_HEAD = transaction_local("lienthong.audit_head")
 
 
 class AuditRecord(Base):
@@ -92,12 +91,6 @@ def lock_head(session: Session) -> AuditHead:
         head = session.scalars(query).one()
     session.info[HELD_HEAD] = head
     return head
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _release_head(session: Session) -> None:
-    session.info.pop(HELD_HEAD, None)
 
 
 def append(

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
@@ -24,7 +23,7 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
-from services.common.db import Database
+from services.common.db import Database, get_locked, lock_rows
 from services.common.errors import Forbidden, NotFound, TransitionRejected
 from services.routing import audit
 from services.routing.deadlines import due_at, due_soon_at
@@ -154,40 +153,17 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
     supersede(session, exchange, meta)
 
 
-LOCKED_DELIVERIES = "lienthong.locked_deliveries"
-
-
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch of bus messages: the audit head, then every delivery the batch's
     arrivals name, in one query and in id order (the one lock order: head first)."""
-    arrivals = sorted({m.delivery_id for m in messages if isinstance(m, DeliveryArrived)})
-    if not arrivals:
-        return
-    audit.lock_head(session)
-    found = session.scalars(
-        sa.select(Delivery)
-        .where(Delivery.id.in_(arrivals))
-        .order_by(Delivery.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    session.info.setdefault(LOCKED_DELIVERIES, set()).update(d.id for d in found)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _release_batch_locks(session: Session) -> None:
-    session.info.pop(LOCKED_DELIVERIES, None)
+    arrivals = {m.delivery_id for m in messages if isinstance(m, DeliveryArrived)}
+    if arrivals:
+        audit.lock_head(session)
+        lock_rows(session, Delivery, arrivals)
 
 
 def _locked_delivery(session: Session, delivery_id: str) -> Delivery:
-    if delivery_id in session.info.get(LOCKED_DELIVERIES, ()):
-        held = session.get(Delivery, delivery_id)  # in the identity map: no query
-        if held is not None:
-            return held
-    delivery = session.scalars(
-        sa.select(Delivery).where(Delivery.id == delivery_id).with_for_update()
-    ).first()
+    delivery: Delivery | None = get_locked(session, Delivery, delivery_id)
     if delivery is None:
         raise NotFound(f"no delivery {delivery_id}")
     return delivery

@@ -124,24 +124,8 @@ class BusConsumer:
         raw.ack()
 
     def _apply(self, envelope: Envelope, msg: Message, handler: Handler) -> None:
-        processed = self.tables.processed
         try:
-            with self.db.unit_of_work() as session:
-                seen = session.execute(
-                    sa.select(processed.c.message_id).where(
-                        processed.c.consumer == self.name, processed.c.message_id == envelope.id
-                    )
-                ).first()
-                if seen:
-                    log.debug("%s: %s already applied", self.name, envelope.id)
-                    return
-                handler(session, msg, envelope)
-                session.execute(
-                    processed.insert().values(
-                        consumer=self.name, message_id=envelope.id, processed_at=datetime.now(UTC)
-                    )
-                )
-                session.execute(self._failures_of(envelope.id))
+            self._apply_batch([(envelope, msg, handler)])
         except IntegrityError:
             # Another consumer process applied the same message concurrently.
             if not self._was_processed(envelope.id):
@@ -189,7 +173,7 @@ class BusConsumer:
                 if envelope.id not in seen:  # else applied before, or twice in this batch
                     seen.add(envelope.id)
                     todo.append((envelope, msg, handler))
-            if todo and self.before_batch is not None:
+            if len(todo) > 1 and self.before_batch is not None:
                 self.before_batch(session, [msg for _, msg, _ in todo])
             applied: list[dict[str, Any]] = []
             for envelope, msg, handler in todo:
@@ -199,12 +183,7 @@ class BusConsumer:
                 )
             if applied:
                 session.execute(processed.insert(), applied)
-                failures = self.tables.failures
-                session.execute(
-                    failures.delete().where(
-                        failures.c.consumer == self.name, failures.c.message_id.in_(ids)
-                    )
-                )
+                session.execute(self._failures_of(*ids))
 
     def _was_processed(self, message_id: str) -> bool:
         processed = self.tables.processed
@@ -245,10 +224,10 @@ class BusConsumer:
         with self.db.unit_of_work() as session:
             session.execute(self._failures_of(message_id))
 
-    def _failures_of(self, message_id: str) -> sa.Delete:
+    def _failures_of(self, *message_ids: str) -> sa.Delete:
         failures = self.tables.failures
         return failures.delete().where(
-            failures.c.consumer == self.name, failures.c.message_id == message_id
+            failures.c.consumer == self.name, failures.c.message_id.in_(message_ids)
         )
 
     def _dead_letter(self, raw: RawMessage, reason: str, *, attempts: int) -> None:

@@ -466,10 +466,9 @@ def test_healthz(ingest: Ingest) -> None:
 # --- the recipient's side: inbox, content, status ----------------------------------------
 
 
-def _dispatch(ingest: Ingest, doc: dict[str, Any], recipient: str = RECIPIENT) -> str:
-    """What the agency connector does when routing's delivery reaches the recipient's queue."""
-    delivery_id = str(uuid.uuid4())
-    msg = DeliveryDispatched(
+def dispatched_message(doc: dict[str, Any], delivery_id: str, recipient: str) -> DeliveryDispatched:
+    """routing's copy of ``doc`` for ``recipient``, as it reaches the recipient's queue."""
+    return DeliveryDispatched(
         delivery_id=delivery_id,
         document=doc["id"],
         document_id=doc["document_id"],
@@ -480,6 +479,12 @@ def _dispatch(ingest: Ingest, doc: dict[str, Any], recipient: str = RECIPIENT) -
         subject="Về việc triển khai dịch vụ công",
         dispatched_at=datetime.now(UTC).isoformat(),
     )
+
+
+def _dispatch(ingest: Ingest, doc: dict[str, Any], recipient: str = RECIPIENT) -> str:
+    """What the agency connector does when routing's delivery reaches the recipient's queue."""
+    delivery_id = str(uuid.uuid4())
+    msg = dispatched_message(doc, delivery_id, recipient)
     with ingest.ctx.db.unit_of_work() as session:
         handlers.on_delivery_dispatched(session, msg, wrap(msg))
     ingest.routing.add_delivery(delivery_id, doc["id"], SENDER, recipient)
@@ -578,17 +583,7 @@ def test_the_inbox_limit_is_applied(ingest: Ingest) -> None:
 def test_a_delivery_dispatched_twice_arrives_once(ingest: Ingest) -> None:
     doc = post_document(ingest, SMALL_PDF.read_bytes(), metadata(RECIPIENT)).get_json()
     delivery_id = _dispatch(ingest, doc)
-    msg = DeliveryDispatched(
-        delivery_id=delivery_id,
-        document=doc["id"],
-        document_id=doc["document_id"],
-        sender=SENDER,
-        recipient=RECIPIENT,
-        sha256=doc["sha256"],
-        size=doc["size"],
-        subject="x",
-        dispatched_at=datetime.now(UTC).isoformat(),
-    )
+    msg = dispatched_message(doc, delivery_id, RECIPIENT)  # the broker delivers it again
     with ingest.ctx.db.unit_of_work() as session:
         handlers.on_delivery_dispatched(session, msg, wrap(msg))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,6 +28,7 @@ from tests.unit.ingest.test_api import (  # noqa: F401 (the fixture)
     SMALL_PDF,
     THIRD,
     Ingest,
+    dispatched_message,
     ingest,
     metadata,
     post_document,
@@ -48,20 +48,6 @@ def _batch(connection: Connection, queue: Queue, messages: list[Message]) -> lis
     return taken
 
 
-def _dispatched(doc: dict[str, Any], delivery_id: str, recipient: str) -> DeliveryDispatched:
-    return DeliveryDispatched(
-        delivery_id=delivery_id,
-        document=doc["id"],
-        document_id=doc["document_id"],
-        sender=SENDER,
-        recipient=recipient,
-        sha256=doc["sha256"],
-        size=doc["size"],
-        subject="Về việc triển khai dịch vụ công",
-        dispatched_at=datetime.now(UTC).isoformat(),
-    )
-
-
 def test_created_dispatched_and_a_status_in_one_batch(
     ingest: Ingest,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
@@ -79,9 +65,9 @@ def test_created_dispatched_and_a_status_in_one_batch(
             recipients=(RECIPIENT, THIRD),
             created_at=now,
         ),
-        _dispatched(doc, ids[RECIPIENT], RECIPIENT),
-        _dispatched(doc, ids[THIRD], THIRD),
-        _dispatched(doc, ids[THIRD], THIRD),  # delivered twice by the broker
+        dispatched_message(doc, ids[RECIPIENT], RECIPIENT),
+        dispatched_message(doc, ids[THIRD], THIRD),
+        dispatched_message(doc, ids[THIRD], THIRD),  # delivered twice by the broker
         DeliveryStatusChanged(
             delivery_id=ids[RECIPIENT],
             document=doc["id"],
