@@ -156,16 +156,17 @@ def lock_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    held: set[tuple[Any, Any]] = session.info.setdefault(_LOCKED_ROWS, set())
-    held.update((model, sa.inspect(row).identity[0]) for row in rows)
+    # Held here, not only in the identity map: that map keeps unmodified rows weakly,
+    # and a row collected before its handler runs would cost a second locked read.
+    held: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOCKED_ROWS, {})
+    held.update(((model, sa.inspect(row).identity[0]), row) for row in rows)
 
 
 def get_locked(session: Session, model: Any, key: Any) -> Any:
     """The row of ``model`` with this primary key, locked for this transaction, or None."""
-    if (model, key) in session.info.get(_LOCKED_ROWS, ()):
-        held = session.get(model, key)  # locked by lock_rows: in the identity map
-        if held is not None:
-            return held
+    held = session.info.get(_LOCKED_ROWS, {}).get((model, key))
+    if held is not None:
+        return held
     return session.get(model, key, with_for_update=True, populate_existing=True)
 
 

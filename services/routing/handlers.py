@@ -23,7 +23,7 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
-from services.common.db import Database, get_locked, lock_rows
+from services.common.db import Database, get_locked, lock_rows, transaction_local
 from services.common.errors import Forbidden, NotFound, TransitionRejected
 from services.routing import audit
 from services.routing.deadlines import due_at, due_soon_at
@@ -59,27 +59,26 @@ def on_agency_registered(session: Session, msg: AgencyRegistered, _env: Envelope
 def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope) -> None:
     """One exchange per document, one delivery per recipient, each dispatched to its queue."""
     audit.lock_head(session)  # first: an update may lock the superseded deliveries below
-    if session.get(Exchange, msg.document) is not None:
+    if _known_exchange(session, msg.document):
         return
     now = _now()
     meta = msg.metadata
-    session.add(
-        Exchange(
-            document=msg.document,
-            document_id=msg.document_id,
-            sender_code=msg.sender,
-            sha256=msg.sha256,
-            size=msg.size,
-            subject=str(meta.get("Subject", "")),
-            paper=int(meta.get("Paper") or 0),
-            priority=int((meta.get("OtherInfo") or {}).get("Priority") or 0),
-            due_date=_edxml_date(meta.get("DueDate")),
-            doc_metadata=meta,
-            received_at=datetime.fromisoformat(msg.received_at),
-            created_at=now,
-        )
+    exchange = Exchange(
+        document=msg.document,
+        document_id=msg.document_id,
+        sender_code=msg.sender,
+        sha256=msg.sha256,
+        size=msg.size,
+        subject=str(meta.get("Subject", "")),
+        paper=int(meta.get("Paper") or 0),
+        priority=int((meta.get("OtherInfo") or {}).get("Priority") or 0),
+        due_date=_edxml_date(meta.get("DueDate")),
+        doc_metadata=meta,
+        received_at=datetime.fromisoformat(msg.received_at),
+        created_at=now,
     )
-    session.flush()
+    session.add(exchange)
+    session.info.setdefault(_NEW_EXCHANGES, set()).add(msg.document)
     audit.append(
         session,
         "exchange.created",
@@ -148,18 +147,40 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
         ),
         exchange=EVENTS.name,
     )
-    exchange = session.get(Exchange, msg.document)  # from the identity map: no query
-    assert exchange is not None
     supersede(session, exchange, meta)
+
+
+# Documents whose exchange this transaction looked up or made: a batch asks for all
+# of its documents in one query instead of one query (and one flush) per message.
+_CHECKED_DOCUMENTS = transaction_local("lienthong.routing.checked_documents")
+_NEW_EXCHANGES = transaction_local("lienthong.routing.new_exchanges")
+
+
+def _known_exchange(session: Session, document: str) -> bool:
+    if document in session.info.get(_NEW_EXCHANGES, ()):
+        return True
+    checked: dict[str, bool] | None = session.info.get(_CHECKED_DOCUMENTS)
+    if checked is not None and document in checked:
+        return checked[document]
+    return session.get(Exchange, document) is not None
 
 
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch of bus messages: the audit head, then every delivery the batch's
-    arrivals name, in one query and in id order (the one lock order: head first)."""
+    arrivals name, in one query and in id order (the one lock order: head first);
+    and which of the batch's new documents already have their exchange, in one query."""
     arrivals = {m.delivery_id for m in messages if isinstance(m, DeliveryArrived)}
-    if arrivals:
+    documents = {m.document for m in messages if isinstance(m, DocumentReceived)}
+    if arrivals or documents:
         audit.lock_head(session)
+    if arrivals:
         lock_rows(session, Delivery, arrivals)
+    if documents:
+        # Safe to decide on now: the head lock serializes every exchange's creation.
+        existing = set(
+            session.scalars(sa.select(Exchange.document).where(Exchange.document.in_(documents)))
+        )
+        session.info[_CHECKED_DOCUMENTS] = {d: d in existing for d in documents}
 
 
 def _locked_delivery(session: Session, delivery_id: str) -> Delivery:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.bus.tables import add_bus_tables
 from services.routing.deadlines import DONE
@@ -77,6 +77,9 @@ class Delivery(Base):
     take_back_kind: Mapped[str | None] = mapped_column(sa.String(10))
     take_back_reason: Mapped[str | None] = mapped_column(sa.Text)
     replaced_by: Mapped[str | None] = mapped_column(sa.String(36))
+    # Never loaded (lazy="raise"); declared so that one flush inserts an exchange
+    # before its deliveries, with no flush in between.
+    exchange: Mapped[Exchange] = relationship(lazy="raise", viewonly=False)
 
 
 class StatusEvent(Base):
@@ -93,6 +96,8 @@ class StatusEvent(Base):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     staff: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Never loaded: orders a new delivery's insert before its events' in one flush.
+    delivery: Mapped[Delivery] = relationship(lazy="raise", viewonly=False)
 
 
 class SignatureVerdict(Base):
