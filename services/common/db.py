@@ -170,6 +170,58 @@ def get_locked(session: Session, model: Any, key: Any) -> Any:
     return session.get(model, key, with_for_update=True, populate_existing=True)
 
 
+_LOADED_ROWS = transaction_local("lienthong.loaded_rows")
+
+
+def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
+    """Read the rows of ``model`` with these primary keys in one query (no lock), for
+    :func:`get_row` to find during this transaction."""
+    wanted = set(keys)
+    if not wanted:
+        return
+    key_column = sa.inspect(model).primary_key[0]
+    rows = session.scalars(sa.select(model).where(key_column.in_(wanted))).all()
+    loaded: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOADED_ROWS, {})
+    found = {sa.inspect(row).identity[0]: row for row in rows}
+    loaded.update(((model, key), found.get(key)) for key in wanted)
+
+
+def get_row(session: Session, model: Any, key: Any) -> Any:
+    """The row of ``model`` with this primary key, or None; read at most once per
+    transaction when :func:`load_rows` named it."""
+    loaded = session.info.get(_LOADED_ROWS, {})
+    if (model, key) in loaded:
+        return loaded[(model, key)]
+    return session.get(model, key)
+
+
+_PRESENT_ROWS = transaction_local("lienthong.present_rows")
+
+
+def check_present(session: Session, model: Any, keys: Iterable[Any]) -> None:
+    """Find which of these primary keys ``model`` has, in one query, so that a batch's
+    handlers ask :func:`row_exists` instead of reading (and autoflushing) once each."""
+    wanted = set(keys) - set(session.info.get(_PRESENT_ROWS, {}).get(model, {}))
+    if not wanted:
+        return
+    key_column = sa.inspect(model).primary_key[0]
+    found = set(session.scalars(sa.select(key_column).where(key_column.in_(wanted))))
+    known = session.info.setdefault(_PRESENT_ROWS, {}).setdefault(model, {})
+    known.update((key, key in found) for key in wanted)
+
+
+def mark_present(session: Session, model: Any, key: Any) -> None:
+    """This transaction added the row: later handlers of the batch see it."""
+    session.info.setdefault(_PRESENT_ROWS, {}).setdefault(model, {})[key] = True
+
+
+def row_exists(session: Session, model: Any, key: Any) -> bool:
+    known: dict[Any, bool] = session.info.get(_PRESENT_ROWS, {}).get(model, {})
+    if key in known:
+        return known[key]
+    return session.get(model, key) is not None
+
+
 def alembic_config(url: str, script_location: Path, service: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))

@@ -157,7 +157,10 @@ class S3Store:
 
     def put(self, upload: SpooledUpload) -> StoredObject:
         key = object_key(upload.sha256)
-        if self.exists(upload.sha256):
+        # Below one part the bytes go straight up: rewriting an object under its own
+        # hash changes nothing, and one request costs less than a look-up and a PUT.
+        # A larger object is looked up first, to spare a long upload of what is there.
+        if upload.size >= self.PART_SIZE and self.exists(upload.sha256):
             return StoredObject(upload.sha256, upload.size)
         try:
             with upload.path.open("rb") as f:

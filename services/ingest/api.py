@@ -26,7 +26,7 @@ def _ctx() -> Any:
 def _authenticate() -> None:
     if request.endpoint in ("ingest_api.openapi",):
         return
-    g.agency = handlers.authenticate(_ctx().db, bearer_token(request))
+    g.agency = _ctx().api_keys.agency_of(bearer_token(request))
 
 
 @api.get("/openapi.json")

@@ -21,6 +21,7 @@ from services.common.web import health_blueprint
 from services.common.wiring import ServiceContext, add_consumer, add_relay, new_flask_app
 from services.ingest import handlers
 from services.ingest.api import api
+from services.ingest.apikeys import ApiKeys
 from services.ingest.exchange_api import exchange_api
 from services.ingest.models import BUS
 from services.ingest.routing_client import RoutingClient
@@ -43,6 +44,7 @@ def create_app(settings: IngestSettings) -> Flask:
             "spool_dir": common.data_dir / "spool",
             "routing": RoutingClient(common.routing_url, common.service_token),
             "webhook_box": box,
+            "api_keys": ApiKeys(db, settings.api_key_cache_seconds),
         },
     )
     add_relay(context, common, BUS)

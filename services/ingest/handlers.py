@@ -21,7 +21,6 @@ from services.common.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    Unauthorized,
     ValidationFailed,
 )
 from services.common.storage import ObjectStore, SpooledUpload, spool
@@ -126,19 +125,6 @@ def revoke_api_keys(db: Database, code: str, label: str) -> int:
             .values(revoked_at=_now())
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def authenticate(db: Database, key: str) -> str:
-    """The agency code behind an API key."""
-    with db.reading() as session:
-        row = session.execute(
-            sa.select(ApiKey.agency_code).where(
-                ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None)
-            )
-        ).first()
-    if row is None:
-        raise Unauthorized("the API key is not valid")
-    return str(row.agency_code)
 
 
 # --- documents --------------------------------------------------------------

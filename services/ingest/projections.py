@@ -25,7 +25,14 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import Database, get_locked, insert_all_if_absent, lock_rows
+from services.common.db import (
+    Database,
+    get_locked,
+    get_row,
+    insert_all_if_absent,
+    load_rows,
+    lock_rows,
+)
 from services.common.errors import Conflict
 from services.ingest import webhook_store
 from services.ingest.models import BUS, Delivery, Document, DocumentVersion
@@ -47,13 +54,19 @@ def _row(delivery_id: str, document: str, recipient: str, created_at: datetime) 
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch of bus messages: make every delivery row they name (if missing)
     and lock them all, two statements for the batch instead of one or two per
-    message. Rows are taken in id order, the order every batch uses."""
+    message. Rows are taken in id order, the order every batch uses. The documents
+    the batch's verdicts and statuses name are read in one more query."""
     named = {
         m.delivery_id: (m.document, m.recipient) for m in messages if isinstance(m, _ONE_DELIVERY)
     }
     created_at = _now()
     insert_all_if_absent(session, Delivery, [_row(i, *named[i], created_at) for i in sorted(named)])
     lock_rows(session, Delivery, named)
+    load_rows(
+        session,
+        Document,
+        [m.document for m in messages if isinstance(m, DocumentVerified | DeliveryStatusChanged)],
+    )
 
 
 def _delivery_row(session: Session, delivery_id: str, document: str, recipient: str) -> Delivery:
@@ -204,7 +217,7 @@ def on_document_signed(session: Session, msg: DocumentSigned, _env: Envelope) ->
 
 
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:
-    doc = session.get(Document, msg.document)
+    doc = get_row(session, Document, msg.document)
     if doc is None or doc.sha256 != msg.sha256:
         return  # a verdict on a later version is kept by signing; ours is on arrival
     doc.verdict = msg.verdict

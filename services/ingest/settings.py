@@ -33,6 +33,8 @@ class IngestSettings:
     port: int
     max_upload_bytes: int
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    # How long a checked API key is remembered (0: look every key up on every request).
+    api_key_cache_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -45,6 +47,7 @@ class IngestSettings:
             port=env.port("INGEST_PORT", 8001),
             max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024),
             webhook=_webhook(env, common, embedded=url.startswith("sqlite")),
+            api_key_cache_seconds=_seconds(env, "API_KEY_CACHE_SECONDS", 10.0, 0.0, 300),
         )
 
 

@@ -20,7 +20,7 @@ from services.common.bus.messages import (
     DeliveryOverdue,
     DeliveryStatusChanged,
 )
-from services.common.db import Database, transaction_local
+from services.common.db import Database, get_row, transaction_local
 from services.common.errors import BadRequest, Conflict, NotFound
 from services.ingest.models import Agency, Delivery, Document, Webhook, WebhookJob
 from services.ingest.times import iso, now
@@ -195,7 +195,7 @@ def delivery_received(session: Session, msg: DeliveryDispatched, delivery: Deliv
 def status_changed(session: Session, msg: DeliveryStatusChanged) -> None:
     """A status on a delivery: to its recipient, and to the document's sender. ``seq``
     orders a delivery's statuses; pushes may arrive out of order."""
-    doc = session.get(Document, msg.document)
+    doc = get_row(session, Document, msg.document)
     data = {
         "delivery_id": msg.delivery_id,
         "id": msg.document,

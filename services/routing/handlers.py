@@ -23,7 +23,14 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
-from services.common.db import Database, get_locked, lock_rows, transaction_local
+from services.common.db import (
+    Database,
+    check_present,
+    get_locked,
+    lock_rows,
+    mark_present,
+    row_exists,
+)
 from services.common.errors import Forbidden, NotFound, TransitionRejected
 from services.routing import audit
 from services.routing.deadlines import due_at, due_soon_at
@@ -59,7 +66,7 @@ def on_agency_registered(session: Session, msg: AgencyRegistered, _env: Envelope
 def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope) -> None:
     """One exchange per document, one delivery per recipient, each dispatched to its queue."""
     audit.lock_head(session)  # first: an update may lock the superseded deliveries below
-    if _known_exchange(session, msg.document):
+    if row_exists(session, Exchange, msg.document):
         return
     now = _now()
     meta = msg.metadata
@@ -78,7 +85,7 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
         created_at=now,
     )
     session.add(exchange)
-    session.info.setdefault(_NEW_EXCHANGES, set()).add(msg.document)
+    mark_present(session, Exchange, msg.document)
     audit.append(
         session,
         "exchange.created",
@@ -150,21 +157,6 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
     supersede(session, exchange, meta)
 
 
-# Documents whose exchange this transaction looked up or made: a batch asks for all
-# of its documents in one query instead of one query (and one flush) per message.
-_CHECKED_DOCUMENTS = transaction_local("lienthong.routing.checked_documents")
-_NEW_EXCHANGES = transaction_local("lienthong.routing.new_exchanges")
-
-
-def _known_exchange(session: Session, document: str) -> bool:
-    if document in session.info.get(_NEW_EXCHANGES, ()):
-        return True
-    checked: dict[str, bool] | None = session.info.get(_CHECKED_DOCUMENTS)
-    if checked is not None and document in checked:
-        return checked[document]
-    return session.get(Exchange, document) is not None
-
-
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch of bus messages: the audit head, then every delivery the batch's
     arrivals name, in one query and in id order (the one lock order: head first);
@@ -177,10 +169,7 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
         lock_rows(session, Delivery, arrivals)
     if documents:
         # Safe to decide on now: the head lock serializes every exchange's creation.
-        existing = set(
-            session.scalars(sa.select(Exchange.document).where(Exchange.document.in_(documents)))
-        )
-        session.info[_CHECKED_DOCUMENTS] = {d: d in existing for d in documents}
+        check_present(session, Exchange, documents)
 
 
 def _locked_delivery(session: Session, delivery_id: str) -> Delivery:

@@ -13,7 +13,7 @@ from services.common.storage import open_store
 from services.common.web import health_blueprint
 from services.common.wiring import ServiceContext, add_consumer, add_relay, new_flask_app
 from services.signing.api import api
-from services.signing.arrival import ArrivalVerification
+from services.signing.arrival import ArrivalVerification, check_batch
 from services.signing.handlers import SigningHandlers
 from services.signing.keysource import PkiKeySource
 from services.signing.models import BUS
@@ -112,6 +112,7 @@ def create_app(settings: SigningSettings) -> Flask:
             DocumentReceived: arrival.on_document_received,
         },
         lambda: [service_queue("signing")],
+        before_batch=check_batch,
     )
     app = new_flask_app("signing", context)
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": store.check}))

@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from services.common.bus.messages import DocumentReceived, DocumentVerified, Envelope
+from services.common.bus.messages import DocumentReceived, DocumentVerified, Envelope, Message
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
+from services.common.db import check_present, mark_present, row_exists
 from services.common.storage import ObjectStore
 from services.signing.models import BUS, KnownDocument
 from services.signing.verification.model import SignatureReport, Verdict, VerificationReport
@@ -55,6 +56,13 @@ def summarize(report: VerificationReport) -> dict[str, Any]:
     }
 
 
+def check_batch(session: Session, messages: list[Message]) -> None:
+    """Before a batch: which of its documents are already known, in one query."""
+    check_present(
+        session, KnownDocument, [m.document for m in messages if isinstance(m, DocumentReceived)]
+    )
+
+
 class ArrivalVerification:
     def __init__(self, store: ObjectStore, verifier: PdfVerifier, spool_dir: Path) -> None:
         self.store = store
@@ -70,7 +78,7 @@ class ArrivalVerification:
             return self.verifier.verify(Path(tmp.name))
 
     def on_document_received(self, session: Session, msg: DocumentReceived, _env: Envelope) -> None:
-        if session.get(KnownDocument, msg.document) is not None:
+        if row_exists(session, KnownDocument, msg.document):
             return
         report = self.verify_stored(msg.sha256)
         summary = summarize(report)
@@ -89,6 +97,7 @@ class ArrivalVerification:
                 verified_at=now,
             )
         )
+        mark_present(session, KnownDocument, msg.document)
         add_to_outbox(
             session,
             BUS,

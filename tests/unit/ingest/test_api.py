@@ -24,6 +24,7 @@ from services.common.bus.messages import DeliveryDispatched, wrap
 from services.common.errors import Forbidden, NotFound
 from services.common.wiring import ServiceContext, migrate
 from services.ingest import handlers
+from services.ingest.apikeys import ApiKeys
 from services.ingest.app import create_app
 from services.ingest.models import BUS, Delivery, Document
 from services.ingest.settings import IngestSettings
@@ -408,9 +409,12 @@ def test_missing_or_wrong_key_is_401(ingest: Ingest, headers: dict[str, str]) ->
     assert ingest.count(Document) == 0
 
 
-def test_a_revoked_key_is_401(ingest: Ingest) -> None:
+def test_a_revoked_key_is_401_once_no_longer_remembered(ingest: Ingest) -> None:
+    clock = [0.0]
+    ingest.ctx.extras["api_keys"] = ApiKeys(ingest.ctx.db, ttl=10.0, clock=lambda: clock[0])
     assert ingest.client.get("/v1/inbox", headers=ingest.auth(THIRD)).status_code == 200
     assert handlers.revoke_api_keys(ingest.ctx.db, THIRD, "unit") == 1
+    clock[0] = 10.5
     assert_problem(ingest.client.get("/v1/inbox", headers=ingest.auth(THIRD)), 401)
 
 
