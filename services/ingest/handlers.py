@@ -46,6 +46,7 @@ from services.ingest.validation import (
     check_mailbox,
     check_metadata,
     check_pdf,
+    named_agencies,
 )
 
 _now = now
@@ -163,8 +164,9 @@ def submit_document(
     idempotency_key: str | None,
 ) -> Accepted:
     """Validate everything, then store the bytes, then record and announce the document."""
-    with db.reading() as session:
-        known = set(session.scalars(sa.select(Agency.code)).all())
+    named = named_agencies(raw_metadata)
+    with db.reading() as session:  # only the agencies named: there may be thousands
+        known = set(session.scalars(sa.select(Agency.code).where(Agency.code.in_(named))))
     meta = check_metadata(raw_metadata, sender, known)
     supersedes = _superseded(db, sender, meta.supersedes_document_id)
     upload = spool(file, spool_dir, max_bytes)

@@ -154,6 +154,14 @@ def _recipients(meta: dict[str, Any], sender: str, known: set[str], errors: _Err
     return codes
 
 
+def named_agencies(meta: Any) -> set[str]:
+    """The agency codes the metadata's To list names (unchecked): the ones to look up."""
+    to = meta.get("To") if isinstance(meta, dict) else None
+    items = to if isinstance(to, list) else []
+    organs = (item.get("OrganId") for item in items if isinstance(item, dict))
+    return {organ.strip() for organ in organs if isinstance(organ, str) and organ.strip()}
+
+
 def check_metadata(meta: Any, sender: str, known_agencies: set[str]) -> DocumentMetadata:
     """Validate and normalize edXML metadata; raise ValidationFailed listing every problem."""
     if not isinstance(meta, dict):

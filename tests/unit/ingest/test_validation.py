@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import EncryptedPdf, NotAPdf, ValidationFailed
-from services.ingest.validation import check_agency_code, check_metadata, check_pdf
+from services.ingest.validation import check_agency_code, check_metadata, check_pdf, named_agencies
 
 CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
 REAL = CORPUS / "pdf-real"
@@ -492,3 +492,12 @@ def test_malformed_pdfs_give_a_clear_verdict(relative: str) -> None:
         assert e.detail
     else:
         assert facts.page_count >= 1
+
+
+def test_named_agencies_are_the_codes_to_look_up() -> None:
+    meta = {
+        "To": [{"OrganId": " 000.00.01.H01 "}, {"OrganId": ""}, {"x": 1}, "bad", {"OrganId": 7}]
+    }
+    assert named_agencies(meta) == {"000.00.01.H01"}
+    assert named_agencies({"To": "000.00.01.H01"}) == set()
+    assert named_agencies(["not", "a", "dict"]) == set()
