@@ -50,7 +50,15 @@ class Envelope:
     payload: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Not dataclasses.asdict: it deep-copies the payload, which was the largest
+        # single cost of publishing. Payloads are built once and never changed.
+        return {
+            "id": self.id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at,
+            "payload": self.payload,
+        }
 
 
 def now_iso() -> str:
@@ -63,8 +71,22 @@ def wrap(msg: Message, message_id: str | None = None) -> Envelope:
         type=msg.TYPE,
         version=msg.VERSION,
         occurred_at=now_iso(),
-        payload=dataclasses.asdict(msg),  # type: ignore[call-overload]
+        payload=payload_of(msg),
     )
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def payload_of(msg: Message) -> dict[str, Any]:
+    """A message's fields as a JSON-ready dict. Message fields are plain values
+    (str, int, bool, None, tuples of str, JSON dicts), never nested dataclasses, so
+    a shallow copy does what dataclasses.asdict did at a fraction of the cost."""
+    cls = type(msg)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(msg))  # type: ignore[arg-type]
+    return {name: getattr(msg, name) for name in names}
 
 
 def read_envelope(body: Any) -> Envelope:

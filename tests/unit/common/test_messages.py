@@ -401,3 +401,20 @@ def test_deliveries_created_needs_one_recipient_per_delivery() -> None:
     body["payload"]["recipients"] = [RECIPIENT, "001.00.99.H44"]
     with pytest.raises(MessageFormatError, match="one recipient per delivery id"):
         parse(read_envelope(body))
+
+
+PLAIN_FIELD_TYPES = {"str", "int", "bool", "str | None", "tuple[str, ...]", "dict[str, Any]"}
+
+
+@pytest.mark.parametrize("cls", sorted(messages._REGISTRY.values(), key=lambda c: c.TYPE))
+def test_message_fields_are_plain_values(cls: type[Message]) -> None:
+    """The payload is a shallow copy of the fields: that is only right while no field
+    holds a nested dataclass."""
+    assert {str(f.type) for f in dataclasses.fields(cls)} <= PLAIN_FIELD_TYPES  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: f"{s.TYPE}-v{s.VERSION}")
+def test_the_payload_is_what_asdict_gives(sample: Message) -> None:
+    envelope = wrap(sample)
+    assert envelope.payload == dataclasses.asdict(sample)  # type: ignore[call-overload]
+    assert envelope.to_json() == dataclasses.asdict(envelope)
