@@ -126,7 +126,8 @@ def _webhook_of(session: Session, agency: str) -> Webhook | None:
     session's identity map would not remember)."""
     known: dict[str, Webhook | None] = session.info.setdefault(KNOWN_HOOKS, {})
     if agency not in known:
-        known[agency] = session.get(Webhook, agency)
+        with session.no_autoflush:  # a read of its own: the batch's rows flush at commit
+            known[agency] = session.get(Webhook, agency)
     return known[agency]
 
 
