@@ -173,53 +173,41 @@ def get_locked(session: Session, model: Any, key: Any) -> Any:
 _LOADED_ROWS = transaction_local("lienthong.loaded_rows")
 
 
+def _loaded(session: Session) -> dict[tuple[Any, Any], Any]:
+    loaded: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOADED_ROWS, {})
+    return loaded
+
+
 def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
-    """Read the rows of ``model`` with these primary keys in one query (no lock), for
-    :func:`get_row` to find during this transaction."""
-    wanted = set(keys)
+    """Read the rows of ``model`` with these primary keys in one query (no lock), so
+    that a batch's handlers find them, or find them absent, with :func:`get_row`
+    instead of reading (and autoflushing) once each."""
+    loaded = _loaded(session)
+    wanted = {key for key in keys if (model, key) not in loaded}
     if not wanted:
         return
     key_column = sa.inspect(model).primary_key[0]
     rows = session.scalars(sa.select(model).where(key_column.in_(wanted))).all()
-    loaded: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOADED_ROWS, {})
     found = {sa.inspect(row).identity[0]: row for row in rows}
     loaded.update(((model, key), found.get(key)) for key in wanted)
 
 
 def get_row(session: Session, model: Any, key: Any) -> Any:
     """The row of ``model`` with this primary key, or None; read at most once per
-    transaction when :func:`load_rows` named it."""
-    loaded = session.info.get(_LOADED_ROWS, {})
-    if (model, key) in loaded:
-        return loaded[(model, key)]
-    return session.get(model, key)
+    transaction. Rows this transaction adds are found only through :func:`add_row`."""
+    loaded = _loaded(session)
+    if (model, key) not in loaded:
+        with session.no_autoflush:  # a read of its own: pending changes flush at commit
+            loaded[(model, key)] = session.get(model, key)
+    return loaded[(model, key)]
 
 
-_PRESENT_ROWS = transaction_local("lienthong.present_rows")
-
-
-def check_present(session: Session, model: Any, keys: Iterable[Any]) -> None:
-    """Find which of these primary keys ``model`` has, in one query, so that a batch's
-    handlers ask :func:`row_exists` instead of reading (and autoflushing) once each."""
-    wanted = set(keys) - set(session.info.get(_PRESENT_ROWS, {}).get(model, {}))
-    if not wanted:
-        return
-    key_column = sa.inspect(model).primary_key[0]
-    found = set(session.scalars(sa.select(key_column).where(key_column.in_(wanted))))
-    known = session.info.setdefault(_PRESENT_ROWS, {}).setdefault(model, {})
-    known.update((key, key in found) for key in wanted)
-
-
-def mark_present(session: Session, model: Any, key: Any) -> None:
-    """This transaction added the row: later handlers of the batch see it."""
-    session.info.setdefault(_PRESENT_ROWS, {}).setdefault(model, {})[key] = True
-
-
-def row_exists(session: Session, model: Any, key: Any) -> bool:
-    known: dict[Any, bool] = session.info.get(_PRESENT_ROWS, {}).get(model, {})
-    if key in known:
-        return known[key]
-    return session.get(model, key) is not None
+def add_row(session: Session, row: Any) -> None:
+    """``session.add``, and :func:`get_row` finds the new row for the rest of the
+    transaction (a later message of the same batch may name it)."""
+    session.add(row)
+    mapper = sa.inspect(row).mapper
+    _loaded(session)[(mapper.class_, mapper.primary_key_from_instance(row)[0])] = row
 
 
 def alembic_config(url: str, script_location: Path, service: str) -> Config:

@@ -20,7 +20,7 @@ from services.common.bus.messages import (
     DeliveryOverdue,
     DeliveryStatusChanged,
 )
-from services.common.db import Database, get_row, transaction_local
+from services.common.db import Database, get_row
 from services.common.errors import BadRequest, Conflict, NotFound
 from services.ingest.models import Agency, Delivery, Document, Webhook, WebhookJob
 from services.ingest.times import iso, now
@@ -36,7 +36,6 @@ from services.ingest.webhooks import (
 )
 
 WAKE_FLAG = "lienthong.webhook_pending"
-KNOWN_HOOKS = transaction_local("lienthong.webhooks_known")
 STATES = ("pending", "delivered", "dead")
 
 # --- the agency's endpoint --------------------------------------------------------
@@ -120,23 +119,13 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> boo
     return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
-def _webhook_of(session: Session, agency: str) -> Webhook | None:
-    """The agency's webhook, looked up once per transaction: a batch of bus messages
-    asks for the same few agencies many times, and most have none (which the
-    session's identity map would not remember)."""
-    known: dict[str, Webhook | None] = session.info.setdefault(KNOWN_HOOKS, {})
-    if agency not in known:
-        with session.no_autoflush:  # a read of its own: the batch's rows flush at commit
-            known[agency] = session.get(Webhook, agency)
-    return known[agency]
-
-
 def enqueue(
     session: Session, agency: str, event: str, role: str, data: dict[str, Any], dedupe_key: str
 ) -> str | None:
     """Queue a push for ``agency`` if it has a webhook that wants ``event``; the job id,
     or None. ``session`` is the caller's transaction: the job commits (or not) with it."""
-    hook = _webhook_of(session, agency)
+    # Read once per transaction: a batch names the same few agencies many times.
+    hook = get_row(session, Webhook, agency)
     if hook is None or (hook.events and event not in hook.events):
         return None
     job_id = str(uuid.uuid4())

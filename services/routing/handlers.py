@@ -23,14 +23,7 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
-from services.common.db import (
-    Database,
-    check_present,
-    get_locked,
-    lock_rows,
-    mark_present,
-    row_exists,
-)
+from services.common.db import Database, add_row, get_locked, get_row, load_rows, lock_rows
 from services.common.errors import Forbidden, NotFound, TransitionRejected
 from services.routing import audit
 from services.routing.deadlines import due_at, due_soon_at
@@ -66,10 +59,12 @@ def on_agency_registered(session: Session, msg: AgencyRegistered, _env: Envelope
 def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope) -> None:
     """One exchange per document, one delivery per recipient, each dispatched to its queue."""
     audit.lock_head(session)  # first: an update may lock the superseded deliveries below
-    if row_exists(session, Exchange, msg.document):
+    if get_row(session, Exchange, msg.document) is not None:
         return
     now = _now()
     meta = msg.metadata
+    priority = int((meta.get("OtherInfo") or {}).get("Priority") or 0)
+    due_date = _edxml_date(meta.get("DueDate"))
     exchange = Exchange(
         document=msg.document,
         document_id=msg.document_id,
@@ -78,14 +73,13 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
         size=msg.size,
         subject=str(meta.get("Subject", "")),
         paper=int(meta.get("Paper") or 0),
-        priority=int((meta.get("OtherInfo") or {}).get("Priority") or 0),
-        due_date=_edxml_date(meta.get("DueDate")),
+        priority=priority,
+        due_date=due_date,
         doc_metadata=meta,
         received_at=datetime.fromisoformat(msg.received_at),
         created_at=now,
     )
-    session.add(exchange)
-    mark_present(session, Exchange, msg.document)
+    add_row(session, exchange)
     audit.append(
         session,
         "exchange.created",
@@ -99,8 +93,7 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
         },
         at=now,
     )
-    priority = int((meta.get("OtherInfo") or {}).get("Priority") or 0)
-    due = due_at(_edxml_date(meta.get("DueDate")), priority, now)
+    due = due_at(due_date, priority, now)
     created: list[str] = []
     for recipient in msg.recipients:
         delivery_id = str(uuid.uuid4())
@@ -169,7 +162,7 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
         lock_rows(session, Delivery, arrivals)
     if documents:
         # Safe to decide on now: the head lock serializes every exchange's creation.
-        check_present(session, Exchange, documents)
+        load_rows(session, Exchange, documents)
 
 
 def _locked_delivery(session: Session, delivery_id: str) -> Delivery:

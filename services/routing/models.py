@@ -79,7 +79,7 @@ class Delivery(Base):
     replaced_by: Mapped[str | None] = mapped_column(sa.String(36))
     # Never loaded (lazy="raise"); declared so that one flush inserts an exchange
     # before its deliveries, with no flush in between.
-    exchange: Mapped[Exchange] = relationship(lazy="raise", viewonly=False)
+    exchange: Mapped[Exchange] = relationship(lazy="raise")
 
 
 class StatusEvent(Base):
@@ -97,7 +97,7 @@ class StatusEvent(Base):
     staff: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(Timestamp)
     # Never loaded: orders a new delivery's insert before its events' in one flush.
-    delivery: Mapped[Delivery] = relationship(lazy="raise", viewonly=False)
+    delivery: Mapped[Delivery] = relationship(lazy="raise")
 
 
 class SignatureVerdict(Base):

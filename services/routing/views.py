@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.errors import NotFound
 from services.routing.models import Delivery, Exchange, StatusEvent
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+from services.routing.scheduler import aware as _aware
 
 
 def _event(e: StatusEvent) -> dict[str, Any]:
@@ -26,6 +23,13 @@ def _event(e: StatusEvent) -> dict[str, Any]:
         "description": e.description,
         "staff": e.staff,
     }
+
+
+def _exchange(session: Session, document: str) -> Exchange:
+    exchange = session.get(Exchange, document)
+    if exchange is None:
+        raise NotFound(f"no exchange for document {document}")
+    return exchange
 
 
 def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
@@ -51,9 +55,7 @@ def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
 def timeline(db: Database, document: str) -> dict[str, Any]:
     """Every event of every delivery of a document, in the order they happened."""
     with db.reading() as session:
-        exchange = session.get(Exchange, document)
-        if exchange is None:
-            raise NotFound(f"no exchange for document {document}")
+        exchange = _exchange(session, document)
         rows = session.execute(
             sa.select(StatusEvent, Delivery.recipient_code)
             .join(Delivery, Delivery.id == StatusEvent.delivery_id)
@@ -91,9 +93,7 @@ def timeline(db: Database, document: str) -> dict[str, Any]:
 
 def exchange_view(db: Database, document: str) -> dict[str, Any]:
     with db.reading() as session:
-        exchange = session.get(Exchange, document)
-        if exchange is None:
-            raise NotFound(f"no exchange for document {document}")
+        exchange = _exchange(session, document)
         return {
             "document": exchange.document,
             "document_id": exchange.document_id,

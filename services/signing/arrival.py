@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.common.bus.messages import DocumentReceived, DocumentVerified, Envelope, Message
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import check_present, mark_present, row_exists
+from services.common.db import add_row, get_row, load_rows
 from services.common.storage import ObjectStore
 from services.signing.models import BUS, KnownDocument
 from services.signing.verification.model import SignatureReport, Verdict, VerificationReport
@@ -58,7 +58,7 @@ def summarize(report: VerificationReport) -> dict[str, Any]:
 
 def check_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch: which of its documents are already known, in one query."""
-    check_present(
+    load_rows(
         session, KnownDocument, [m.document for m in messages if isinstance(m, DocumentReceived)]
     )
 
@@ -78,12 +78,13 @@ class ArrivalVerification:
             return self.verifier.verify(Path(tmp.name))
 
     def on_document_received(self, session: Session, msg: DocumentReceived, _env: Envelope) -> None:
-        if row_exists(session, KnownDocument, msg.document):
+        if get_row(session, KnownDocument, msg.document) is not None:
             return
         report = self.verify_stored(msg.sha256)
         summary = summarize(report)
         now = datetime.now(UTC)
-        session.add(
+        add_row(
+            session,
             KnownDocument(
                 id=msg.document,
                 document_id=msg.document_id,
@@ -95,9 +96,8 @@ class ArrivalVerification:
                 verdict=report.verdict.value,
                 verification=report.to_dict(),
                 verified_at=now,
-            )
+            ),
         )
-        mark_present(session, KnownDocument, msg.document)
         add_to_outbox(
             session,
             BUS,

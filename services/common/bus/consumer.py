@@ -319,7 +319,8 @@ class BusConsumer:
                     self.connection.drain_events(timeout=0.5)
                     self._take_what_is_ready()
                 if self._pending:
-                    batch, self._pending[:] = list(self._pending), []
+                    batch = self._pending[:]
+                    self._pending.clear()
                     self.on_batch(batch)
                 self.connection.heartbeat_check()  # or the broker drops an idle connection
         finally:

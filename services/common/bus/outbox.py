@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 from services.common.bus import topology
 from services.common.bus.messages import Envelope, Message, wrap
 from services.common.bus.tables import BusTables
-from services.common.db import Database
+from services.common.db import Database, transaction_local
 
 log = logging.getLogger(__name__)
 
 PENDING_FLAG = "lienthong.outbox_pending"
-PENDING_ROWS = "lienthong.outbox_rows"
+PENDING_ROWS = transaction_local("lienthong.outbox_rows")
 CONFIRM_TIMEOUT_SECONDS = 30.0
 
 
@@ -123,8 +123,7 @@ def _write_pending_rows(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_rollback")
-def _forget_pending_rows(session: Session) -> None:
-    session.info.pop(PENDING_ROWS, None)
+def _forget_pending_flag(session: Session) -> None:
     session.info.pop(PENDING_FLAG, None)
 
 

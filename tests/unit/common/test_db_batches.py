@@ -14,13 +14,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from services.common.db import (
     Database,
-    check_present,
+    add_row,
     get_locked,
     get_row,
     load_rows,
     lock_rows,
-    mark_present,
-    row_exists,
 )
 
 
@@ -45,11 +43,18 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 class Statements:
-    """Counts the SELECTs a session sends."""
+    """Counts the SELECTs a session sends while the block runs."""
 
     def __init__(self, session: Session) -> None:
         self.selects = 0
-        sa.event.listen(session.get_bind(), "before_cursor_execute", self._count)
+        self.bind = session.get_bind()
+
+    def __enter__(self) -> Statements:
+        sa.event.listen(self.bind, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        sa.event.remove(self.bind, "before_cursor_execute", self._count)
 
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
@@ -59,61 +64,54 @@ class Statements:
 def test_locked_rows_are_found_without_a_query_even_when_unreferenced(db: Database) -> None:
     with db.unit_of_work() as session:
         lock_rows(session, Item, ["a", "c", "e"])
-        counter = Statements(session)
-        # The identity map keeps unmodified rows only weakly; held rows must survive.
-        gc.collect()
-        found = [get_locked(session, Item, k) for k in ("a", "c", "e")]
-        assert [i.value for i in found] == [0, 2, 4]
-        assert counter.selects == 0
-        assert get_locked(session, Item, "b").value == 1  # not locked up front: a read
-        assert counter.selects == 1
-        sa.event.remove(session.get_bind(), "before_cursor_execute", counter._count)
+        with Statements(session) as counter:
+            # The identity map keeps unmodified rows only weakly; held rows must survive.
+            gc.collect()
+            found = [get_locked(session, Item, k) for k in ("a", "c", "e")]
+            assert [i.value for i in found] == [0, 2, 4]
+            assert counter.selects == 0
+            assert get_locked(session, Item, "b").value == 1  # not locked up front: a read
+            assert counter.selects == 1
 
 
 def test_loaded_rows_and_absent_ones_need_no_second_query(db: Database) -> None:
     with db.unit_of_work() as session:
         load_rows(session, Item, ["b", "zz"])
-        counter = Statements(session)
-        assert get_row(session, Item, "b").value == 1
-        assert get_row(session, Item, "zz") is None
-        assert counter.selects == 0
-        sa.event.remove(session.get_bind(), "before_cursor_execute", counter._count)
+        with Statements(session) as counter:
+            assert get_row(session, Item, "b").value == 1
+            assert get_row(session, Item, "zz") is None
+            assert counter.selects == 0
 
 
 def test_presence_is_checked_once_and_follows_what_the_batch_adds(db: Database) -> None:
     with db.unit_of_work() as session:
-        check_present(session, Item, ["a", "new"])
-        counter = Statements(session)
-        assert row_exists(session, Item, "a")
-        assert not row_exists(session, Item, "new")
-        session.add(Item(key="new"))
-        mark_present(session, Item, "new")
-        assert row_exists(session, Item, "new")
-        assert counter.selects == 0
-        assert row_exists(session, Item, "f")  # not checked up front: a read
-        assert counter.selects == 1
-        sa.event.remove(session.get_bind(), "before_cursor_execute", counter._count)
+        load_rows(session, Item, ["a", "new"])
+        with Statements(session) as counter:
+            assert get_row(session, Item, "a") is not None
+            assert get_row(session, Item, "new") is None
+            add_row(session, Item(key="new"))
+            assert get_row(session, Item, "new") is not None
+            assert counter.selects == 0
+            assert get_row(session, Item, "f") is not None  # not checked up front: a read
+            assert counter.selects == 1
 
 
 def test_what_a_transaction_learned_ends_with_it(db: Database) -> None:
     session_seen: dict[str, Any] = {}
     with db.unit_of_work() as session:
-        check_present(session, Item, ["gone"])
         load_rows(session, Item, ["gone"])
         session_seen = session.info
     assert all(not k.startswith("lienthong.") for k in session_seen)
     with db.unit_of_work() as session:
         session.add(Item(key="gone"))
     with db.unit_of_work() as session:
-        assert row_exists(session, Item, "gone")
         assert get_row(session, Item, "gone") is not None
 
 
 def test_rolled_back_knowledge_is_dropped(db: Database) -> None:
     with pytest.raises(RuntimeError), db.unit_of_work() as session:
-        session.add(Item(key="x"))
-        mark_present(session, Item, "x")
+        add_row(session, Item(key="x"))
         raise RuntimeError("the batch fails")
-    assert "lienthong.present_rows" not in session.info
+    assert "lienthong.loaded_rows" not in session.info
     with db.unit_of_work() as session:
-        assert not row_exists(session, Item, "x")
+        assert get_row(session, Item, "x") is None
