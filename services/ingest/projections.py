@@ -11,19 +11,25 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
+    DeliveriesArrived,
     DeliveriesCreated,
+    DeliveriesDispatched,
     DeliveryArrived,
     DeliveryCreated,
     DeliveryDispatched,
     DeliveryDueSoon,
     DeliveryOverdue,
     DeliveryStatusChanged,
+    DeliveryStatusesChanged,
     DocumentSigned,
+    DocumentsRouted,
+    DocumentsVerified,
     DocumentVerified,
     Envelope,
     Message,
+    unfold,
 )
-from services.common.bus.outbox import add_to_outbox
+from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
 from services.common.db import (
     Database,
@@ -56,6 +62,7 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
     and lock them all, two statements for the batch instead of one or two per
     message. Rows are taken in id order, the order every batch uses. The documents
     the batch's verdicts and statuses name are read in one more query."""
+    messages = unfold(messages)
     named = {
         m.delivery_id: (m.document, m.recipient) for m in messages if isinstance(m, _ONE_DELIVERY)
     }
@@ -113,7 +120,7 @@ def on_delivery_dispatched(session: Session, msg: DeliveryDispatched, _env: Enve
     delivery.arrived_at = arrived
     if delivery.status is None:
         delivery.status, delivery.status_at = "01", arrived
-    add_to_outbox(
+    add_folded_to_outbox(
         session,
         BUS,
         DeliveryArrived(
@@ -121,9 +128,15 @@ def on_delivery_dispatched(session: Session, msg: DeliveryDispatched, _env: Enve
             recipient=msg.recipient,
             arrived_at=arrived.isoformat(),
         ),
+        fold=DeliveriesArrived.of,
         exchange=EVENTS.name,
     )
     webhook_store.delivery_received(session, msg, delivery)
+
+
+def on_deliveries_dispatched(session: Session, msg: DeliveriesDispatched, env: Envelope) -> None:
+    for dispatched in msg.messages():
+        on_delivery_dispatched(session, dispatched, env)
 
 
 def apply_status(session: Session, msg: DeliveryStatusChanged) -> None:
@@ -138,6 +151,11 @@ def apply_status(session: Session, msg: DeliveryStatusChanged) -> None:
 
 def on_status_changed(session: Session, msg: DeliveryStatusChanged, _env: Envelope) -> None:
     apply_status(session, msg)
+
+
+def on_statuses_changed(session: Session, msg: DeliveryStatusesChanged, _env: Envelope) -> None:
+    for changed in msg.messages():
+        apply_status(session, changed)
 
 
 def record_reported_status(db: Database, changed: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +232,16 @@ def on_document_signed(session: Session, msg: DocumentSigned, _env: Envelope) ->
                 signed_at=datetime.fromisoformat(msg.signed_at),
             )
         )
+
+
+def on_documents_routed(session: Session, msg: DocumentsRouted, env: Envelope) -> None:
+    for created in msg.messages():
+        on_deliveries_created(session, created, env)
+
+
+def on_documents_verified(session: Session, msg: DocumentsVerified, env: Envelope) -> None:
+    for verified in msg.messages():
+        on_document_verified(session, verified, env)
 
 
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:

@@ -12,16 +12,22 @@ from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
     AgencyRegistered,
+    DeliveriesArrived,
     DeliveriesCreated,
+    DeliveriesDispatched,
     DeliveryArrived,
     DeliveryDispatched,
     DeliveryStatusChanged,
+    DeliveryStatusesChanged,
     DocumentReceived,
+    DocumentsRouted,
+    DocumentsVerified,
     DocumentVerified,
     Envelope,
     Message,
+    unfold,
 )
-from services.common.bus.outbox import add_to_outbox
+from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
 from services.common.db import Database, add_row, get_locked, get_row, load_rows, lock_rows
 from services.common.errors import Forbidden, NotFound, TransitionRejected
@@ -118,7 +124,7 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
             at=now,
         )
         created.append(delivery_id)
-        add_to_outbox(
+        add_folded_to_outbox(
             session,
             BUS,
             DeliveryDispatched(
@@ -132,10 +138,11 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
                 subject=str(meta.get("Subject", "")),
                 dispatched_at=now.isoformat(),
             ),
+            fold=DeliveriesDispatched.of,
             exchange=AGENCY.name,
             routing_key=recipient,
         )
-    add_to_outbox(
+    add_folded_to_outbox(
         session,
         BUS,
         DeliveriesCreated(
@@ -145,6 +152,7 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
             recipients=tuple(msg.recipients),
             created_at=now.isoformat(),
         ),
+        fold=DocumentsRouted.of,
         exchange=EVENTS.name,
     )
     supersede(session, exchange, meta)
@@ -154,6 +162,7 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch of bus messages: the audit head, then every delivery the batch's
     arrivals name, in one query and in id order (the one lock order: head first);
     and which of the batch's new documents already have their exchange, in one query."""
+    messages = unfold(messages)
     arrivals = {m.delivery_id for m in messages if isinstance(m, DeliveryArrived)}
     documents = {m.document for m in messages if isinstance(m, DocumentReceived)}
     if arrivals or documents:
@@ -229,7 +238,9 @@ def _record(
         description=description,
         staff=staff or {},
     )
-    add_to_outbox(session, BUS, changed, exchange=EVENTS.name)
+    add_folded_to_outbox(
+        session, BUS, changed, fold=DeliveryStatusesChanged.of, exchange=EVENTS.name
+    )
     return changed
 
 
@@ -243,6 +254,11 @@ def on_delivery_arrived(session: Session, msg: DeliveryArrived, _env: Envelope) 
     audit.lock_head(session)  # before the delivery: the one lock order (see audit.lock_head)
     delivery = _locked_delivery(session, msg.delivery_id)
     _record_arrival(session, delivery, datetime.fromisoformat(msg.arrived_at))
+
+
+def on_deliveries_arrived(session: Session, msg: DeliveriesArrived, env: Envelope) -> None:
+    for arrival in msg.messages():
+        on_delivery_arrived(session, arrival, env)
 
 
 def report_status(db: Database, delivery_id: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -272,6 +288,11 @@ def report_status(db: Database, delivery_id: str, report: dict[str, Any]) -> dic
             dict(report.get("staff") or {}),
         )
     return asdict(changed)
+
+
+def on_documents_verified(session: Session, msg: DocumentsVerified, env: Envelope) -> None:
+    for verified in msg.messages():
+        on_document_verified(session, verified, env)
 
 
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:

@@ -11,8 +11,14 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from services.common.bus.messages import DocumentReceived, DocumentVerified, Envelope, Message
-from services.common.bus.outbox import add_to_outbox
+from services.common.bus.messages import (
+    DocumentReceived,
+    DocumentsVerified,
+    DocumentVerified,
+    Envelope,
+    Message,
+)
+from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
 from services.common.db import add_row, get_row, load_rows
 from services.common.storage import ObjectStore
@@ -98,7 +104,7 @@ class ArrivalVerification:
                 verified_at=now,
             ),
         )
-        add_to_outbox(
+        add_folded_to_outbox(
             session,
             BUS,
             DocumentVerified(
@@ -111,5 +117,6 @@ class ArrivalVerification:
                 verified_at=now.isoformat(),
                 reasons=tuple(summary["reasons"])[:20],
             ),
+            fold=DocumentsVerified.of,
             exchange=EVENTS.name,
         )

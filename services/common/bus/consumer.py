@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
-from services.common.bus.messages import Envelope, Message, parse, read_envelope
+from services.common.bus.messages import Envelope, Folded, Message, parse, read_envelope
 from services.common.bus.tables import BusTables
 from services.common.db import Database
 from services.common.errors import MessageFormatError
@@ -173,7 +173,9 @@ class BusConsumer:
                 if envelope.id not in seen:  # else applied before, or twice in this batch
                     seen.add(envelope.id)
                     todo.append((envelope, msg, handler))
-            if len(todo) > 1 and self.before_batch is not None:
+            if self.before_batch is not None and (
+                len(todo) > 1 or (todo and isinstance(todo[0][1], Folded))
+            ):
                 self.before_batch(session, [msg for _, msg, _ in todo])
             applied: list[dict[str, Any]] = []
             for envelope, msg, handler in todo:

@@ -24,6 +24,7 @@ class Message:
 
 
 M = TypeVar("M", bound=type[Message])
+MT = TypeVar("MT", bound=Message)
 
 _REGISTRY: dict[tuple[str, int], type[Message]] = {}
 
@@ -151,12 +152,20 @@ def parse(envelope: Envelope) -> Message:
     cls = _REGISTRY.get((envelope.type, envelope.version))
     if cls is None:
         raise MessageFormatError(f"unknown message {envelope.type} v{envelope.version}")
+    return parse_payload(cls, envelope.payload, envelope.type)
+
+
+def parse_payload(cls: type[MT], payload: Any, where: str) -> MT:
+    """A message of ``cls`` from its JSON payload, every field checked against its type;
+    ``where`` names the payload in errors (its type, or an item of a folded message)."""
+    if not isinstance(payload, dict):
+        raise MessageFormatError(f"{where}: the payload must be a JSON object")
     values: dict[str, Any] = {}
     for name, hint, is_tuple in _fields_of(cls):
-        if name not in envelope.payload:
-            raise MessageFormatError(f"{envelope.type} v{envelope.version}: missing {name}")
-        value = envelope.payload[name]
-        _check(value, hint, f"{envelope.type}.{name}")
+        if name not in payload:
+            raise MessageFormatError(f"{where} v{cls.VERSION}: missing {name}")
+        value = payload[name]
+        _check(value, hint, f"{where}.{name}")
         values[name] = tuple(value) if is_tuple else value
     return cls(**values)
 
@@ -346,3 +355,97 @@ class DeliveryOverdue(Message):
     status: str | None
     due_at: str
     noticed_at: str
+
+
+# --- Folded: several messages one transaction sends to one destination ---------
+
+
+class Folded(Message, typing.Generic[MT]):
+    """Messages of one type (``ITEM``) that one transaction sends to one destination,
+    carried as one message (see ``add_folded_to_outbox``): under load a batch of
+    deliveries costs one publish, one confirm and one consumer dedupe row, not one
+    each. ``items`` holds the item messages' payloads, checked when parsed."""
+
+    ITEM: ClassVar[type[Message]]
+    items: tuple[dict[str, Any], ...]
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise MessageFormatError(f"{self.TYPE}: no items")
+        parsed = tuple(
+            parse_payload(self.ITEM, item, f"{self.TYPE}.items[{i}]")
+            for i, item in enumerate(self.items)
+        )
+        object.__setattr__(self, "_messages", parsed)
+
+    def messages(self) -> tuple[MT, ...]:
+        return self._messages  # type: ignore[attr-defined]
+
+    @classmethod
+    def of(cls, msgs: typing.Sequence[Message]) -> Message:
+        """The fold passed to ``add_folded_to_outbox``."""
+        return cls(items=fold_items(msgs))  # type: ignore[call-arg]
+
+
+def fold_items(msgs: typing.Sequence[Message]) -> tuple[dict[str, Any], ...]:
+    """The items' payloads as they travel (tuples as lists), so that a folded message
+    built here equals the one a consumer parses."""
+    return tuple(
+        {k: list(v) if isinstance(v, tuple) else v for k, v in payload_of(m).items()} for m in msgs
+    )
+
+
+def unfold(msgs: typing.Iterable[Message]) -> list[Message]:
+    """Every message, with a folded one replaced by its items (for batch preparation)."""
+    out: list[Message] = []
+    for m in msgs:
+        if isinstance(m, Folded):
+            out.extend(m.messages())
+        else:
+            out.append(m)
+    return out
+
+
+@message("deliveries.dispatched", 1)
+@dataclass(frozen=True)
+class DeliveriesDispatched(Folded[DeliveryDispatched]):
+    """The copies one routing transaction sent to one recipient agency (lt.agency)."""
+
+    ITEM = DeliveryDispatched
+    items: tuple[dict[str, Any], ...]
+
+
+@message("deliveries.arrived", 1)
+@dataclass(frozen=True)
+class DeliveriesArrived(Folded[DeliveryArrived]):
+    """The deliveries one connector transaction put in inboxes (status 01 each)."""
+
+    ITEM = DeliveryArrived
+    items: tuple[dict[str, Any], ...]
+
+
+@message("delivery.statuses_changed", 1)
+@dataclass(frozen=True)
+class DeliveryStatusesChanged(Folded[DeliveryStatusChanged]):
+    """The statuses one routing transaction recorded, in the order it recorded them."""
+
+    ITEM = DeliveryStatusChanged
+    items: tuple[dict[str, Any], ...]
+
+
+@message("documents.routed", 1)
+@dataclass(frozen=True)
+class DocumentsRouted(Folded[DeliveriesCreated]):
+    """The deliveries.created of every document one routing transaction routed."""
+
+    ITEM = DeliveriesCreated
+    items: tuple[dict[str, Any], ...]
+
+
+@message("documents.verified", 1)
+@dataclass(frozen=True)
+class DocumentsVerified(Folded[DocumentVerified]):
+    """The verdicts one signing transaction reached on arriving documents."""
+
+    ITEM = DocumentVerified
+    items: tuple[dict[str, Any], ...]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PENDING_FLAG = "lienthong.outbox_pending"
 PENDING_ROWS = transaction_local("lienthong.outbox_rows")
+PENDING_FOLDS = transaction_local("lienthong.outbox_folds")
 CONFIRM_TIMEOUT_SECONDS = 30.0
 
 
@@ -115,8 +116,34 @@ def add_to_outbox(
     return envelope
 
 
+Fold = Callable[[Sequence[Message]], Message]
+
+
+def add_folded_to_outbox(
+    session: Session,
+    tables: BusTables,
+    msg: Message,
+    *,
+    fold: Fold,
+    exchange: str,
+    routing_key: str | None = None,
+) -> None:
+    """Like :func:`add_to_outbox`, but the messages a transaction adds with the same
+    ``fold`` and destination travel as one, ``fold(messages)``, added at commit after
+    the transaction's other messages; a message alone travels as itself. For events
+    a consumer batch emits per item (each delivery's arrival, each status 01)."""
+    folds: dict[tuple[BusTables, Fold, str, str | None], list[Message]] = session.info.setdefault(
+        PENDING_FOLDS, {}
+    )
+    folds.setdefault((tables, fold, exchange, routing_key), []).append(msg)
+    session.info[PENDING_FLAG] = True
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending_rows(session: Session) -> None:
+    for (tables, fold, exchange, routing_key), msgs in session.info.pop(PENDING_FOLDS, {}).items():
+        one = msgs[0] if len(msgs) == 1 else fold(msgs)
+        add_to_outbox(session, tables, one, exchange=exchange, routing_key=routing_key)
     pending = session.info.pop(PENDING_ROWS, None)
     for table, rows in (pending or {}).items():
         session.execute(table.insert(), rows)

@@ -24,12 +24,22 @@ BROKER_DELIVERY_LIMIT = 10
 
 # Which event types each service's queue receives.
 SERVICE_EVENTS: dict[str, tuple[str, ...]] = {
-    "routing": ("document.received", "delivery.arrived", "agency.registered", "document.verified"),
+    "routing": (
+        "document.received",
+        "deliveries.arrived",
+        "delivery.arrived",  # before deliveries.arrived; may still be in a queue
+        "agency.registered",
+        "documents.verified",
+        "document.verified",  # before documents.verified; may still be in a queue
+    ),
     "ingest": (
-        "deliveries.created",
+        "documents.routed",
+        "deliveries.created",  # before documents.routed; may still be in a queue
         "delivery.created",  # before deliveries.created; may still be in a queue
+        "delivery.statuses_changed",
         "delivery.status_changed",
         "document.signed",
+        "documents.verified",
         "document.verified",
         "delivery.due_soon",
         "delivery.overdue",

@@ -14,17 +14,23 @@ from services.common.bus import messages
 from services.common.bus.messages import (
     AgencyRegistered,
     AgencyRegisteredV2,
+    DeliveriesArrived,
     DeliveriesCreated,
+    DeliveriesDispatched,
     DeliveryArrived,
     DeliveryCreated,
     DeliveryDispatched,
     DeliveryDueSoon,
     DeliveryOverdue,
     DeliveryStatusChanged,
+    DeliveryStatusesChanged,
     DocumentReceived,
     DocumentSigned,
+    DocumentsRouted,
+    DocumentsVerified,
     DocumentVerified,
     Envelope,
+    Folded,
     Message,
     message,
     parse,
@@ -160,6 +166,18 @@ SAMPLES: list[Message] = [
         due_at="2024-03-16T16:59:59+00:00",
         noticed_at="2024-03-16T17:00:30+00:00",
     ),
+]
+
+# Folded messages carry the payloads of several item messages.
+SAMPLES += [
+    DeliveriesDispatched.of([s for s in SAMPLES if isinstance(s, DeliveryDispatched)] * 2),
+    DeliveriesArrived.of(
+        [s for s in SAMPLES if isinstance(s, DeliveryArrived)]
+        + [DeliveryArrived(delivery_id="d2", recipient=RECIPIENT, arrived_at="2024-03-15T08:01")]
+    ),
+    DeliveryStatusesChanged.of([s for s in SAMPLES if isinstance(s, DeliveryStatusChanged)]),
+    DocumentsRouted.of([s for s in SAMPLES if isinstance(s, DeliveriesCreated)] * 2),
+    DocumentsVerified.of([s for s in SAMPLES if isinstance(s, DocumentVerified)] * 2),
 ]
 
 
@@ -403,7 +421,15 @@ def test_deliveries_created_needs_one_recipient_per_delivery() -> None:
         parse(read_envelope(body))
 
 
-PLAIN_FIELD_TYPES = {"str", "int", "bool", "str | None", "tuple[str, ...]", "dict[str, Any]"}
+PLAIN_FIELD_TYPES = {
+    "str",
+    "int",
+    "bool",
+    "str | None",
+    "tuple[str, ...]",
+    "dict[str, Any]",
+    "tuple[dict[str, Any], ...]",  # a folded message's items: payloads, plain values too
+}
 
 
 @pytest.mark.parametrize("cls", sorted(messages._REGISTRY.values(), key=lambda c: c.TYPE))
@@ -418,3 +444,48 @@ def test_the_payload_is_what_asdict_gives(sample: Message) -> None:
     envelope = wrap(sample)
     assert envelope.payload == dataclasses.asdict(sample)  # type: ignore[call-overload]
     assert envelope.to_json() == dataclasses.asdict(envelope)
+
+
+# --- folded messages ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sample", [s for s in SAMPLES if isinstance(s, Folded)], ids=lambda s: s.TYPE
+)
+def test_a_folded_message_gives_back_its_items_in_order(sample: Folded[Message]) -> None:
+    parsed = parse(read_envelope(_wire_body(sample)))
+    assert isinstance(parsed, Folded)
+    items = parsed.messages()
+    assert len(items) == len(sample.items) >= 2
+    assert all(type(item) is sample.ITEM for item in items)
+    assert messages.fold_items(items) == sample.items
+    assert items == sample.messages()
+
+
+def test_a_folded_message_checks_each_item() -> None:
+    body = _wire_body(_sample(DeliveryStatusesChanged))
+    body["payload"]["items"][1]["seq"] = "7"
+    with pytest.raises(MessageFormatError, match=r"items\[1\]\.seq"):
+        parse(read_envelope(body))
+    del body["payload"]["items"][1]["seq"]
+    with pytest.raises(MessageFormatError, match="missing seq"):
+        parse(read_envelope(body))
+
+
+@pytest.mark.parametrize("items", [[], "x", [None], [[]]], ids=["empty", "text", "null", "list"])
+def test_a_folded_message_needs_item_objects(items: Any) -> None:
+    body = _wire_body(_sample(DeliveriesArrived))
+    body["payload"]["items"] = items
+    with pytest.raises(MessageFormatError):
+        parse(read_envelope(body))
+
+
+def test_unfold_puts_items_in_place_of_the_folded_message() -> None:
+    arrived = _sample(DeliveriesArrived)
+    single = _sample(DocumentReceived)
+    assert isinstance(arrived, DeliveriesArrived)
+    assert messages.unfold([single, arrived, single]) == [
+        single,
+        *arrived.messages(),
+        single,
+    ]

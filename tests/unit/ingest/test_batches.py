@@ -15,8 +15,10 @@ from kombu.message import Message as RawMessage
 from services.common.bus.consumer import BusConsumer
 from services.common.bus.messages import (
     DeliveriesCreated,
+    DeliveriesDispatched,
     DeliveryDispatched,
     DeliveryStatusChanged,
+    DeliveryStatusesChanged,
     Message,
     wrap,
 )
@@ -105,13 +107,84 @@ def test_created_dispatched_and_a_status_in_one_batch(
 
     with ingest.ctx.db.reading() as session:
         rows = {d.delivery_id: d for d in session.scalars(sa.select(Delivery)).all()}
-        arrivals = session.scalars(
-            sa.select(BUS.outbox.c.body).where(BUS.outbox.c.routing_key == "delivery.arrived")
-        ).all()
+        announced = session.scalars(sa.select(BUS.outbox.c.body)).all()
     assert set(rows) == set(ids.values())
     assert all(r.arrived_at is not None for r in rows.values())
     assert (rows[ids[RECIPIENT]].status, rows[ids[RECIPIENT]].status_seq) == ("03", 2)
     assert rows[ids[THIRD]].status == "01"
-    assert sorted(a["payload"]["delivery_id"] for a in arrivals) == sorted(ids.values())
+    # One message announces both arrivals: the batch's connector transaction folds them.
+    assert not [m for m in announced if m["type"] == "delivery.arrived"]
+    (arrivals,) = [m for m in announced if m["type"] == "deliveries.arrived"]
+    assert sorted(a["delivery_id"] for a in arrivals["payload"]["items"]) == sorted(ids.values())
     assert queue(connection.default_channel).get() is None  # all acknowledged
+    connection.release()
+
+
+def test_folded_copies_and_statuses_apply_like_single_ones(
+    ingest: Ingest,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    response = post_document(ingest, SMALL_PDF.read_bytes(), metadata(RECIPIENT, THIRD))
+    doc = response.get_json()
+    ids = {RECIPIENT: str(uuid.uuid4()), THIRD: str(uuid.uuid4())}
+    now = datetime.now(UTC).isoformat()
+
+    def status(recipient: str, code: str, seq: int) -> DeliveryStatusChanged:
+        return DeliveryStatusChanged(
+            delivery_id=ids[recipient],
+            document=doc["id"],
+            recipient=recipient,
+            code=code,
+            status=code,
+            seq=seq,
+            at=now,
+            reported_by=recipient,
+            description="",
+            staff={},
+        )
+
+    copies = DeliveriesDispatched.of(
+        [
+            dispatched_message(doc, ids[RECIPIENT], RECIPIENT),
+            dispatched_message(doc, ids[THIRD], THIRD),
+        ]
+    )
+    # Out of order on purpose: the newest status (by seq) is the one kept.
+    statuses = DeliveryStatusesChanged.of(
+        [status(RECIPIENT, "04", 3), status(RECIPIENT, "03", 2), status(THIRD, "03", 2)]
+    )
+    connection = Connection("memory://")
+    name = f"lt.unit.{uuid.uuid4().hex}"
+    queue = Queue(name, exchange=Exchange(name, type="direct"), routing_key="k")
+    queue(connection.default_channel).declare()
+    consumer = BusConsumer(
+        "ingest-events",
+        ingest.ctx.db,
+        BUS,
+        connection,
+        {
+            DeliveriesDispatched: handlers.on_deliveries_dispatched,
+            DeliveryStatusesChanged: handlers.on_statuses_changed,
+        },
+        lambda: [queue],
+        before_batch=handlers.lock_for_batch,
+    )
+
+    with caplog.at_level(logging.INFO, logger="services.common.bus.consumer"):
+        consumer.on_batch(_batch(connection, queue, [copies]))
+        consumer.on_batch(_batch(connection, queue, [statuses, copies]))  # copies again
+    assert "one by one" not in caplog.text
+
+    with ingest.ctx.db.reading() as session:
+        rows = {d.delivery_id: d for d in session.scalars(sa.select(Delivery)).all()}
+        announced = session.scalars(
+            sa.select(BUS.outbox.c.body).where(BUS.outbox.c.routing_key == "deliveries.arrived")
+        ).all()
+    assert {i: (r.status, r.status_seq) for i, r in rows.items()} == {
+        ids[RECIPIENT]: ("04", 3),
+        ids[THIRD]: ("03", 2),
+    }
+    assert all(r.arrived_at is not None for r in rows.values())
+    (arrivals,) = announced  # the repeated copies arrived once
+    assert sorted(a["delivery_id"] for a in arrivals["payload"]["items"]) == sorted(ids.values())
     connection.release()

@@ -13,7 +13,17 @@ from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message as RawMessage
 
 from services.common.bus.consumer import BusConsumer
-from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
+from services.common.bus.messages import (
+    DeliveriesArrived,
+    DeliveriesDispatched,
+    DeliveryArrived,
+    DeliveryStatusesChanged,
+    DocumentReceived,
+    DocumentsRouted,
+    parse,
+    read_envelope,
+    wrap,
+)
 from services.common.db import Database
 from services.routing import handlers
 from services.routing.audit import verify_chain
@@ -76,6 +86,7 @@ def _consumer(db: Database, connection: Connection, q: Queue) -> BusConsumer:
         {
             DocumentReceived: handlers.on_document_received,
             DeliveryArrived: handlers.on_delivery_arrived,
+            DeliveriesArrived: handlers.on_deliveries_arrived,
         },
         lambda: [q],
         before_batch=handlers.lock_for_batch,
@@ -139,4 +150,61 @@ def test_an_arrival_for_an_unknown_delivery_fails_alone(
 
     with db.reading() as session:
         assert session.get(Delivery, known.id).status == "01"  # type: ignore[union-attr]
+    assert verify_chain(db).ok
+
+
+def test_a_batch_sends_one_copy_message_per_recipient_and_one_status_message(
+    db: Database, queue: tuple[Connection, Queue]
+) -> None:
+    """Under load a batch's deliveries to one agency travel as one message, and a
+    connector's folded arrivals come back as one message of statuses 01."""
+    connection, q = queue
+    consumer = _consumer(db, connection, q)
+    documents = [_received() for _ in range(4)]
+    consumer.on_batch(_send_and_take(connection, q, list(documents)))
+    with db.reading() as session:
+        rows = session.execute(sa.select(BUS.outbox).order_by(BUS.outbox.c.id)).all()
+        deliveries = session.scalars(sa.select(Delivery)).all()
+    copies = [r for r in rows if r.exchange == "lt.agency"]
+    assert sorted(r.routing_key for r in copies) == sorted(RECIPIENTS)
+    by_recipient = {}
+    for row in copies:
+        folded = parse(read_envelope(row.body))
+        assert isinstance(folded, DeliveriesDispatched)
+        by_recipient[row.routing_key] = [m.delivery_id for m in folded.messages()]
+    assert by_recipient == {
+        code: [d.id for d in deliveries if d.recipient_code == code] for code in RECIPIENTS
+    }
+    (routed,) = [r for r in rows if r.routing_key == "documents.routed"]
+    folded_routes = parse(read_envelope(routed.body))
+    assert isinstance(folded_routes, DocumentsRouted)
+    assert sorted(m.document for m in folded_routes.messages()) == sorted(
+        d.document for d in documents
+    )
+
+    arrived = DeliveriesArrived.of(
+        [
+            DeliveryArrived(
+                delivery_id=d.id,
+                recipient=d.recipient_code,
+                arrived_at=datetime.now(UTC).isoformat(),
+            )
+            for d in deliveries
+        ]
+    )
+    consumer.on_batch(_send_and_take(connection, q, [arrived]))
+    consumer.on_batch(_send_and_take(connection, q, [arrived]))  # redelivered: applied once
+
+    with db.reading() as session:
+        statuses = session.scalars(
+            sa.select(BUS.outbox.c.body).where(BUS.outbox.c.exchange == "lt.events")
+        ).all()
+        events = session.scalars(sa.select(StatusEvent)).all()
+    (announced,) = [b for b in statuses if b["type"].startswith("delivery.status")]
+    changed = parse(read_envelope(announced))
+    assert isinstance(changed, DeliveryStatusesChanged)
+    assert sorted((m.delivery_id, m.code, m.seq) for m in changed.messages()) == sorted(
+        (d.id, "01", 1) for d in deliveries
+    )
+    assert len(events) == 12
     assert verify_chain(db).ok
