@@ -161,12 +161,16 @@ def on_document_received(session: Session, msg: DocumentReceived, _env: Envelope
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
     """Before a batch of bus messages: the audit head, then every delivery the batch's
     arrivals name, in one query and in id order (the one lock order: head first);
-    and which of the batch's new documents already have their exchange, in one query."""
+    which of the batch's new documents already have their exchange, and the verdicts
+    the batch replaces, in one query each."""
     messages = unfold(messages)
     arrivals = {m.delivery_id for m in messages if isinstance(m, DeliveryArrived)}
     documents = {m.document for m in messages if isinstance(m, DocumentReceived)}
-    if arrivals or documents:
+    verdicts = {m.document for m in messages if isinstance(m, DocumentVerified)}
+    if arrivals or documents or verdicts:
         audit.lock_head(session)
+    if verdicts:
+        load_rows(session, SignatureVerdict, verdicts)
     if arrivals:
         lock_rows(session, Delivery, arrivals)
     if documents:
@@ -296,13 +300,15 @@ def on_documents_verified(session: Session, msg: DocumentsVerified, env: Envelop
 
 
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:
-    verdict = session.get(SignatureVerdict, msg.document) or SignatureVerdict(document=msg.document)
+    verdict = get_row(session, SignatureVerdict, msg.document)
+    if verdict is None:
+        verdict = SignatureVerdict(document=msg.document)
+        add_row(session, verdict)
     verdict.sha256 = msg.sha256
     verdict.verdict = msg.verdict
     verdict.organization_signed = msg.organization_signed
     verdict.signers = list(msg.signers)
     verdict.verified_at = datetime.fromisoformat(msg.verified_at)
-    session.add(verdict)
     audit.append(
         session,
         "document.verified",

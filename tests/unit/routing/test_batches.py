@@ -20,6 +20,8 @@ from services.common.bus.messages import (
     DeliveryStatusesChanged,
     DocumentReceived,
     DocumentsRouted,
+    DocumentsVerified,
+    DocumentVerified,
     parse,
     read_envelope,
     wrap,
@@ -27,7 +29,7 @@ from services.common.bus.messages import (
 from services.common.db import Database
 from services.routing import handlers
 from services.routing.audit import verify_chain
-from services.routing.models import BUS, Delivery, StatusEvent
+from services.routing.models import BUS, Delivery, SignatureVerdict, StatusEvent
 
 SENDER = "000.00.00.H41"
 RECIPIENTS = ("000.00.01.H41", "000.00.02.H41", "000.00.03.H41")
@@ -208,3 +210,55 @@ def test_a_batch_sends_one_copy_message_per_recipient_and_one_status_message(
     )
     assert len(events) == 12
     assert verify_chain(db).ok
+
+
+def test_a_batch_of_verdicts_reads_the_verdicts_it_replaces_in_one_query(
+    db: Database, queue: tuple[Connection, Queue]
+) -> None:
+    connection, q = queue
+    consumer = BusConsumer(
+        "routing-events",
+        db,
+        BUS,
+        connection,
+        {
+            DocumentVerified: handlers.on_document_verified,
+            DocumentsVerified: handlers.on_documents_verified,
+        },
+        lambda: [q],
+        before_batch=handlers.lock_for_batch,
+    )
+    documents = [str(uuid.uuid4()) for _ in range(5)]
+
+    def verdict(document: str, outcome: str) -> DocumentVerified:
+        return DocumentVerified(
+            document=document,
+            sha256="ab" * 32,
+            verdict=outcome,
+            signature_count=1,
+            signers=("CN=Thử",),
+            organization_signed=outcome == "valid",
+            verified_at=datetime.now(UTC).isoformat(),
+            reasons=(),
+        )
+
+    consumer.on_batch(_send_and_take(connection, q, [verdict(documents[0], "invalid")]))
+    selects: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if "signature_verdicts" in statement and statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    folded = DocumentsVerified.of([verdict(d, "valid") for d in documents])
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        consumer.on_batch(_send_and_take(connection, q, [folded]))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+    assert len(selects) == 1
+    with db.reading() as session:
+        rows = session.scalars(sa.select(SignatureVerdict)).all()
+    assert sorted((r.document, r.verdict) for r in rows) == sorted((d, "valid") for d in documents)
+    check = verify_chain(db)
+    assert (check.ok, check.records) == (True, 6)
