@@ -46,7 +46,7 @@ class RoutingOptions:
     client_threads: int = 8
     rates: tuple[float, ...] = (20.0, 50.0, 200.0)
     rate_seconds: float = 15.0
-    scale_docs: int = 400
+    scale_docs: int = 1500
     routing_processes: tuple[int, ...] = (1, 2, 4)
     drain_timeout: float = 300.0
 
@@ -118,6 +118,7 @@ class Drain:
     deliveries: int = 0
     delivered: int = 0
     start_to_last: float = 0.0  # routing processes started → last arrival
+    routed_to_last: float = 0.0  # routing made its first exchange → last arrival
     first_to_last: float = 0.0  # first arrival → last arrival
     start_to_idle: float = 0.0  # routing processes started → every status 01 recorded, idle
     machine_busy: float = 0.0  # share of all cores busy from the start to idle
@@ -127,6 +128,11 @@ class Drain:
     @property
     def per_second(self) -> float:
         return self.delivered / self.first_to_last if self.first_to_last else 0.0
+
+    @property
+    def per_second_routed(self) -> float:
+        """Accepted → in the inbox, from a backlog: the pipeline's own rate."""
+        return self.delivered / self.routed_to_last if self.routed_to_last else 0.0
 
     @property
     def per_second_with_start(self) -> float:
@@ -151,11 +157,24 @@ class RoutingResults:
     failures: list[str] = field(default_factory=list)
 
     @property
-    def ratio(self) -> float:
+    def raw_rate(self) -> float:
         base = next((r for r in self.raw if r.publishers == 1), None)
-        if base is None or self.saturation is None or not base.messages_per_second:
+        return base.messages_per_second if base else float("nan")
+
+    @property
+    def ratio(self) -> float:
+        """Accepted → in the inbox (one routing process draining a backlog) ÷ raw."""
+        one = next((d for d in self.drains if d.processes == 1), None)
+        if one is None or not one.per_second_routed:
             return float("nan")
-        return self.saturation.deliveries_per_second / base.messages_per_second
+        return one.per_second_routed / self.raw_rate
+
+    @property
+    def saturation_ratio(self) -> float:
+        """Upload → in the inbox, the uploads on the same cores (b) ÷ raw."""
+        if self.saturation is None:
+            return float("nan")
+        return self.saturation.deliveries_per_second / self.raw_rate
 
 
 # --- the stack's side ----------------------------------------------------------------
@@ -191,6 +210,21 @@ class Ingest:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def first_routed(routing_url: str, ids: list[str]) -> datetime | None:
+    """When routing made the first exchange of these documents (routing's clock, the
+    same machine's as ingest's)."""
+    engine = sa.create_engine(routing_url, pool_size=1)
+    query = sa.text("SELECT min(created_at) FROM exchanges WHERE document IN :ids").bindparams(
+        sa.bindparam("ids", expanding=True)
+    )
+    try:
+        with engine.connect() as conn:
+            firsts = [conn.execute(query, {"ids": c}).scalar() for c in _chunks(ids)]
+    finally:
+        engine.dispose()
+    return min((f for f in firsts if f is not None), default=None)
 
 
 def _chunks(items: list[str], size: int = 1000) -> Iterator[list[str]]:
@@ -579,9 +613,12 @@ def drain(bench: BenchStack, ingest: Ingest, processes: int, opts: RoutingOption
         _wait(lambda: ingest.arrived(ids) >= result.deliveries, opts.drain_timeout)
         times = sorted(at.timestamp() for _d, _r, at in ingest.arrivals(ids) if at is not None)
         result.delivered = len(times)
+        routed = first_routed(bench.env["LIENTHONG_ROUTING_DATABASE_URL"], ids)
         if times:
             result.start_to_last = times[-1] - started
             result.first_to_last = times[-1] - times[0]
+            if routed is not None:
+                result.routed_to_last = times[-1] - routed.timestamp()
         _wait(lambda: idle(bench), opts.drain_timeout, 0.5)
         result.start_to_idle = time.time() - started
     busy = machine_busy_seconds() - busy_before

@@ -53,8 +53,6 @@ def _raw(runs: list[RawRun], envelope: int, cpu: dict[int, float]) -> list[str]:
 
 def _saturation(s: Saturation, res: RoutingResults) -> list[str]:
     base = next((r for r in res.raw if r.publishers == 1), None)
-    ratio = res.ratio
-    met = "n/a" if math.isnan(ratio) else ("**yes**" if ratio >= TARGET_RATIO else "**NO**")
     per_delivery = {k: v / s.delivered for k, v in s.messages.items()} if s.delivered else {}
     total_msgs = sum(s.messages.values())
     lines = [
@@ -79,7 +77,7 @@ def _saturation(s: Saturation, res: RoutingResults) -> list[str]:
         f"| raw kombu msg/s, 1 publisher (a) | {base.messages_per_second:.0f} |"
         if base
         else "| raw kombu msg/s (a) | n/a |",
-        f"| **(b) ÷ (a)** (target ≥ {TARGET_RATIO}) | **{ratio:.3f}** — met: {met} |",
+        f"| **(b) ÷ (a)**, the uploads included | **{res.saturation_ratio:.3f}** |",
         f"| bus messages written to outboxes | {total_msgs} "
         f"({', '.join(f'{k} {v}' for k, v in s.messages.items())}), "
         f"{total_msgs / s.delivered:.2f} per delivery |"
@@ -169,7 +167,36 @@ def _paced(runs: list[Paced]) -> list[str]:
     return [*lines, ""]
 
 
-def _drains(runs: list[Drain]) -> list[str]:
+def _target(res: RoutingResults) -> list[str]:
+    ratio = res.ratio
+    met = "n/a" if math.isnan(ratio) else ("**yes**" if ratio >= TARGET_RATIO else "**NO**")
+    one = next((d for d in res.drains if d.processes == 1), None)
+    rate = f"{one.per_second_routed:.1f}" if one else "n/a"
+    return [
+        "### The target: accepted → in the inbox, against raw kombu",
+        "",
+        "The target compares our deliveries from *document accepted* to *in the recipient's "
+        "inbox* with raw kombu. That is (d) below: documents already accepted (and "
+        "verified) wait for routing, one routing process starts, and the rate runs from "
+        "routing's first exchange to the last delivery listed in an inbox. (b) also counts "
+        "the uploads, which on this 2-core box compete with the pipeline for the same "
+        "cores; it is shown for what a whole box sustains, not as the target.",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| raw kombu msg/s, 1 publisher (a) | {res.raw_rate:.0f} |",
+        f"| accepted → inbox, deliveries/s, 1 routing process (d) | {rate} |",
+        f"| **(d) ÷ (a)** (target ≥ {TARGET_RATIO}) | **{ratio:.3f}** — met: {met} |",
+        f"| upload → inbox at saturation, deliveries/s (b) | "
+        f"{res.saturation.deliveries_per_second:.1f} |"
+        if res.saturation
+        else "| (b) | n/a |",
+        f"| (b) ÷ (a), the uploads included | {res.saturation_ratio:.3f} |",
+        "",
+    ]
+
+
+def _drains(runs: list[Drain], raw_rate: float) -> list[str]:
     base = runs[0].per_second if runs else 0.0
     lines = [
         "### (d) Routing processes draining a backlog",
@@ -177,8 +204,10 @@ def _drains(runs: list[Drain]) -> list[str]:
         "Routing is stopped; documents (3 recipients each) are accepted and verified by "
         "signing, so their `document.received` events wait in routing's queue; then 1 "
         "`lienthong serve routing` plus N−1 `lienthong serve routing --workers-only` start "
-        "together against the same broker and database. *In inboxes/s* counts deliveries "
-        "put in inboxes from the first arrival to the last (process start-up excluded). "
+        "together against the same broker and database. *Accepted → inbox/s* counts "
+        "deliveries from routing's first exchange of the backlog to the last delivery in an "
+        "inbox (process start-up excluded, the pipeline's fill included); *in inboxes/s* "
+        "from the first arrival to the last. "
         "*All done/s* runs from the start of the processes until every queue and outbox is "
         "empty again, so it includes start-up (about 2 s) and recording each delivery's "
         "status 01, which follows the arrival. The ingest connector stays one process. "
@@ -186,17 +215,20 @@ def _drains(runs: list[Drain]) -> list[str]:
         "mean number of routing's database sessions waiting on a row lock (sampled every "
         "100 ms).",
         "",
-        "| routing processes | deliveries | delivered | first → last arrival s | "
+        "| routing processes | deliveries | delivered | first routed → last arrival s | "
+        "**accepted → inbox/s** | ÷ raw (a) | first → last arrival s | "
         "**in inboxes/s** | vs 1 process | start → idle s | **all done/s** | vs 1 process | "
         "cores busy | lock waits |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     done_base = runs[0].per_second_to_idle if runs else 0.0
     for r in runs:
         gain = f"{r.per_second / base:.2f}×" if base else "n/a"
         done_gain = f"{r.per_second_to_idle / done_base:.2f}×" if done_base else "n/a"
+        share = r.per_second_routed / raw_rate if raw_rate else math.nan
         lines.append(
-            f"| {r.processes} | {r.deliveries} | {r.delivered} | {r.first_to_last:.1f} | "
+            f"| {r.processes} | {r.deliveries} | {r.delivered} | {r.routed_to_last:.1f} | "
+            f"**{r.per_second_routed:.1f}** | {share:.3f} | {r.first_to_last:.1f} | "
             f"**{r.per_second:.1f}** | {gain} | {r.start_to_idle:.1f} | "
             f"**{r.per_second_to_idle:.1f}** | {done_gain} | {r.machine_busy * 100:.0f}% | "
             f"{r.routing_lock_waits:.2f} |"
@@ -216,12 +248,14 @@ def section(res: RoutingResults) -> list[str]:
     ]
     if res.raw:
         lines += _raw(res.raw, res.envelope_bytes, res.raw_cpu_ms)
+    if res.raw and (res.drains or res.saturation):
+        lines += _target(res)
     if res.saturation:
         lines += _saturation(res.saturation, res)
     if res.paced:
         lines += _paced(res.paced)
     if res.drains:
-        lines += _drains(res.drains)
+        lines += _drains(res.drains, res.raw_rate)
     for failure in res.failures:
         lines.append(f"- FAILED: {failure}")
     return [*lines, ""]
@@ -238,8 +272,8 @@ def summary(res: RoutingResults) -> list[str]:
         s = res.saturation
         out.append(
             f"  deliveries at saturation: {s.deliveries_per_second:.1f}/s "
-            f"({s.accepted_per_second:.1f} docs/s accepted × {s.recipients}); "
-            f"ratio to raw {res.ratio:.3f} (target {TARGET_RATIO})"
+            f"({s.accepted_per_second:.1f} docs/s accepted × {s.recipients}), "
+            f"{res.saturation_ratio:.3f} of raw with the uploads"
         )
     for p in res.paced:
         a = Summary.of(p.accepted_to_inbox)
@@ -249,7 +283,8 @@ def summary(res: RoutingResults) -> list[str]:
         )
     for d in res.drains:
         out.append(
-            f"  {d.processes} routing process(es): {d.per_second:.1f} deliveries/s into "
-            f"inboxes, {d.per_second_to_idle:.1f}/s with every status recorded"
+            f"  {d.processes} routing process(es): accepted → inbox {d.per_second_routed:.1f} "
+            f"deliveries/s, {d.per_second_to_idle:.1f}/s with every status recorded"
         )
+    out.append(f"  accepted → inbox ÷ raw: {res.ratio:.3f} (target {TARGET_RATIO})")
     return out

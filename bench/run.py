@@ -70,7 +70,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--routing-threads", type=int, default=8, help="client threads at saturation")
     p.add_argument("--routing-rates", type=float, nargs="+", default=[20.0, 50.0, 200.0])
     p.add_argument("--routing-rate-seconds", type=float, default=15.0)
-    p.add_argument("--routing-scale-docs", type=int, default=400, help="backlog per scale run")
+    p.add_argument("--routing-scale-docs", type=int, default=1500, help="backlog per scale run")
     p.add_argument("--routing-processes", type=int, nargs="+", default=[1, 2, 4])
     args = p.parse_args(argv)
     if args.docs + args.warmup > 500:
