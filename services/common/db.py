@@ -101,9 +101,13 @@ def insert_if_absent(session: Session, model: Any, **values: Any) -> None:
 
 
 def insert_all_if_absent(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """:func:`insert_if_absent` for many rows, in one statement."""
+    """:func:`insert_if_absent` for many rows, in one statement, in primary-key order:
+    an insert waits for another transaction's uncommitted insert of the same key, so
+    two transactions inserting overlapping rows in different orders would deadlock."""
     if rows:
-        session.execute(_insert_ignoring(session.get_bind().dialect.name, model.__table__), rows)
+        key = sa.inspect(model).primary_key[0].key
+        ordered = sorted(rows, key=lambda row: row[key])
+        session.execute(_insert_ignoring(session.get_bind().dialect.name, model.__table__), ordered)
 
 
 _INSERTS_IGNORING: dict[tuple[str, sa.Table], Any] = {}

@@ -66,8 +66,15 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
     named = {
         m.delivery_id: (m.document, m.recipient) for m in messages if isinstance(m, _ONE_DELIVERY)
     }
+    # A document's deliveries too: every row the batch inserts is taken in this one
+    # sorted statement, or the connector and this consumer, inserting the same rows
+    # in different orders, deadlock (PostgreSQL then takes a second to notice).
+    for m in messages:
+        if isinstance(m, DeliveriesCreated):
+            for delivery_id, recipient in zip(m.delivery_ids, m.recipients, strict=True):
+                named[delivery_id] = (m.document, recipient)
     created_at = _now()
-    insert_all_if_absent(session, Delivery, [_row(i, *named[i], created_at) for i in sorted(named)])
+    insert_all_if_absent(session, Delivery, [_row(i, *named[i], created_at) for i in named])
     lock_rows(session, Delivery, named)
     load_rows(
         session,
