@@ -10,6 +10,7 @@ from services.common.auth import require_service_token
 from services.common.web import json_body
 from services.routing import handlers, views
 from services.routing.receipts import ReceiptKey, load_or_create, receipt_claims
+from services.routing.take_back import request_take_back
 
 internal = Blueprint("routing_internal", __name__, url_prefix="/internal/v1")
 
@@ -35,7 +36,7 @@ def get_delivery(delivery_id: str) -> Response:
 
 @internal.post("/documents/<doc_id>/take-back")
 def take_back(doc_id: str) -> Response:
-    return jsonify(handlers.request_take_back(_ctx().db, doc_id, json_body(request)))
+    return jsonify(request_take_back(_ctx().db, doc_id, json_body(request)))
 
 
 @internal.get("/documents/<doc_id>/timeline")

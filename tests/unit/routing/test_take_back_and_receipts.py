@@ -12,7 +12,7 @@ import pytest
 from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
-from services.routing import handlers, views
+from services.routing import handlers, take_back, views
 from services.routing.audit import verify_chain
 from services.routing.models import Delivery
 from services.routing.receipts import load_or_create, receipt_claims, verify_receipt
@@ -70,8 +70,8 @@ def test_a_recall_asks_every_recipient_and_each_answers(db: Database) -> None:
     document = _receive(db, f"{SENDER},2026/11/21,1/UBND")
     _arrive_and_register(db, document)
     with pytest.raises(Forbidden):
-        handlers.request_take_back(db, document, {"kind": "recall", "requested_by": A})
-    result = handlers.request_take_back(
+        take_back.request_take_back(db, document, {"kind": "recall", "requested_by": A})
+    result = take_back.request_take_back(
         db, document, {"kind": "recall", "requested_by": SENDER, "reason": "Ban hành nhầm"}
     )
     assert [d["requested"] for d in result["deliveries"]] == [True, True]
@@ -106,7 +106,7 @@ def test_an_update_links_the_new_version_and_asks_to_take_the_old_back(db: Datab
 
 def test_a_take_back_of_an_undelivered_copy_is_reported_not_applied(db: Database) -> None:
     document = _receive(db, f"{SENDER},2026/11/21,4/UBND")
-    result = handlers.request_take_back(db, document, {"kind": "recall", "requested_by": SENDER})
+    result = take_back.request_take_back(db, document, {"kind": "recall", "requested_by": SENDER})
     assert [d["requested"] for d in result["deliveries"]] == [False, False]
     assert "cannot be asked" in result["deliveries"][0]["reason"]
 
