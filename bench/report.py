@@ -10,7 +10,7 @@ from typing import Any
 from bench import routing_report, signing_report
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
-from bench.routing import RoutingResults
+from bench.routing_results import RoutingResults
 from bench.scenarios import Latency, Throughput
 from bench.signing import SigningResults
 

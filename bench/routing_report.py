@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from bench.measure import Summary
-from bench.routing import Drain, Paced, RoutingResults, Saturation
 from bench.routing_raw import RawRun
+from bench.routing_results import Drain, Paced, RoutingResults, Saturation
 
 TITLE = "Routing: raw broker vs. our deliveries, latency under load, scale-out (issue 4)"
 TARGET_RATIO = 0.5
