@@ -4,14 +4,16 @@ audit record and its announcement, in the caller's transaction."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import DeliveryStatusChanged, DeliveryStatusesChanged
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import get_locked
+from services.common.db import get_locked, transaction_local
 from services.common.errors import NotFound
 from services.routing import audit
 from services.routing.lifecycle import DeliveryState, Role, next_state
@@ -20,6 +22,24 @@ from services.routing.models import BUS, Delivery, StatusEvent
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_PENDING_EVENTS = transaction_local("lienthong.status_events")
+
+
+def _add_event(session: Session, row: dict[str, Any]) -> None:
+    """Queue a status event, written at commit with the transaction's others in one
+    executemany. Through the ORM each event would be fetched back for its generated id
+    (a multi-row INSERT ... RETURNING whose long text the driver cannot cache)."""
+    session.info.setdefault(_PENDING_EVENTS, []).append(row)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_events(session: Session) -> None:
+    rows = session.info.pop(_PENDING_EVENTS, None)
+    if rows:
+        session.flush()  # the deliveries they belong to, when new, go first
+        session.execute(sa.insert(cast(sa.Table, StatusEvent.__table__)), rows)
 
 
 def locked_delivery(session: Session, delivery_id: str) -> Delivery:
@@ -46,18 +66,19 @@ def record(
     delivery.status_at = at
     if code == "01":
         delivery.arrived_at = at
-    session.add(
-        StatusEvent(
-            delivery_id=delivery.id,
-            seq=delivery.seq,
-            code=code,
-            status_after=state.status,
-            at=at,
-            reported_by=reported_by,
-            description=description,
-            staff=staff or {},
-            recorded_at=_now(),
-        )
+    _add_event(
+        session,
+        {
+            "delivery_id": delivery.id,
+            "seq": delivery.seq,
+            "code": code,
+            "status_after": state.status,
+            "at": at,
+            "reported_by": reported_by,
+            "description": description,
+            "staff": staff or {},
+            "recorded_at": _now(),
+        },
     )
     audit.append(
         session,

@@ -262,3 +262,47 @@ def test_a_batch_of_verdicts_reads_the_verdicts_it_replaces_in_one_query(
     assert sorted((r.document, r.verdict) for r in rows) == sorted((d, "valid") for d in documents)
     check = verify_chain(db)
     assert (check.ok, check.records) == (True, 6)
+
+
+def test_a_batchs_status_events_go_in_one_statement_without_returning(
+    db: Database, queue: tuple[Connection, Queue]
+) -> None:
+    """Events are known by (delivery, seq): nothing generated needs fetching back, so a
+    batch's events are one executemany, not a long INSERT ... RETURNING per page."""
+    connection, q = queue
+    consumer = _consumer(db, connection, q)
+    consumer.on_batch(_send_and_take(connection, q, [_received() for _ in range(4)]))
+    with db.reading() as session:
+        deliveries = session.scalars(sa.select(Delivery)).all()
+    arrived = DeliveriesArrived.of(
+        [
+            DeliveryArrived(
+                delivery_id=d.id,
+                recipient=d.recipient_code,
+                arrived_at=datetime.now(UTC).isoformat(),
+            )
+            for d in deliveries
+        ]
+    )
+    inserts: list[tuple[str, bool]] = []
+
+    def seen(
+        _conn: object, _cursor: object, statement: str, _params: object, _ctx: object, many: bool
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO STATUS_EVENTS"):
+            inserts.append((statement, many))
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        consumer.on_batch(_send_and_take(connection, q, [arrived]))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+
+    assert len(inserts) == 1
+    statement, many = inserts[0]
+    assert many
+    assert "RETURNING" not in statement.upper()
+    with db.reading() as session:
+        events = session.scalars(sa.select(StatusEvent).order_by(StatusEvent.id)).all()
+    assert len(events) == 12
+    assert len({e.id for e in events}) == 12  # the database still numbers them
