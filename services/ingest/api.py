@@ -59,6 +59,7 @@ def post_document() -> tuple[Response, int]:
         raise BadRequest("Idempotency-Key must be 1 to 200 characters")
     accepted = handlers.submit_document(
         ctx.db,
+        ctx.known_agencies,
         ctx.store,
         ctx.spool_dir,
         g.agency,

@@ -28,6 +28,7 @@ from services.ingest.api import api
 from services.ingest.apikeys import ApiKeys
 from services.ingest.exchange_api import exchange_api
 from services.ingest.models import BUS
+from services.ingest.registry import KnownAgencies
 from services.ingest.routing_client import RoutingClient
 from services.ingest.settings import IngestSettings
 from services.ingest.webhook_worker import WebhookWorker
@@ -49,6 +50,7 @@ def create_app(settings: IngestSettings) -> Flask:
             "routing": RoutingClient(common.routing_url, common.service_token),
             "webhook_box": box,
             "api_keys": ApiKeys(db, settings.api_key_cache_seconds),
+            "known_agencies": KnownAgencies(db),
         },
     )
     add_relay(context, common, BUS)

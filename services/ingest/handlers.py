@@ -44,6 +44,7 @@ from services.ingest.projections import (  # noqa: F401
     on_statuses_changed,
     record_reported_status,
 )
+from services.ingest.registry import KnownAgencies
 from services.ingest.times import iso, now
 from services.ingest.validation import (
     check_agency_code,
@@ -159,6 +160,7 @@ def _accepted_body(doc: Document) -> dict[str, Any]:
 
 def submit_document(
     db: Database,
+    agencies: KnownAgencies,
     store: ObjectStore,
     spool_dir: Path,
     sender: str,
@@ -168,9 +170,7 @@ def submit_document(
     idempotency_key: str | None,
 ) -> Accepted:
     """Validate everything, then store the bytes, then record and announce the document."""
-    named = named_agencies(raw_metadata)
-    with db.reading() as session:  # only the agencies named: there may be thousands
-        known = set(session.scalars(sa.select(Agency.code).where(Agency.code.in_(named))))
+    known = agencies.known(named_agencies(raw_metadata))
     meta = check_metadata(raw_metadata, sender, known)
     supersedes = _superseded(db, sender, meta.supersedes_document_id)
     upload = spool(file, spool_dir, max_bytes)
