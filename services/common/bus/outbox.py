@@ -30,6 +30,9 @@ PENDING_FLAG = "lienthong.outbox_pending"
 PENDING_ROWS = transaction_local("lienthong.outbox_rows")
 PENDING_FOLDS = transaction_local("lienthong.outbox_folds")
 CONFIRM_TIMEOUT_SECONDS = 30.0
+# A folded message carries at most this many items: it bounds a message's size and the
+# transaction that applies it, and what one poison message takes to lt.dead.
+MAX_FOLDED_ITEMS = 500
 
 
 class PublishNotConfirmed(RuntimeError):
@@ -130,8 +133,9 @@ def add_folded_to_outbox(
 ) -> None:
     """Like :func:`add_to_outbox`, but the messages a transaction adds with the same
     ``fold`` and destination travel as one, ``fold(messages)``, added at commit after
-    the transaction's other messages; a message alone travels as itself. For events
-    a consumer batch emits per item (each delivery's arrival, each status 01)."""
+    the transaction's other messages, in order, at most ``MAX_FOLDED_ITEMS`` to a
+    message; a message alone travels as itself. For events a consumer batch emits per
+    item (each delivery's arrival, each status 01)."""
     folds: dict[tuple[BusTables, Fold, str, str | None], list[Message]] = session.info.setdefault(
         PENDING_FOLDS, {}
     )
@@ -142,8 +146,10 @@ def add_folded_to_outbox(
 @event.listens_for(Session, "before_commit")
 def _write_pending_rows(session: Session) -> None:
     for (tables, fold, exchange, routing_key), msgs in session.info.pop(PENDING_FOLDS, {}).items():
-        one = msgs[0] if len(msgs) == 1 else fold(msgs)
-        add_to_outbox(session, tables, one, exchange=exchange, routing_key=routing_key)
+        for start in range(0, len(msgs), MAX_FOLDED_ITEMS):
+            part = msgs[start : start + MAX_FOLDED_ITEMS]
+            one = part[0] if len(part) == 1 else fold(part)
+            add_to_outbox(session, tables, one, exchange=exchange, routing_key=routing_key)
     pending = session.info.pop(PENDING_ROWS, None)
     for table, rows in (pending or {}).items():
         session.execute(table.insert(), rows)

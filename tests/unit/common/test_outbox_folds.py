@@ -9,13 +9,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.common.bus import topology
+from services.common.bus import outbox, topology
 from services.common.bus.consumer import BusConsumer
 from services.common.bus.messages import (
     DeliveriesArrived,
     DeliveriesDispatched,
     DeliveryArrived,
     Envelope,
+    Folded,
     Message,
     parse,
     read_envelope,
@@ -152,3 +153,23 @@ def test_a_folded_message_alone_is_prepared_as_a_batch(bus: Bus) -> None:  # noq
     assert prepared == [[folded]]  # not for the lone plain message
     assert applied == [*(m.delivery_id for m in folded.messages()), lone.delivery_id]
     assert str(uuid.UUID(applied[0])) == applied[0]
+
+
+def test_a_large_fold_is_cut_into_messages_of_bounded_size(
+    bus: Bus,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "MAX_FOLDED_ITEMS", 3)
+    arrivals = [_arrived() for _ in range(7)]
+    with bus.db.unit_of_work() as session:
+        for arrival in arrivals:
+            _fold_arrival(session, bus, arrival)
+
+    bodies = [parse(read_envelope(r.body)) for r in _rows(bus)]
+    assert [type(b).__name__ for b in bodies] == [
+        "DeliveriesArrived",
+        "DeliveriesArrived",
+        "DeliveryArrived",
+    ]
+    carried = [m for b in bodies for m in (b.messages() if isinstance(b, Folded) else [b])]
+    assert carried == arrivals
