@@ -143,23 +143,35 @@ def _end_of_transaction(session: Session) -> None:
 
 
 _LOCKED_ROWS = transaction_local("lienthong.locked_rows")
+# Keys per IN list: PostgreSQL's protocol allows 65,535 parameters in a statement, and
+# a batch of folded messages may name more rows than that.
+KEYS_PER_QUERY = 10_000
+
+
+def _in_chunks(keys: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        yield keys[start : start + KEYS_PER_QUERY]
 
 
 def lock_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
     """Lock the rows of ``model`` with these primary keys (SELECT ... FOR UPDATE) in one
-    query, in key order, so that transactions locking overlapping sets cannot deadlock;
-    :func:`get_locked` then finds them without a query."""
+    query (per ``KEYS_PER_QUERY`` keys), in key order, so that transactions locking
+    overlapping sets cannot deadlock; :func:`get_locked` then finds them without a query."""
     wanted = sorted(set(keys))
     if not wanted:
         return
     key_column = sa.inspect(model).primary_key[0]
-    rows = session.scalars(
-        sa.select(model)
-        .where(key_column.in_(wanted))
-        .order_by(key_column)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = [
+        row
+        for chunk in _in_chunks(wanted)  # in key order still: chunks of a sorted list
+        for row in session.scalars(
+            sa.select(model)
+            .where(key_column.in_(chunk))
+            .order_by(key_column)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+    ]
     # Held here, not only in the identity map: that map keeps unmodified rows weakly,
     # and a row collected before its handler runs would cost a second locked read.
     held: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOCKED_ROWS, {})
@@ -183,7 +195,8 @@ def _loaded(session: Session) -> dict[tuple[Any, Any], Any]:
 
 
 def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
-    """Read the rows of ``model`` with these primary keys in one query (no lock), so
+    """Read the rows of ``model`` with these primary keys in one query (per
+    ``KEYS_PER_QUERY`` keys, no lock), so
     that a batch's handlers find them, or find them absent, with :func:`get_row`
     instead of reading (and autoflushing) once each."""
     loaded = _loaded(session)
@@ -191,7 +204,11 @@ def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
     if not wanted:
         return
     key_column = sa.inspect(model).primary_key[0]
-    rows = session.scalars(sa.select(model).where(key_column.in_(wanted))).all()
+    rows = [
+        row
+        for chunk in _in_chunks(sorted(wanted))
+        for row in session.scalars(sa.select(model).where(key_column.in_(chunk))).all()
+    ]
     found = {sa.inspect(row).identity[0]: row for row in rows}
     loaded.update(((model, key), found.get(key)) for key in wanted)
 

@@ -26,15 +26,17 @@ BROKER_DELIVERY_LIMIT = 10
 SERVICE_EVENTS: dict[str, tuple[str, ...]] = {
     "routing": (
         "document.received",
+        # A folded type and its single one: a message alone in its transaction, or
+        # left over after cutting a fold into messages, travels as itself.
         "deliveries.arrived",
-        "delivery.arrived",  # before deliveries.arrived; may still be in a queue
+        "delivery.arrived",
         "agency.registered",
         "documents.verified",
-        "document.verified",  # before documents.verified; may still be in a queue
+        "document.verified",
     ),
     "ingest": (
-        "documents.routed",
-        "deliveries.created",  # before documents.routed; may still be in a queue
+        "documents.routed",  # folds deliveries.created (see routing above)
+        "deliveries.created",
         "delivery.created",  # before deliveries.created; may still be in a queue
         "delivery.statuses_changed",
         "delivery.status_changed",

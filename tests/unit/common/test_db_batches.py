@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from services.common import db as db_module
 from services.common.db import (
     Database,
     add_row,
@@ -115,3 +116,33 @@ def test_rolled_back_knowledge_is_dropped(db: Database) -> None:
     assert "lienthong.loaded_rows" not in session.info
     with db.unit_of_work() as session:
         assert get_row(session, Item, "x") is None
+
+
+def test_many_keys_are_read_in_bounded_queries(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement may carry only so many parameters: long key lists go in chunks, the
+    locks still taken in key order."""
+    monkeypatch.setattr(db_module, "KEYS_PER_QUERY", 2)
+    locked_order: list[list[Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_rest: Any) -> None:
+        if "FOR UPDATE" in statement.upper() or statement.lstrip().upper().startswith("SELECT"):
+            locked_order.append(list(params))
+
+    with db.unit_of_work() as session:
+        bind = session.get_bind()
+        sa.event.listen(bind, "before_cursor_execute", seen)
+        try:
+            lock_rows(session, Item, ["e", "a", "c", "b", "d"])
+            load_rows(session, Item, ["f", "zz", "a"])
+        finally:
+            sa.event.remove(bind, "before_cursor_execute", seen)
+        with Statements(session) as counter:
+            assert [get_locked(session, Item, k).value for k in "abcde"] == [0, 1, 2, 3, 4]
+            assert get_row(session, Item, "f").value == 5
+            assert get_row(session, Item, "zz") is None
+            assert counter.selects == 0
+    assert len(locked_order) == 3 + 2  # 5 keys to lock, then 3 to load, 2 to a query
+    flat = [k for params in locked_order[:3] for k in params]
+    assert flat == ["a", "b", "c", "d", "e"]
