@@ -142,6 +142,40 @@ def _end_of_transaction(session: Session) -> None:
         session.info.pop(key, None)
 
 
+# --- rows written at commit ------------------------------------------------------
+
+_ROWS_AT_COMMIT = transaction_local("lienthong.rows_at_commit")
+_BEFORE_ROWS_AT_COMMIT: list[Callable[[Session], None]] = []
+
+
+def insert_at_commit(session: Session, table: sa.Table, row: dict[str, Any]) -> None:
+    """Queue ``row`` for ``table``. It is written just before the commit, after a flush
+    (so the rows it references exist), with the transaction's other rows for that
+    table in one executemany: a transaction that writes many makes one round trip, and
+    nothing is fetched back. Rows keep the order they were queued in."""
+    pending: dict[sa.Table, list[dict[str, Any]]] = session.info.setdefault(_ROWS_AT_COMMIT, {})
+    pending.setdefault(table, []).append(row)
+
+
+def before_rows_at_commit(hook: Callable[[Session], None]) -> Callable[[Session], None]:
+    """Run ``hook`` at commit just before the queued rows are written (it may queue more)."""
+    _BEFORE_ROWS_AT_COMMIT.append(hook)
+    return hook
+
+
+@event.listens_for(Session, "before_commit")
+def _write_rows_at_commit(session: Session) -> None:
+    for hook in _BEFORE_ROWS_AT_COMMIT:
+        hook(session)
+    pending = session.info.pop(_ROWS_AT_COMMIT, None)
+    if pending:
+        session.flush()
+        for table, rows in pending.items():
+            session.execute(table.insert(), rows)
+
+
+# --- row locks and rows read once per transaction --------------------------------
+
 _LOCKED_ROWS = transaction_local("lienthong.locked_rows")
 # Keys per IN list: PostgreSQL's protocol allows 65,535 parameters in a statement, and
 # a batch of folded messages may name more rows than that.
@@ -196,9 +230,8 @@ def _loaded(session: Session) -> dict[tuple[Any, Any], Any]:
 
 def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
     """Read the rows of ``model`` with these primary keys in one query (per
-    ``KEYS_PER_QUERY`` keys, no lock), so
-    that a batch's handlers find them, or find them absent, with :func:`get_row`
-    instead of reading (and autoflushing) once each."""
+    ``KEYS_PER_QUERY`` keys, no lock), so that a batch's handlers find them, or find
+    them absent, with :func:`get_row` instead of reading (and autoflushing) once each."""
     loaded = _loaded(session)
     wanted = {key for key in keys if (model, key) not in loaded}
     if not wanted:

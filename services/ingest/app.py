@@ -6,16 +6,12 @@ from flask import Flask
 
 from services.common.bus.messages import (
     DeliveriesCreated,
-    DeliveriesDispatched,
     DeliveryCreated,
     DeliveryDispatched,
     DeliveryDueSoon,
     DeliveryOverdue,
     DeliveryStatusChanged,
-    DeliveryStatusesChanged,
     DocumentSigned,
-    DocumentsRouted,
-    DocumentsVerified,
     DocumentVerified,
 )
 from services.common.bus.topology import agency_queue, service_queue
@@ -67,13 +63,10 @@ def create_app(settings: IngestSettings) -> Flask:
             DeliveriesCreated: handlers.on_deliveries_created,
             DeliveryCreated: handlers.on_delivery_created,
             DeliveryStatusChanged: handlers.on_status_changed,
-            DeliveryStatusesChanged: handlers.on_statuses_changed,
             DeliveryDueSoon: handlers.on_delivery_due_soon,
             DeliveryOverdue: handlers.on_delivery_overdue,
             DocumentSigned: handlers.on_document_signed,
             DocumentVerified: handlers.on_document_verified,
-            DocumentsRouted: handlers.on_documents_routed,
-            DocumentsVerified: handlers.on_documents_verified,
         },
         lambda: [service_queue("ingest")],
         before_batch=handlers.lock_for_batch,
@@ -86,7 +79,6 @@ def create_app(settings: IngestSettings) -> Flask:
         "ingest-connector",
         {
             DeliveryDispatched: handlers.on_delivery_dispatched,
-            DeliveriesDispatched: handlers.on_deliveries_dispatched,
         },
         lambda: [agency_queue(a.code) for a in handlers.list_agencies(db)],
         before_batch=handlers.lock_for_batch,

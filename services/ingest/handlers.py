@@ -31,17 +31,13 @@ from services.ingest.projections import (  # noqa: F401
     apply_status,
     lock_for_batch,
     on_deliveries_created,
-    on_deliveries_dispatched,
     on_delivery_created,
     on_delivery_dispatched,
     on_delivery_due_soon,
     on_delivery_overdue,
     on_document_signed,
     on_document_verified,
-    on_documents_routed,
-    on_documents_verified,
     on_status_changed,
-    on_statuses_changed,
     record_reported_status,
 )
 from services.ingest.registry import KnownAgencies

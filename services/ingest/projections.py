@@ -13,17 +13,13 @@ from sqlalchemy.orm import Session
 from services.common.bus.messages import (
     DeliveriesArrived,
     DeliveriesCreated,
-    DeliveriesDispatched,
     DeliveryArrived,
     DeliveryCreated,
     DeliveryDispatched,
     DeliveryDueSoon,
     DeliveryOverdue,
     DeliveryStatusChanged,
-    DeliveryStatusesChanged,
     DocumentSigned,
-    DocumentsRouted,
-    DocumentsVerified,
     DocumentVerified,
     Envelope,
     Message,
@@ -141,11 +137,6 @@ def on_delivery_dispatched(session: Session, msg: DeliveryDispatched, _env: Enve
     webhook_store.delivery_received(session, msg, delivery)
 
 
-def on_deliveries_dispatched(session: Session, msg: DeliveriesDispatched, env: Envelope) -> None:
-    for dispatched in msg.messages():
-        on_delivery_dispatched(session, dispatched, env)
-
-
 def apply_status(session: Session, msg: DeliveryStatusChanged) -> None:
     delivery = _delivery_row(session, msg.delivery_id, msg.document, msg.recipient)
     if msg.seq > delivery.status_seq:  # events may arrive late or twice; keep the newest
@@ -158,11 +149,6 @@ def apply_status(session: Session, msg: DeliveryStatusChanged) -> None:
 
 def on_status_changed(session: Session, msg: DeliveryStatusChanged, _env: Envelope) -> None:
     apply_status(session, msg)
-
-
-def on_statuses_changed(session: Session, msg: DeliveryStatusesChanged, _env: Envelope) -> None:
-    for changed in msg.messages():
-        apply_status(session, changed)
 
 
 def record_reported_status(db: Database, changed: dict[str, Any]) -> dict[str, Any]:
@@ -239,16 +225,6 @@ def on_document_signed(session: Session, msg: DocumentSigned, _env: Envelope) ->
                 signed_at=datetime.fromisoformat(msg.signed_at),
             )
         )
-
-
-def on_documents_routed(session: Session, msg: DocumentsRouted, env: Envelope) -> None:
-    for created in msg.messages():
-        on_deliveries_created(session, created, env)
-
-
-def on_documents_verified(session: Session, msg: DocumentsVerified, env: Envelope) -> None:
-    for verified in msg.messages():
-        on_document_verified(session, verified, env)
 
 
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:

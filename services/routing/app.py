@@ -8,10 +8,8 @@ from flask import Flask
 
 from services.common.bus.messages import (
     AgencyRegistered,
-    DeliveriesArrived,
     DeliveryArrived,
     DocumentReceived,
-    DocumentsVerified,
     DocumentVerified,
 )
 from services.common.bus.topology import service_queue
@@ -62,11 +60,9 @@ def create_app(settings: RoutingSettings) -> Flask:
         {
             DocumentReceived: handlers.on_document_received,
             DeliveryArrived: handlers.on_delivery_arrived,
-            DeliveriesArrived: handlers.on_deliveries_arrived,
             # v1 and v2 (handlers are keyed by type): v2 also carries the mailbox.
             AgencyRegistered: agencies.on_agency_registered,
             DocumentVerified: handlers.on_document_verified,
-            DocumentsVerified: handlers.on_documents_verified,
         },
         lambda: [service_queue("routing")],
         before_batch=handlers.lock_for_batch,

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
     AgencyRegistered,
-    DeliveriesArrived,
     DeliveriesCreated,
     DeliveriesDispatched,
     DeliveryArrived,
     DeliveryDispatched,
     DocumentReceived,
     DocumentsRouted,
-    DocumentsVerified,
     DocumentVerified,
     Envelope,
     Message,
@@ -40,11 +38,8 @@ from services.routing.models import (
     SignatureVerdict,
 )
 from services.routing.statuses import locked_delivery, record, record_arrival
+from services.routing.statuses import now as _now
 from services.routing.take_back import supersede
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _edxml_date(value: Any) -> date | None:
@@ -183,11 +178,6 @@ def on_delivery_arrived(session: Session, msg: DeliveryArrived, _env: Envelope) 
     record_arrival(session, delivery, datetime.fromisoformat(msg.arrived_at))
 
 
-def on_deliveries_arrived(session: Session, msg: DeliveriesArrived, env: Envelope) -> None:
-    for arrival in msg.messages():
-        on_delivery_arrived(session, arrival, env)
-
-
 def report_status(db: Database, delivery_id: str, report: dict[str, Any]) -> dict[str, Any]:
     """A status reported through ingest by the recipient (or, for 13, by the sender)."""
     with db.unit_of_work() as session:
@@ -215,11 +205,6 @@ def report_status(db: Database, delivery_id: str, report: dict[str, Any]) -> dic
             dict(report.get("staff") or {}),
         )
     return asdict(changed)
-
-
-def on_documents_verified(session: Session, msg: DocumentsVerified, env: Envelope) -> None:
-    for verified in msg.messages():
-        on_document_verified(session, verified, env)
 
 
 def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope) -> None:

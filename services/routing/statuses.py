@@ -7,39 +7,26 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import DeliveryStatusChanged, DeliveryStatusesChanged
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import get_locked, transaction_local
+from services.common.db import get_locked, insert_at_commit
 from services.common.errors import NotFound
 from services.routing import audit
 from services.routing.lifecycle import DeliveryState, Role, next_state
 from services.routing.models import BUS, Delivery, StatusEvent
 
 
-def _now() -> datetime:
+def now() -> datetime:
+    """The time routing stamps on what it records (UTC)."""
     return datetime.now(UTC)
 
 
-_PENDING_EVENTS = transaction_local("lienthong.status_events")
-
-
-def _add_event(session: Session, row: dict[str, Any]) -> None:
-    """Queue a status event, written at commit with the transaction's others in one
-    executemany. Through the ORM each event would be fetched back for its generated id
-    (a multi-row INSERT ... RETURNING whose long text the driver cannot cache)."""
-    session.info.setdefault(_PENDING_EVENTS, []).append(row)
-
-
-@event.listens_for(Session, "before_commit")
-def _write_events(session: Session) -> None:
-    rows = session.info.pop(_PENDING_EVENTS, None)
-    if rows:
-        session.flush()  # the deliveries they belong to, when new, go first
-        session.execute(sa.insert(cast(sa.Table, StatusEvent.__table__)), rows)
+# Written at commit, not through the ORM: the ORM fetches each event's generated id
+# back (a multi-row INSERT ... RETURNING whose long text the driver cannot cache).
+_STATUS_EVENTS = cast(sa.Table, StatusEvent.__table__)
 
 
 def locked_delivery(session: Session, delivery_id: str) -> Delivery:
@@ -66,8 +53,9 @@ def record(
     delivery.status_at = at
     if code == "01":
         delivery.arrived_at = at
-    _add_event(
+    insert_at_commit(
         session,
+        _STATUS_EVENTS,
         {
             "delivery_id": delivery.id,
             "seq": delivery.seq,
@@ -77,7 +65,7 @@ def record(
             "reported_by": reported_by,
             "description": description,
             "staff": staff or {},
-            "recorded_at": _now(),
+            "recorded_at": now(),
         },
     )
     audit.append(

@@ -4,7 +4,6 @@ that names the document it supersedes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +14,8 @@ from services.common.errors import Forbidden, NotFound, TransitionRejected
 from services.routing import audit
 from services.routing.lifecycle import Role
 from services.routing.models import Delivery, Exchange
+from services.routing.statuses import now as _now
 from services.routing.statuses import record
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 TAKE_BACK_KINDS = {"recall": 1, "update": 2, "replace": 3}
 

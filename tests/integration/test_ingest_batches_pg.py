@@ -14,6 +14,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from services.common.bus.consumer import each_item
 from services.common.bus.messages import (
     DeliveriesCreated,
     DeliveriesDispatched,
@@ -133,8 +134,8 @@ def test_the_events_consumer_and_the_connector_never_deadlock(ingest_db: Databas
                 other_failures.append(e)
 
         threads = [
-            threading.Thread(target=run, args=(routed, handlers.on_documents_routed)),
-            threading.Thread(target=run, args=(copies, handlers.on_deliveries_dispatched)),
+            threading.Thread(target=run, args=(routed, each_item(handlers.on_deliveries_created))),
+            threading.Thread(target=run, args=(copies, each_item(handlers.on_delivery_dispatched))),
         ]
         for t in threads:
             t.start()

@@ -23,7 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
-from services.common.bus.messages import Envelope, Folded, Message, parse, read_envelope
+from services.common.bus.messages import (
+    Envelope,
+    Folded,
+    Message,
+    folded_types,
+    parse,
+    read_envelope,
+)
 from services.common.bus.tables import BusTables
 from services.common.db import Database
 from services.common.errors import MessageFormatError
@@ -35,6 +42,28 @@ Handler = Callable[[Session, Any, Envelope], None]
 # applied: a service may lock or load in one query what they will each need.
 BatchPreparer = Callable[[Session, list[Message]], None]
 QueueSource = Callable[[], list[Queue]]
+
+
+def each_item(handler: Handler) -> Handler:
+    """The handler of a folded message: ``handler`` applied to each item, in order, in
+    the message's transaction."""
+
+    def apply(session: Session, msg: Folded[Message], envelope: Envelope) -> None:
+        for item in msg.messages():
+            handler(session, item, envelope)
+
+    return apply
+
+
+def _with_folded(handlers: Mapping[type[Message], Handler]) -> dict[str, Handler]:
+    """Handlers by message type; a folded type is handled item by item wherever its
+    item type has a handler (and it has none of its own)."""
+    by_type = {cls.TYPE: handler for cls, handler in handlers.items()}
+    for folded in folded_types():
+        item_handler = by_type.get(folded.ITEM.TYPE)
+        if item_handler is not None and folded.TYPE not in by_type:
+            by_type[folded.TYPE] = each_item(item_handler)
+    return by_type
 
 
 class BusConsumer:
@@ -57,7 +86,7 @@ class BusConsumer:
         self.db = db
         self.tables = tables
         self.connection = connection
-        self.handlers = {cls.TYPE: handler for cls, handler in handlers.items()}
+        self.handlers = _with_folded(handlers)
         self.queue_source = queues
         self.max_deliveries = max_deliveries
         self.prefetch = prefetch

@@ -189,6 +189,7 @@ def _fields_of(cls: type[Message]) -> tuple[tuple[str, Any, bool], ...]:
 # --- Folded: several messages one transaction sends to one destination ---------
 
 
+@dataclass(frozen=True)
 class Folded(Message, typing.Generic[MT]):
     """Messages of one type (``ITEM``) that one transaction sends to one destination,
     carried as one message (see ``add_folded_to_outbox``): under load a batch of
@@ -213,7 +214,12 @@ class Folded(Message, typing.Generic[MT]):
     @classmethod
     def of(cls, msgs: typing.Sequence[Message]) -> Message:
         """The fold passed to ``add_folded_to_outbox``."""
-        return cls(items=fold_items(msgs))  # type: ignore[call-arg]
+        return cls(items=fold_items(msgs))
+
+
+def folded_types() -> list[type[Folded[Any]]]:
+    """Every registered folded message type."""
+    return [cls for cls in _REGISTRY.values() if issubclass(cls, Folded)]
 
 
 def fold_items(msgs: typing.Sequence[Message]) -> tuple[dict[str, Any], ...]:

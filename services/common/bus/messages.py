@@ -13,6 +13,7 @@ from services.common.bus.envelope import (
     Folded,
     Message,
     fold_items,
+    folded_types,
     message,
     now_iso,
     parse,
@@ -47,6 +48,7 @@ __all__ = [
     "Folded",
     "Message",
     "fold_items",
+    "folded_types",
     "message",
     "now_iso",
     "parse",
@@ -236,7 +238,6 @@ class DeliveriesDispatched(Folded[DeliveryDispatched]):
     """The copies one routing transaction sent to one recipient agency (lt.agency)."""
 
     ITEM = DeliveryDispatched
-    items: tuple[dict[str, Any], ...]
 
 
 @message("deliveries.arrived", 1)
@@ -245,7 +246,6 @@ class DeliveriesArrived(Folded[DeliveryArrived]):
     """The deliveries one connector transaction put in inboxes (status 01 each)."""
 
     ITEM = DeliveryArrived
-    items: tuple[dict[str, Any], ...]
 
 
 @message("delivery.statuses_changed", 1)
@@ -254,7 +254,6 @@ class DeliveryStatusesChanged(Folded[DeliveryStatusChanged]):
     """The statuses one routing transaction recorded, in the order it recorded them."""
 
     ITEM = DeliveryStatusChanged
-    items: tuple[dict[str, Any], ...]
 
 
 @message("documents.routed", 1)
@@ -263,7 +262,6 @@ class DocumentsRouted(Folded[DeliveriesCreated]):
     """The deliveries.created of every document one routing transaction routed."""
 
     ITEM = DeliveriesCreated
-    items: tuple[dict[str, Any], ...]
 
 
 @message("documents.verified", 1)
@@ -272,4 +270,3 @@ class DocumentsVerified(Folded[DocumentVerified]):
     """The verdicts one signing transaction reached on arriving documents."""
 
     ITEM = DocumentVerified
-    items: tuple[dict[str, Any], ...]

@@ -22,12 +22,16 @@ from sqlalchemy.orm import Session
 from services.common.bus import topology
 from services.common.bus.messages import Envelope, Message, wrap
 from services.common.bus.tables import BusTables
-from services.common.db import Database, transaction_local
+from services.common.db import (
+    Database,
+    before_rows_at_commit,
+    insert_at_commit,
+    transaction_local,
+)
 
 log = logging.getLogger(__name__)
 
 PENDING_FLAG = "lienthong.outbox_pending"
-PENDING_ROWS = transaction_local("lienthong.outbox_rows")
 PENDING_FOLDS = transaction_local("lienthong.outbox_folds")
 CONFIRM_TIMEOUT_SECONDS = 30.0
 # A folded message carries at most this many items: it bounds a message's size and the
@@ -98,22 +102,20 @@ def add_to_outbox(
     routing_key: str | None = None,
     message_id: str | None = None,
 ) -> Envelope:
-    """Queue ``msg`` for publishing when ``session`` commits.
-
-    The row is written just before the commit, with every other row of the same
-    transaction in one statement: a transaction that sends many messages makes one
-    round trip for them, not one each. Rows keep the order they were added in.
+    """Queue ``msg`` for publishing when ``session`` commits: its row is written at
+    commit with the transaction's others (:func:`insert_at_commit`), in order.
     """
     envelope = wrap(msg, message_id)
-    pending: dict[sa.Table, list[dict[str, Any]]] = session.info.setdefault(PENDING_ROWS, {})
-    pending.setdefault(tables.outbox, []).append(
+    insert_at_commit(
+        session,
+        tables.outbox,
         {
             "message_id": envelope.id,
             "exchange": exchange,
             "routing_key": routing_key or envelope.type,
             "body": envelope.to_json(),
             "created_at": datetime.now(UTC),
-        }
+        },
     )
     session.info[PENDING_FLAG] = True
     return envelope
@@ -143,16 +145,13 @@ def add_folded_to_outbox(
     session.info[PENDING_FLAG] = True
 
 
-@event.listens_for(Session, "before_commit")
-def _write_pending_rows(session: Session) -> None:
+@before_rows_at_commit
+def _add_folds(session: Session) -> None:
     for (tables, fold, exchange, routing_key), msgs in session.info.pop(PENDING_FOLDS, {}).items():
         for start in range(0, len(msgs), MAX_FOLDED_ITEMS):
             part = msgs[start : start + MAX_FOLDED_ITEMS]
             one = part[0] if len(part) == 1 else fold(part)
             add_to_outbox(session, tables, one, exchange=exchange, routing_key=routing_key)
-    pending = session.info.pop(PENDING_ROWS, None)
-    for table, rows in (pending or {}).items():
-        session.execute(table.insert(), rows)
 
 
 @event.listens_for(Session, "after_rollback")

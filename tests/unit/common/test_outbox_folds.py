@@ -47,6 +47,17 @@ def _fold_arrival(session: Session, bus: Bus, msg: DeliveryArrived) -> None:  # 
     )
 
 
+def _fold_copy(session: Session, bus: Bus, code: str) -> None:  # noqa: F811
+    add_folded_to_outbox(
+        session,
+        bus.tables,
+        _dispatched(code),
+        fold=DeliveriesDispatched.of,
+        exchange=topology.AGENCY.name,
+        routing_key=code,
+    )
+
+
 def test_one_transactions_messages_travel_as_one_after_its_other_messages(bus: Bus) -> None:  # noqa: F811
     arrivals = [_arrived() for _ in range(3)]
     with bus.db.unit_of_work() as session:
@@ -78,23 +89,9 @@ def test_each_destination_and_each_transaction_folds_apart(bus: Bus) -> None:  #
     first, second = _agency_code(), _agency_code()
     with bus.db.unit_of_work() as session:
         for code in (first, second, first, second, first):
-            add_folded_to_outbox(
-                session,
-                bus.tables,
-                _dispatched(code),
-                fold=DeliveriesDispatched.of,
-                exchange=topology.AGENCY.name,
-                routing_key=code,
-            )
+            _fold_copy(session, bus, code)
     with bus.db.unit_of_work() as session:
-        add_folded_to_outbox(
-            session,
-            bus.tables,
-            _dispatched(first),
-            fold=DeliveriesDispatched.of,
-            exchange=topology.AGENCY.name,
-            routing_key=first,
-        )
+        _fold_copy(session, bus, first)
 
     assert OutboxRelay(bus.db, bus.tables, bus.connection).run_once() == 3
     to_first = [m.decode() for m in _take_all(bus.connection, topology.agency_queue(first))]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message as RawMessage
 
-from services.common.bus.consumer import BusConsumer
+from services.common.bus.consumer import BusConsumer, Handler
 from services.common.bus.messages import (
     DeliveriesCreated,
     DeliveriesDispatched,
@@ -50,6 +50,27 @@ def _batch(connection: Connection, queue: Queue, messages: list[Message]) -> lis
     return taken
 
 
+def _consumer(
+    ingest: Ingest,  # noqa: F811
+    handler_map: dict[type[Message], Handler],
+) -> tuple[Connection, Queue, BusConsumer]:
+    """Ingest's batch consumer on a private in-memory queue."""
+    connection = Connection("memory://")
+    name = f"lt.unit.{uuid.uuid4().hex}"
+    queue = Queue(name, exchange=Exchange(name, type="direct"), routing_key="k")
+    queue(connection.default_channel).declare()
+    consumer = BusConsumer(
+        "ingest-events",
+        ingest.ctx.db,
+        BUS,
+        connection,
+        handler_map,
+        lambda: [queue],
+        before_batch=handlers.lock_for_batch,
+    )
+    return connection, queue, consumer
+
+
 def test_created_dispatched_and_a_status_in_one_batch(
     ingest: Ingest,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
@@ -83,22 +104,13 @@ def test_created_dispatched_and_a_status_in_one_batch(
             staff={},
         ),
     ]
-    connection = Connection("memory://")
-    name = f"lt.unit.{uuid.uuid4().hex}"
-    queue = Queue(name, exchange=Exchange(name, type="direct"), routing_key="k")
-    queue(connection.default_channel).declare()
-    consumer = BusConsumer(
-        "ingest-events",
-        ingest.ctx.db,
-        BUS,
-        connection,
+    connection, queue, consumer = _consumer(
+        ingest,
         {
             DeliveriesCreated: handlers.on_deliveries_created,
             DeliveryDispatched: handlers.on_delivery_dispatched,
             DeliveryStatusChanged: handlers.on_status_changed,
         },
-        lambda: [queue],
-        before_batch=handlers.lock_for_batch,
     )
 
     with caplog.at_level(logging.INFO, logger="services.common.bus.consumer"):
@@ -153,21 +165,13 @@ def test_folded_copies_and_statuses_apply_like_single_ones(
     statuses = DeliveryStatusesChanged.of(
         [status(RECIPIENT, "04", 3), status(RECIPIENT, "03", 2), status(THIRD, "03", 2)]
     )
-    connection = Connection("memory://")
-    name = f"lt.unit.{uuid.uuid4().hex}"
-    queue = Queue(name, exchange=Exchange(name, type="direct"), routing_key="k")
-    queue(connection.default_channel).declare()
-    consumer = BusConsumer(
-        "ingest-events",
-        ingest.ctx.db,
-        BUS,
-        connection,
+    connection, queue, consumer = _consumer(
+        ingest,
         {
-            DeliveriesDispatched: handlers.on_deliveries_dispatched,
-            DeliveryStatusesChanged: handlers.on_statuses_changed,
+            # The folded types are handled item by item by the consumer itself.
+            DeliveryDispatched: handlers.on_delivery_dispatched,
+            DeliveryStatusChanged: handlers.on_status_changed,
         },
-        lambda: [queue],
-        before_batch=handlers.lock_for_batch,
     )
 
     with caplog.at_level(logging.INFO, logger="services.common.bus.consumer"):

@@ -4,7 +4,7 @@ and every delivery the batch's arrivals name are locked up front, once."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -79,6 +79,16 @@ def _send_and_take(connection: Connection, q: Queue, messages: list[object]) -> 
     return taken
 
 
+def _arrivals(deliveries: Sequence[Delivery]) -> list[DeliveryArrived]:
+    """Each delivery taken into its recipient's inbox now (the connector's report)."""
+    return [
+        DeliveryArrived(
+            delivery_id=d.id, recipient=d.recipient_code, arrived_at=datetime.now(UTC).isoformat()
+        )
+        for d in deliveries
+    ]
+
+
 def _consumer(db: Database, connection: Connection, q: Queue) -> BusConsumer:
     return BusConsumer(
         "routing-events",
@@ -88,7 +98,6 @@ def _consumer(db: Database, connection: Connection, q: Queue) -> BusConsumer:
         {
             DocumentReceived: handlers.on_document_received,
             DeliveryArrived: handlers.on_delivery_arrived,
-            DeliveriesArrived: handlers.on_deliveries_arrived,
         },
         lambda: [q],
         before_batch=handlers.lock_for_batch,
@@ -106,12 +115,7 @@ def test_documents_then_their_arrivals_in_batches(
         deliveries = session.scalars(sa.select(Delivery)).all()
     assert len(deliveries) == 12
 
-    arrivals = [
-        DeliveryArrived(
-            delivery_id=d.id, recipient=d.recipient_code, arrived_at=datetime.now(UTC).isoformat()
-        )
-        for d in deliveries
-    ]
+    arrivals = _arrivals(deliveries)
     # One arrival comes twice in the batch (a redelivery), and the batch holds a new
     # document too: its deliveries are made in the same transaction.
     consumer.on_batch(_send_and_take(connection, q, [*arrivals, arrivals[0], _received()]))
@@ -184,16 +188,7 @@ def test_a_batch_sends_one_copy_message_per_recipient_and_one_status_message(
         d.document for d in documents
     )
 
-    arrived = DeliveriesArrived.of(
-        [
-            DeliveryArrived(
-                delivery_id=d.id,
-                recipient=d.recipient_code,
-                arrived_at=datetime.now(UTC).isoformat(),
-            )
-            for d in deliveries
-        ]
-    )
+    arrived = DeliveriesArrived.of(_arrivals(deliveries))
     consumer.on_batch(_send_and_take(connection, q, [arrived]))
     consumer.on_batch(_send_and_take(connection, q, [arrived]))  # redelivered: applied once
 
@@ -223,7 +218,6 @@ def test_a_batch_of_verdicts_reads_the_verdicts_it_replaces_in_one_query(
         connection,
         {
             DocumentVerified: handlers.on_document_verified,
-            DocumentsVerified: handlers.on_documents_verified,
         },
         lambda: [q],
         before_batch=handlers.lock_for_batch,
@@ -267,23 +261,14 @@ def test_a_batch_of_verdicts_reads_the_verdicts_it_replaces_in_one_query(
 def test_a_batchs_status_events_go_in_one_statement_without_returning(
     db: Database, queue: tuple[Connection, Queue]
 ) -> None:
-    """Events are known by (delivery, seq): nothing generated needs fetching back, so a
-    batch's events are one executemany, not a long INSERT ... RETURNING per page."""
+    """Events are written at commit without fetching their generated ids back: a batch's
+    events are one executemany, not a long INSERT ... RETURNING per page."""
     connection, q = queue
     consumer = _consumer(db, connection, q)
     consumer.on_batch(_send_and_take(connection, q, [_received() for _ in range(4)]))
     with db.reading() as session:
         deliveries = session.scalars(sa.select(Delivery)).all()
-    arrived = DeliveriesArrived.of(
-        [
-            DeliveryArrived(
-                delivery_id=d.id,
-                recipient=d.recipient_code,
-                arrived_at=datetime.now(UTC).isoformat(),
-            )
-            for d in deliveries
-        ]
-    )
+    arrived = DeliveriesArrived.of(_arrivals(deliveries))
     inserts: list[tuple[str, bool]] = []
 
     def seen(
