@@ -87,3 +87,16 @@ def json_body(req: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object (Content-Type: application/json)")
     return data
+
+
+def page_limit(req: Request, *, default: int, maximum: int) -> int:
+    """The ``limit`` query parameter, one rule for every list: it must be a whole number
+    (else 400), and a value out of range is clamped to 1..``maximum``."""
+    raw = req.args.get("limit")
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except ValueError as e:
+        raise BadRequest(f"limit must be a whole number, got {raw!r}") from e
+    return min(max(limit, 1), maximum)

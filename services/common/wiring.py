@@ -6,12 +6,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 
 from services.common.bus.connection import connect
-from services.common.bus.consumer import BatchPreparer, BusConsumer, Handler, QueueSource
+from services.common.bus.consumer import BusConsumer, QueueSource, Subscriptions
 from services.common.bus.outbox import OutboxRelay
 from services.common.bus.tables import BusTables
 from services.common.db import Database, upgrade
@@ -19,66 +19,82 @@ from services.common.runtime import Service, Worker
 from services.common.settings import CommonSettings
 from services.common.web import register_error_handlers
 
+C = TypeVar("C")
+
+_CONTEXT = "lienthong"
+_RUNTIME = "lienthong.runtime"
+
 
 @dataclass
-class ServiceContext:
-    """What a service's views and workers share; kept in ``app.extensions['lienthong']``."""
+class Runtime:
+    """What a service runs besides its HTTP views: bus workers, what they need ready
+    before they start, and what to release at shutdown. Built by ``create_app``."""
 
     name: str
-    settings: Any
     db: Database
     workers: dict[str, Worker] = field(default_factory=dict)
     prepare: list[Callable[[], None]] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def __getattr__(self, item: str) -> Any:
-        try:
-            return self.extras[item]
-        except KeyError as e:
-            raise AttributeError(item) from e
 
 
-def new_flask_app(name: str, context: ServiceContext) -> Flask:
-    app = Flask(f"lienthong.{name}")
+def new_flask_app(runtime: Runtime, context: object) -> Flask:
+    """The service's Flask app, holding its typed context (read with ``current``)."""
+    app = Flask(f"lienthong.{runtime.name}")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["lienthong"] = context
+    app.extensions[_CONTEXT] = context
+    app.extensions[_RUNTIME] = runtime
     register_error_handlers(app)
     return app
 
 
-def add_relay(context: ServiceContext, common: CommonSettings, tables: BusTables) -> OutboxRelay:
-    relay = OutboxRelay(context.db, tables, connect(common.broker, confirm_each_publish=False))
-    context.workers["outbox-relay"] = relay.run
-    context.prepare.append(relay.prepare)
+def context_of(app: Flask, kind: type[C]) -> C:
+    """The typed context ``create_app`` built for ``app``."""
+    context = app.extensions.get(_CONTEXT)
+    if not isinstance(context, kind):
+        raise TypeError(f"{app.name} holds {type(context).__name__}, not {kind.__name__}")
+    return context
+
+
+def current(kind: type[C]) -> C:
+    """The typed context of the app handling this request."""
+    return context_of(current_app, kind)
+
+
+def runtime_of(app: Flask) -> Runtime:
+    runtime = app.extensions[_RUNTIME]
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+def add_relay(runtime: Runtime, common: CommonSettings, tables: BusTables) -> OutboxRelay:
+    relay = OutboxRelay(runtime.db, tables, connect(common.broker, confirm_each_publish=False))
+    runtime.workers["outbox-relay"] = relay.run
+    runtime.prepare.append(relay.prepare)
     return relay
 
 
 def add_consumer(
-    context: ServiceContext,
+    runtime: Runtime,
     common: CommonSettings,
     tables: BusTables,
     name: str,
-    handlers: dict[type, Handler],
+    subscriptions: Subscriptions,
     queues: QueueSource,
-    *,
-    before_batch: BatchPreparer | None = None,
 ) -> BusConsumer:
     consumer = BusConsumer(
         name,
-        context.db,
+        runtime.db,
         tables,
         connect(common.broker),
-        handlers,
+        subscriptions,
         queues,
         max_deliveries=common.max_deliveries,
         # Only where unacknowledged messages come back: the filesystem bus deletes a
         # message when it is read, so a batch held in memory would widen what a crash loses.
         batch_size=50 if common.broker.is_amqp else 1,
-        before_batch=before_batch,
     )
-    context.workers[name] = consumer.run
+    runtime.workers[name] = consumer.run
     return consumer
 
 
@@ -87,15 +103,15 @@ def migrate(service: str, url: str) -> None:
 
 
 def service_of(app: Flask, host: str, port: int) -> Service:
-    context: ServiceContext = app.extensions["lienthong"]
+    runtime = runtime_of(app)
     return Service(
-        name=context.name,
+        name=runtime.name,
         app=app,
         host=host,
         port=port,
-        workers=dict(context.workers),
-        prepare=list(context.prepare),
-        on_close=[*context.on_close, context.db.dispose],
+        workers=dict(runtime.workers),
+        prepare=list(runtime.prepare),
+        on_close=[*runtime.on_close, runtime.db.dispose],
     )
 
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,20 @@ BatchPreparer = Callable[[Session, list[Message]], None]
 QueueSource = Callable[[], list[Queue]]
 
 
+@dataclass(frozen=True)
+class Subscriptions:
+    """What one consumer reads, declared in one place by the service that owns it: a
+    handler per message type (its queue is bound to exactly these types and their
+    folded forms, see ``topology.service_queue``) and what a batch prepares first."""
+
+    handlers: Mapping[type[Message], Handler]
+    before_batch: BatchPreparer | None = None
+
+    @property
+    def message_types(self) -> list[type[Message]]:
+        return list(self.handlers)
+
+
 def each_item(handler: Handler) -> Handler:
     """The handler of a folded message: ``handler`` applied to each item, in order, in
     the message's transaction."""
@@ -73,26 +88,25 @@ class BusConsumer:
         db: Database,
         tables: BusTables,
         connection: Connection,
-        handlers: Mapping[type[Message], Handler],
+        subscriptions: Subscriptions,
         queues: QueueSource,
         *,
         max_deliveries: int = 5,
         prefetch: int = 50,
         queue_refresh_seconds: float = 2.0,
         batch_size: int = 50,
-        before_batch: BatchPreparer | None = None,
     ) -> None:
         self.name = name
         self.db = db
         self.tables = tables
         self.connection = connection
-        self.handlers = _with_folded(handlers)
+        self.handlers = _with_folded(subscriptions.handlers)
         self.queue_source = queues
         self.max_deliveries = max_deliveries
         self.prefetch = prefetch
         self.queue_refresh_seconds = queue_refresh_seconds
         self.batch_size = max(1, batch_size)
-        self.before_batch = before_batch
+        self.before_batch = subscriptions.before_batch
         self._pending: list[RawMessage] = []
         self._dead_producer: Producer | None = None
         self._dead_connection: Connection | None = None

@@ -9,6 +9,7 @@ is a MessageFormatError and goes to lt.dead untouched.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 import uuid
@@ -147,6 +148,11 @@ def _check(value: Any, hint: Any, where: str) -> None:
         raise MessageFormatError(f"{where}: expected an integer")
     if hint in (str, bool, float) and not isinstance(value, hint):
         raise MessageFormatError(f"{where}: expected {hint.__name__}")
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            hint(value)
+        except ValueError as e:
+            raise MessageFormatError(f"{where}: {value!r} is not a {hint.__name__}") from e
 
 
 def parse(envelope: Envelope) -> Message:
@@ -167,7 +173,11 @@ def parse_payload(cls: type[MT], payload: Any, where: str) -> MT:
             raise MessageFormatError(f"{where} v{cls.VERSION}: missing {name}")
         value = payload[name]
         _check(value, hint, f"{where}.{name}")
-        values[name] = tuple(value) if is_tuple else value
+        if is_tuple:
+            value = tuple(value)
+        elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+            value = hint(value)
+        values[name] = value
     return cls(**values)
 
 

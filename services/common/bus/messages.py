@@ -23,6 +23,7 @@ from services.common.bus.envelope import (
     unfold,
     wrap,
 )
+from services.common.contract import Verdict
 from services.common.errors import MessageFormatError
 
 __all__ = [
@@ -72,9 +73,14 @@ class AgencyRegistered(Message):
     nonstandard_code: bool
 
 
-@message("document.received", 1)
+@message("document.received", 2)
 @dataclass(frozen=True)
 class DocumentReceived(Message):
+    """A document ingest accepted and stored. The fields routing acts on arrive parsed
+    and checked by ingest; ``metadata`` is the normalized edXML metadata as a record.
+    (v1 carried only ``metadata``; drain the routing and signing queues before an
+    upgrade, see the README.)"""
+
     document: str  # our id (uuid)
     document_id: str  # the edXML DocumentId
     sender: str
@@ -82,6 +88,13 @@ class DocumentReceived(Message):
     sha256: str
     size: int
     received_at: str
+    subject: str
+    priority: int  # edXML OtherInfo/Priority, 0 (normal) .. 4 (urgent)
+    due_date: str | None  # DueDate as an ISO date (YYYY-MM-DD), a Vietnam calendar day
+    paper: int  # 1: a paper copy travels too
+    business_doc_type: int  # edXML BussinessDocType: 0 new, 2 update, 3 replace
+    supersedes: str | None  # our id of the document an update or replacement supersedes
+    business_reason: str  # BussinessDocReason: why it is updated or replaced
     metadata: dict[str, Any]
 
 
@@ -179,7 +192,7 @@ class DocumentVerified(Message):
 
     document: str
     sha256: str
-    verdict: str  # valid | invalid | indeterminate | unsigned | unreadable
+    verdict: Verdict
     signature_count: int
     signers: tuple[str, ...]
     organization_signed: bool  # a valid signature by an organization certificate

@@ -1,6 +1,7 @@
 """The whole bus topology, declared in one place.
 
-- ``lt.events``: topic exchange for domain events, one durable queue per service.
+- ``lt.events``: topic exchange for domain events, one durable queue per service,
+  bound to the message types in that service's handler map (``service_queue``).
 - ``lt.agency``: topic exchange for deliveries, one durable queue per agency,
   bound with the agency's code as routing key.
 - ``lt.dead``: dead letters. RabbitMQ moves a message there after
@@ -11,43 +12,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from kombu import Exchange, Queue, binding
 from kombu.connection import Connection
+
+from services.common.bus.envelope import Message, folded_types
 
 EVENTS = Exchange("lt.events", type="topic", durable=True)
 AGENCY = Exchange("lt.agency", type="topic", durable=True)
 DEAD = Exchange("lt.dead", type="topic", durable=True)
 
 BROKER_DELIVERY_LIMIT = 10
-
-# Which event types each service's queue receives.
-SERVICE_EVENTS: dict[str, tuple[str, ...]] = {
-    "routing": (
-        "document.received",
-        # A folded type and its single one: a message alone in its transaction, or
-        # left over after cutting a fold into messages, travels as itself.
-        "deliveries.arrived",
-        "delivery.arrived",
-        "agency.registered",
-        "documents.verified",
-        "document.verified",
-    ),
-    "ingest": (
-        "documents.routed",  # folds deliveries.created (see routing above)
-        "deliveries.created",
-        "delivery.created",  # before deliveries.created; may still be in a queue
-        "delivery.statuses_changed",
-        "delivery.status_changed",
-        "document.signed",
-        "documents.verified",
-        "document.verified",
-        "delivery.due_soon",
-        "delivery.overdue",
-    ),
-    "signing": ("document.received",),
-}
 
 
 def _quorum_arguments() -> dict[str, Any]:
@@ -67,10 +44,14 @@ DEAD_QUEUE = Queue(
 )
 
 
-def service_queue(service: str) -> Queue:
+def service_queue(service: str, message_types: Iterable[type[Message]]) -> Queue:
+    """A service's event queue, bound to each message type its consumer reads (and to
+    the folded type of each, which carries several of them as one message)."""
+    names = {cls.TYPE for cls in message_types}
+    names |= {folded.TYPE for folded in folded_types() if folded.ITEM.TYPE in names}
     return Queue(
         f"lt.{service}.events",
-        bindings=[binding(EVENTS, routing_key=event) for event in SERVICE_EVENTS[service]],
+        bindings=[binding(EVENTS, routing_key=name) for name in sorted(names)],
         durable=True,
         queue_arguments=_quorum_arguments(),
     )
@@ -94,11 +75,17 @@ def destination_queue(exchange: str, routing_key: str) -> Queue | None:
 
 
 def declare_base(connection: Connection) -> None:
-    """Declare the exchanges, the dead-letter queue and every service queue."""
+    """Declare the exchanges and the dead-letter queue."""
     channel = connection.default_channel
     for exchange in (EVENTS, AGENCY, DEAD):
         exchange(channel).declare()
     DEAD_QUEUE(channel).declare()
-    for service, events in SERVICE_EVENTS.items():
-        if events:
-            service_queue(service)(channel).declare()
+
+
+def declare_queues(connection: Connection, queues: Iterable[Queue]) -> None:
+    """Declare queues with their bindings. Whoever starts the services declares every
+    service's queue first, so an event published before its reader ever ran is kept."""
+    declare_base(connection)
+    channel = connection.default_channel
+    for queue in queues:
+        queue(channel).declare()
