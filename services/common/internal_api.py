@@ -1,0 +1,95 @@
+"""The bodies of the services' internal HTTP APIs, parsed in one place.
+
+The caller builds one of these and sends ``to_json()``; the service that answers reads
+it with ``from_json``, which refuses a body of the wrong shape with a 400. Neither side
+imports the other: this module is their contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from services.common.contract import Status
+from services.common.errors import BadRequest
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise BadRequest(f"{name} must be {'non-empty ' if required else ''}text")
+    return value
+
+
+def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"{name} must be an object")
+    return value
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """``POST /internal/v1/deliveries/{id}/status``: a status an agency reports."""
+
+    code: Status
+    reported_by: str  # the reporting agency's code
+    description: str = ""
+    staff: dict[str, Any] = field(default_factory=dict)
+    arrived_at: str | None = None  # when ingest put the copy in the inbox (status 01)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> StatusReport:
+        code = Status.of(body.get("code") if isinstance(body.get("code"), str) else None)
+        if code is None:
+            raise BadRequest(f"{body.get('code')!r} is not an edXML status code")
+        arrived_at = body.get("arrived_at")
+        if arrived_at is not None and not isinstance(arrived_at, str):
+            raise BadRequest("arrived_at must be an ISO 8601 time")
+        return cls(
+            code=code,
+            reported_by=_text(body, "reported_by", required=True),
+            description=_text(body, "description"),
+            staff=_object(body, "staff"),
+            arrived_at=arrived_at or None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "code": self.code.value}
+
+
+TAKE_BACK_KINDS = ("recall", "update", "replace")
+
+
+@dataclass(frozen=True)
+class TakeBackRequest:
+    """``POST /internal/v1/documents/{id}/take-back``: the sender asks for a document back."""
+
+    requested_by: str  # the sending agency's code
+    kind: str = "recall"  # recall | update | replace (edXML BussinessDocType 1, 2, 3)
+    reason: str = ""
+    staff: dict[str, Any] = field(default_factory=dict)
+    replaced_by: str | None = None  # our id of the update or replacement
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> TakeBackRequest:
+        kind = body.get("kind") or "recall"
+        if kind not in TAKE_BACK_KINDS:
+            raise BadRequest(f"unknown take-back {kind!r}: recall, update or replace")
+        replaced_by = body.get("replaced_by")
+        if replaced_by is not None and not isinstance(replaced_by, str):
+            raise BadRequest("replaced_by must be a document id")
+        return cls(
+            requested_by=_text(body, "requested_by", required=True),
+            kind=kind,
+            reason=_text(body, "reason"),
+            staff=_object(body, "staff"),
+            replaced_by=replaced_by,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
