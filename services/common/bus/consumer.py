@@ -31,6 +31,7 @@ from services.common.bus.messages import (
     folded_types,
     parse,
     read_envelope,
+    unfold,
 )
 from services.common.bus.tables import BusTables
 from services.common.db import Database
@@ -53,6 +54,10 @@ class Subscriptions:
 
     handlers: Mapping[type[Message], Handler]
     before_batch: BatchPreparer | None = None
+    # Slow work (reading files, network) done for the batch's messages before its
+    # transaction opens, so that no row is locked while it runs; the handlers then
+    # find its results. It may run again for a message that is redelivered.
+    outside_transaction: Callable[[list[Message]], None] | None = None
 
     @property
     def message_types(self) -> list[type[Message]]:
@@ -107,6 +112,7 @@ class BusConsumer:
         self.queue_refresh_seconds = queue_refresh_seconds
         self.batch_size = max(1, batch_size)
         self.before_batch = subscriptions.before_batch
+        self.outside_transaction = subscriptions.outside_transaction
         self._pending: list[RawMessage] = []
         self._dead_producer: Producer | None = None
         self._dead_connection: Connection | None = None
@@ -202,6 +208,8 @@ class BusConsumer:
     def _apply_batch(self, batch: list[tuple[Envelope, Message, Handler]]) -> None:
         processed = self.tables.processed
         ids = [envelope.id for envelope, _, _ in batch]
+        if self.outside_transaction is not None:
+            self.outside_transaction(unfold([msg for _, msg, _ in batch]))
         with self.db.unit_of_work() as session:
             seen = set(
                 session.execute(
