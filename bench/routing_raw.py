@@ -51,6 +51,13 @@ def envelope_body(recipients: tuple[str, ...]) -> bytes:
         sha256="ab" * 32,
         size=600,
         received_at="2026-11-21T09:30:00.000000+00:00",
+        subject="Thử nghiệm",
+        priority=0,
+        due_date=None,
+        paper=0,
+        business_doc_type=0,
+        supersedes=None,
+        business_reason="",
         metadata=metadata_to(*recipients, number="1234"),
     )
     return json.dumps(wrap(msg).to_json(), ensure_ascii=False).encode()

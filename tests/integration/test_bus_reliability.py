@@ -55,6 +55,13 @@ def _received(recipients: tuple[str, ...] = ("000.00.01.H41", "000.00.02.H41")) 
         sha256="ab" * 32,
         size=10,
         received_at=datetime.now(UTC).isoformat(),
+        subject="Thử nghiệm",
+        priority=0,
+        due_date=None,
+        paper=0,
+        business_doc_type=0,
+        supersedes=None,
+        business_reason="",
         metadata={"Subject": "Thử nghiệm", "Paper": 0, "OtherInfo": {"Priority": 0}},
     )
 

@@ -23,7 +23,7 @@ from kombu.message import Message as RawMessage
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
-from services.common.bus.consumer import BusConsumer, Handler
+from services.common.bus.consumer import BusConsumer, Handler, Subscriptions
 from services.common.bus.messages import (
     DeliveryArrived,
     DeliveryCreated,
@@ -37,6 +37,10 @@ from services.common.bus.tables import BusTables, add_bus_tables
 from services.common.db import Database
 
 MAX_DELIVERIES = 3
+# Two services' queues, bound as their handler maps would bind them.
+ROUTING_QUEUE = topology.service_queue("routing", [DocumentReceived])
+INGEST_QUEUE = topology.service_queue("ingest", [DeliveryCreated])
+QUEUES = (ROUTING_QUEUE, INGEST_QUEUE)
 
 
 @dataclass
@@ -64,9 +68,9 @@ def bus(tmp_path: Path) -> Iterator[Bus]:
     topology.declare_base(connection)
     channel = connection.default_channel
     topology.DEAD_QUEUE(channel).purge()
-    for service, events in topology.SERVICE_EVENTS.items():
-        if events:
-            topology.service_queue(service)(channel).purge()
+    topology.declare_queues(connection, QUEUES)
+    for queue in QUEUES:
+        queue(channel).purge()
     yield Bus(db, tables, effects, connection)
     connection.release()
     db.dispose()
@@ -200,6 +204,13 @@ def test_relay_routes_events_to_the_service_queues(bus: Bus) -> None:
         sha256="ab" * 32,
         size=1,
         received_at=datetime.now(UTC).isoformat(),
+        subject="Thử nghiệm",
+        priority=0,
+        due_date=None,
+        paper=0,
+        business_doc_type=0,
+        supersedes=None,
+        business_reason="",
         metadata={},
     )
     created = DeliveryCreated(
@@ -215,8 +226,8 @@ def test_relay_routes_events_to_the_service_queues(bus: Bus) -> None:
 
     assert OutboxRelay(bus.db, bus.tables, bus.connection).run_once() == 2
 
-    routing = _take_all(bus.connection, topology.service_queue("routing"))
-    ingest = _take_all(bus.connection, topology.service_queue("ingest"))
+    routing = _take_all(bus.connection, ROUTING_QUEUE)
+    ingest = _take_all(bus.connection, INGEST_QUEUE)
     assert [m.decode()["type"] for m in routing] == ["document.received"]
     assert [m.decode()["type"] for m in ingest] == ["delivery.created"]
 
@@ -264,7 +275,7 @@ def _consumer(bus: Bus, queue: Queue, handler: Handler, name: str = "unit-consum
         bus.db,
         bus.tables,
         bus.connection,
-        {DeliveryArrived: handler},
+        Subscriptions({DeliveryArrived: handler}),
         lambda: [queue],
         max_deliveries=MAX_DELIVERIES,
     )
@@ -508,7 +519,7 @@ def test_relay_and_consumer_workers_deliver_a_committed_message(bus: Bus) -> Non
         bus.db,
         bus.tables,
         Connection("memory://", transport_options=options),
-        {DeliveryDispatched: handler},
+        Subscriptions({DeliveryDispatched: handler}),
         lambda: [queue],
         max_deliveries=MAX_DELIVERIES,
         queue_refresh_seconds=0.1,

@@ -37,6 +37,7 @@ from services.common.bus.messages import (
     read_envelope,
     wrap,
 )
+from services.common.contract import Verdict
 from services.common.errors import MessageFormatError
 
 SENDER = "000.00.00.H41"
@@ -55,6 +56,13 @@ SAMPLES: list[Message] = [
         sha256="ab" * 32,
         size=12609,
         received_at="2024-03-15T08:00:00+00:00",
+        subject="Về việc triển khai",
+        priority=1,
+        due_date=None,
+        paper=0,
+        business_doc_type=0,
+        supersedes=None,
+        business_reason="",
         metadata={
             "Subject": "Về việc triển khai",
             "To": [{"OrganId": RECIPIENT}],
@@ -428,6 +436,7 @@ PLAIN_FIELD_TYPES = {
     "str | None",
     "tuple[str, ...]",
     "dict[str, Any]",
+    "Verdict",  # a StrEnum: it travels as its string
     "tuple[dict[str, Any], ...]",  # a folded message's items: payloads, plain values too
 }
 
@@ -489,3 +498,13 @@ def test_unfold_puts_items_in_place_of_the_folded_message() -> None:
         *arrived.messages(),
         single,
     ]
+
+
+def test_a_verdict_outside_the_enum_is_refused() -> None:
+    verified = next(s for s in SAMPLES if isinstance(s, DocumentVerified))
+    envelope = read_envelope(json.loads(json.dumps(wrap(verified).to_json())))
+    assert parse(envelope) == verified
+    assert isinstance(parse(envelope).verdict, Verdict)  # type: ignore[attr-defined]
+    bad = Envelope(**{**envelope.to_json(), "payload": {**envelope.payload, "verdict": "maybe"}})
+    with pytest.raises(MessageFormatError, match="not a Verdict"):
+        parse(bad)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.common.bus import outbox, topology
-from services.common.bus.consumer import BusConsumer
+from services.common.bus.consumer import BusConsumer, Subscriptions
 from services.common.bus.messages import (
     DeliveriesArrived,
     DeliveriesDispatched,
@@ -133,12 +133,14 @@ def test_a_folded_message_alone_is_prepared_as_a_batch(bus: Bus) -> None:  # noq
         bus.db,
         bus.tables,
         bus.connection,
-        {
-            DeliveriesArrived: handler,
-            DeliveryArrived: lambda s, m, e: applied.append(m.delivery_id),
-        },
+        Subscriptions(
+            {
+                DeliveriesArrived: handler,
+                DeliveryArrived: lambda s, m, e: applied.append(m.delivery_id),
+            },
+            before_batch=lambda session, msgs: prepared.append(msgs),
+        ),
         lambda: [queue],
-        before_batch=lambda session, msgs: prepared.append(msgs),
     )
     folded = DeliveriesArrived.of([_arrived(), _arrived()])
     _publish(bus.connection, queue, wrap(folded).to_json(), serializer="json")
