@@ -1,6 +1,6 @@
 """The stack the benchmarks run against, built fresh each run, and facts about the machine.
 
-Everything is reused from ``tests.support``: a fresh RabbitMQ vhost, fresh PostgreSQL
+Everything is reused from ``testkit``: a fresh RabbitMQ vhost, fresh PostgreSQL
 databases, a SeaweedFS S3 server, and the three services as separate processes.
 """
 
@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tests.support.infra import (
+from testkit.infra import (
     PG_ADMIN_URL,
     RABBIT_HOST,
     RABBIT_PORT,
+    ServiceMissing,
     port_open,
     postgres_databases,
     rabbit_vhost,
 )
-from tests.support.seaweed import running_seaweed
-from tests.support.stack import AgencyClient, Stack
+from testkit.seaweed import running_seaweed
+from testkit.stack import AgencyClient, Stack
 
 SENDER = "000.00.00.H41"
 RECIPIENTS = ("000.00.01.H41", "000.00.02.H41", "000.00.03.H41", "000.00.04.H41")
@@ -39,7 +40,7 @@ class Unavailable(RuntimeError):
 
 
 def check_infrastructure() -> None:
-    """Fail with a clear message before touching anything (``tests.support`` would skip)."""
+    """Fail with a clear message, naming every missing server, before touching anything."""
     problems = []
     if not port_open(RABBIT_HOST, RABBIT_PORT):
         problems.append(f"RabbitMQ is not listening on {RABBIT_HOST}:{RABBIT_PORT}")
@@ -72,22 +73,13 @@ class BenchStack:
 
 
 @contextlib.contextmanager
-def _outcome_as_unavailable() -> Iterator[None]:
-    """``tests.support.infra`` calls pytest.skip/fail when a server is missing."""
-    import pytest
-
-    try:
-        yield
-    except (pytest.skip.Exception, pytest.fail.Exception) as e:
-        raise Unavailable(str(e)) from None
-
-
-@contextlib.contextmanager
 def bench_stack(data_dir: Path, max_upload_bytes: int) -> Iterator[BenchStack]:
     with contextlib.ExitStack() as outer:
-        with _outcome_as_unavailable():
+        try:
             vhost = outer.enter_context(rabbit_vhost())
             pg = outer.enter_context(postgres_databases())
+        except ServiceMissing as e:
+            raise Unavailable(str(e)) from None
         seaweed = outer.enter_context(running_seaweed(data_dir))
         env = {
             "LIENTHONG_BROKER_URL": vhost.url,
@@ -171,7 +163,7 @@ def _package(name: str) -> str:
 
 
 def machine_facts() -> dict[str, str]:
-    from tests.support.seaweed import find_weed_binary
+    from testkit.seaweed import find_weed_binary
 
     root = Path(__file__).resolve().parents[1]
     weed = _run(str(find_weed_binary()), "version").splitlines()

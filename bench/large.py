@@ -11,7 +11,7 @@ from bench.environment import BenchStack
 from bench.measure import RssSampler, StreamingMultipart
 from bench.pdfs import PaddedPdf
 from bench.scenarios import error_text, sender_client
-from tests.support.stack import metadata_to
+from testkit.stack import metadata_to
 
 
 @dataclass(frozen=True)

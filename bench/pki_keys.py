@@ -33,8 +33,8 @@ from services.signing.pki import models as _models  # noqa: F401 - registers the
 from services.signing.pki.ca import init_pki
 from services.signing.pki.service import build_pki_service
 from services.signing.settings import DEFAULT_PKCS11_LIB, SigningSettings
-from tests.support.pdfs import one_page_pdf
-from tests.support.stack import CORPUS
+from testkit.pdfs import one_page_pdf
+from testkit.stack import CORPUS
 
 SOURCE_PDF = CORPUS / "pdf-real/002-trivial-libre-office-writer/002-trivial-libre-office-writer.pdf"
 PIN = "bench-pin-0000"

@@ -46,8 +46,8 @@ from bench.routing_results import (
     RoutingResults,
     Saturation,
 )
-from tests.support.faults import tiny_pdf
-from tests.support.infra import PG_ADMIN_URL
+from testkit.faults import tiny_pdf
+from testkit.infra import PG_ADMIN_URL
 
 # --- (b) saturation -----------------------------------------------------------------
 

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from bench.environment import BenchStack
 from bench.routing_results import CpuShare
-from tests.support.faults import queue_depths, tiny_pdf
-from tests.support.stack import metadata_to
+from testkit.faults import queue_depths, tiny_pdf
+from testkit.stack import metadata_to
 
 # --- the stack's side ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from services.common.bus.messages import DocumentReceived, wrap
-from tests.support.stack import metadata_to
+from testkit.stack import metadata_to
 
 PREFETCH = 50
 

@@ -26,7 +26,7 @@ from bench.pdfs import Variants, page_count, write_padded_pdf
 from bench.report import MIB, PARTS, Results, markdown, terminal_summary
 from bench.routing import RoutingOptions, run_routing
 from bench.signing import SigningOptions, run_signing
-from tests.support.stack import CORPUS
+from testkit.stack import CORPUS
 
 HERE = Path(__file__).resolve().parent
 SOURCE_PDF = CORPUS / "pdf-real/002-trivial-libre-office-writer/002-trivial-libre-office-writer.pdf"

@@ -15,7 +15,7 @@ import requests
 from bench.environment import BenchStack
 from bench.measure import Summary
 from bench.pdfs import Variants
-from tests.support.stack import AgencyClient, metadata_to
+from testkit.stack import AgencyClient, metadata_to
 
 
 def sender_client(bench: BenchStack) -> AgencyClient:

@@ -207,7 +207,7 @@ class Bench:
         from services.signing.pki import registry
         from services.signing.pki.ca import init_pki
         from services.signing.settings import SigningSettings
-        from tests.support.official_doc import official_letter
+        from testkit.official_doc import official_letter
 
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
@@ -362,7 +362,7 @@ def _check(res: SigningResults, what: str, pdf: bytes, verifier: Any, signatures
 
 
 def _large(bench: Bench, options: SigningOptions) -> LargeRun:
-    from tests.support.official_doc import official_letter
+    from testkit.official_doc import official_letter
 
     source = bench.work / "large.pdf"
     source.write_bytes(official_letter(padding_bytes=options.large_mib * MIB))
@@ -436,7 +436,7 @@ def _settings(bench: Bench, options: SigningOptions, field_box: tuple[int, ...])
         )
     )
     return {
-        "PDF": f"`official_letter()` from tests/support/official_doc.py: 1 page, "
+        "PDF": f"`official_letter()` from testkit/official_doc.py: 1 page, "
         f"{len(bench.letter):,} bytes (reportlab, embedded LTSerif subset)",
         "keys": f"organization and personal certificates RSA-{org_bits}, SHA-256, issued by "
         f"the issuing CA under an RSA-{root_bits} root; PKI created by `init_pki` in "

@@ -33,7 +33,7 @@ def main() -> None:
         from services.signing.pki import registry
         from services.signing.pki.ca import init_pki
         from services.signing.settings import SigningSettings
-        from tests.support.official_doc import official_letter
+        from testkit.official_doc import official_letter
 
         settings = SigningSettings.from_env()
         migrate("signing", settings.database_url)

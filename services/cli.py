@@ -1,50 +1,112 @@
-"""The ``lienthong`` command: one group, each service adds its own commands."""
+"""The ``lienthong`` command: one group, each service adds its own commands.
+
+This is the composition root: the one place that knows every service (no service
+imports another), so it declares the bus topology built from their handler maps.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import click
 from flask import Flask
+from kombu import Connection, Queue
 
+from services.common.bus.connection import connect
+from services.common.bus.messages import Message
+from services.common.bus.topology import declare_queues, service_queue
 from services.common.errors import LienThongError
 from services.common.runtime import Runner, Service
+from services.common.settings import CommonSettings, Env, load_common
 from services.common.wiring import configure_logging, migrate, service_of
 
 
-def _ingest() -> tuple[Any, Callable[[Any], Flask]]:
+class ServiceSettings(Protocol):
+    """What the composition root needs of any service's settings."""
+
+    @property
+    def common(self) -> CommonSettings: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def database_url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """One service as the composition root knows it; each is imported only when used."""
+
+    load: Callable[[], tuple[ServiceSettings, Callable[[Any], Flask]]]
+    event_types: Callable[[], Sequence[type[Message]]]  # what its events queue reads
+
+
+def _ingest() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
     from services.ingest.app import create_app
     from services.ingest.settings import IngestSettings
 
     return IngestSettings.from_env(), create_app
 
 
-def _signing() -> tuple[Any, Callable[[Any], Flask]]:
+def _signing() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
     from services.signing.app import create_app
     from services.signing.settings import SigningSettings
 
     return SigningSettings.from_env(), create_app
 
 
-def _routing() -> tuple[Any, Callable[[Any], Flask]]:
+def _routing() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
     from services.routing.app import create_app
     from services.routing.settings import RoutingSettings
 
     return RoutingSettings.from_env(), create_app
 
 
-SERVICES: dict[str, Callable[[], tuple[Any, Callable[[Any], Flask]]]] = {
-    "ingest": _ingest,
-    "signing": _signing,
-    "routing": _routing,
+def _ingest_events() -> Sequence[type[Message]]:
+    from services.ingest.consumers import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+def _signing_events() -> Sequence[type[Message]]:
+    from services.signing.consumers import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+def _routing_events() -> Sequence[type[Message]]:
+    from services.routing.consumers import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+SERVICES: dict[str, ServiceEntry] = {
+    "ingest": ServiceEntry(_ingest, _ingest_events),
+    "signing": ServiceEntry(_signing, _signing_events),
+    "routing": ServiceEntry(_routing, _routing_events),
 }
 
 
+def service_queues() -> list[Queue]:
+    """Every service's events queue, bound from its own handler map."""
+    return [service_queue(name, entry.event_types()) for name, entry in SERVICES.items()]
+
+
+def declare_bus(common: CommonSettings) -> None:
+    """Declare every service's queue before any service runs, so an event published
+    before its reader first started is kept, not dropped by the topic exchange."""
+    with connect(common.broker) as connection:
+        connection.ensure_connection(max_retries=3)
+        declare_queues(connection, service_queues())
+
+
 def build_service(name: str) -> Service:
-    settings, create_app = SERVICES[name]()
+    settings, create_app = SERVICES[name].load()
     return service_of(create_app(settings), settings.common.host, settings.port)
 
 
@@ -76,13 +138,16 @@ def main(verbose: bool) -> None:
 )
 def serve(service: str, workers_only: bool) -> None:
     """Run one service: its HTTP API and its bus workers."""
-    Runner([build_service(service)], serve_http=not workers_only).run_forever()
+    built = build_service(service)
+    declare_bus(load_common(Env()))
+    Runner([built], serve_http=not workers_only).run_forever()
 
 
 @main.command()
 def up() -> None:
     """Run all three services in this process (the embedded shape)."""
     services = [build_service(name) for name in ("ingest", "signing", "routing")]
+    declare_bus(load_common(Env()))
     runner = Runner(services)
     for service in services:
         click.echo(f"  {service.name:8} {service.url}")
@@ -93,10 +158,12 @@ def up() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Apply every service's database migrations."""
-    for name, load in SERVICES.items():
-        settings, _create = load()
+    for name, entry in SERVICES.items():
+        settings, _create = entry.load()
         migrate(name, settings.database_url)
         click.echo(f"{name}: migrated", err=True)
+    declare_bus(load_common(Env()))
+    click.echo("bus: every service's queue declared", err=True)
 
 
 @main.group()
@@ -104,10 +171,7 @@ def dead() -> None:
     """Dead letters (lt.dead): messages no consumer could apply."""
 
 
-def _bus_connection() -> Any:
-    from services.common.bus.connection import connect
-    from services.common.settings import Env, load_common
-
+def _bus_connection() -> Connection:
     return connect(load_common(Env()).broker)
 
 

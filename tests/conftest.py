@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.infra import RabbitVhost, postgres_databases, rabbit_vhost
-from tests.support.seaweed import SeaweedS3, running_seaweed
-from tests.support.stack import CORPUS
+from testkit.infra import RabbitVhost, ServiceMissing, in_ci, postgres_databases, rabbit_vhost
+from testkit.seaweed import SeaweedS3, running_seaweed
+from testkit.stack import CORPUS
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A server or tool the test needs is missing (``ServiceMissing``): a skip with the
+    reason here, and a failure when CI=true, where every test must run."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if call.excinfo is not None and call.excinfo.errisinstance(ServiceMissing) and not in_ci():
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
 
 
 @pytest.fixture(scope="session")

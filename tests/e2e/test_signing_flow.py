@@ -16,10 +16,10 @@ import requests
 
 from services.signing.images import draw_seal, draw_signature
 from services.signing.verification import Verdict, Verifier
-from tests.support.infra import postgres_databases, rabbit_vhost
-from tests.support.official_doc import official_letter
-from tests.support.seaweed import SeaweedS3
-from tests.support.stack import CORPUS, AgencyClient, Stack, metadata_to, wait_for
+from testkit.infra import postgres_databases, rabbit_vhost
+from testkit.official_doc import official_letter
+from testkit.seaweed import SeaweedS3
+from testkit.stack import CORPUS, AgencyClient, Stack, metadata_to, wait_for
 
 pytestmark = pytest.mark.e2e
 

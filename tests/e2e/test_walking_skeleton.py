@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.infra import RabbitVhost
-from tests.support.seaweed import SeaweedS3
-from tests.support.stack import AgencyClient, Stack, metadata_to, wait_for
+from testkit.infra import RabbitVhost
+from testkit.seaweed import SeaweedS3
+from testkit.stack import AgencyClient, Stack, metadata_to, wait_for
 
 pytestmark = pytest.mark.e2e
 

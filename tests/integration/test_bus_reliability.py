@@ -28,7 +28,7 @@ from services.common.settings import BrokerSettings
 from services.common.wiring import migrate
 from services.routing import handlers
 from services.routing.models import BUS, Delivery, Exchange
-from tests.support.infra import RabbitVhost
+from testkit.infra import RabbitVhost
 
 pytestmark = pytest.mark.integration
 

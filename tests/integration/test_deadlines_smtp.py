@@ -27,7 +27,7 @@ from services.common.wiring import migrate
 from services.routing.mailer import MailWorker, SmtpMailer
 from services.routing.scheduler import DeadlineScanner, ScanResult, scan_once
 from services.routing.settings import MailSettings, RoutingSettings, SmtpSettings
-from tests.support.infra import free_port
+from testkit.infra import free_port
 from tests.unit.routing.test_deadlines_scan import (
     DUE,
     DUE_SOON,

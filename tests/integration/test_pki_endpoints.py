@@ -36,8 +36,8 @@ from services.signing.pki.api import blueprint
 from services.signing.pki.ca import init_pki
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
-from tests.support.infra import free_port, unavailable
-from tests.support.pdfs import one_page_pdf
+from testkit.infra import free_port, unavailable
+from testkit.pdfs import one_page_pdf
 
 pytestmark = pytest.mark.integration
 

@@ -34,8 +34,8 @@ from services.signing.pki.ca import init_pki
 from services.signing.pki.errors import CertificateUnusable, TokenError
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import DEFAULT_PKCS11_LIB, SigningSettings
-from tests.support.infra import unavailable
-from tests.support.pdfs import one_page_pdf
+from testkit.infra import unavailable
+from testkit.pdfs import one_page_pdf
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from services.common.errors import NotFound, StorageError
 from services.common.storage import S3Store, open_store, spool
-from tests.support.seaweed import SeaweedS3
+from testkit.seaweed import SeaweedS3
 
 pytestmark = pytest.mark.integration
 

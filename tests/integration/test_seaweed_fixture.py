@@ -1,4 +1,4 @@
-"""Self-check for tests/support/seaweed.py against a real ``weed mini``."""
+"""Self-check for testkit/seaweed.py against a real ``weed mini``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from tests.support.seaweed import SeaweedS3, running_seaweed  # noqa: E402
+from testkit.seaweed import SeaweedS3, running_seaweed  # noqa: E402
 
 PART_SIZE = 5 * 1024 * 1024
 OBJECT_SIZE = 6 * 1024 * 1024

@@ -22,7 +22,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.signing.appearance import Profile
 from services.signing.pades import Level
-from tests.support.infra import free_port, unavailable
+from testkit.infra import free_port, unavailable
 from tests.unit.signing.kit import SigningKit, build_kit, serving_pki
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,7 @@ from tests.integration.test_webhooks_kit import (
     handler_for,
     start_ingest,
 )
-from tests.support.infra import RabbitVhost
+from testkit.infra import RabbitVhost
 
 pytestmark = pytest.mark.integration
 

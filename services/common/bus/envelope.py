@@ -213,13 +213,14 @@ class Folded(Message, typing.Generic[MT]):
         if not self.items:
             raise MessageFormatError(f"{self.TYPE}: no items")
         parsed = tuple(
-            parse_payload(self.ITEM, item, f"{self.TYPE}.items[{i}]")
+            typing.cast(MT, parse_payload(self.ITEM, item, f"{self.TYPE}.items[{i}]"))
             for i, item in enumerate(self.items)
         )
         object.__setattr__(self, "_messages", parsed)
 
     def messages(self) -> tuple[MT, ...]:
-        return self._messages  # type: ignore[attr-defined]
+        # Kept beside the fields, not as one: payload_of sends every field.
+        return typing.cast("tuple[MT, ...]", self.__dict__["_messages"])
 
     @classmethod
     def of(cls, msgs: typing.Sequence[Message]) -> Message:

@@ -21,7 +21,7 @@ from services.ingest.settings import WebhookSettings
 from services.ingest.webhook_http import HttpTransport, Outcome, classify
 from services.ingest.webhook_worker import WebhookWorker
 from services.ingest.webhooks import SecretBox, verify_webhook_signature
-from tests.support.infra import free_port
+from testkit.infra import free_port
 
 AGENCY = "000.00.01.H41"
 BOX = SecretBox(["unit-test-key-0123456789"])

@@ -20,7 +20,7 @@ from services.signing.pki import models as _models  # noqa: F401 - registers the
 from services.signing.pki.ca import init_pki
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
-from tests.support.infra import free_port
+from testkit.infra import free_port
 from tests.unit.signing.kit import PkiServer, SigningKit, build_kit, serving_pki, settings_for
 
 

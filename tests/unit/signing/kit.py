@@ -36,8 +36,8 @@ from services.signing.pki.api import blueprint as pki_blueprint
 from services.signing.pki.ca import init_pki
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
-from tests.support.infra import unavailable
-from tests.support.official_doc import official_letter
+from testkit.infra import unavailable
+from testkit.official_doc import official_letter
 
 if TYPE_CHECKING:  # imported when used: the PKI tests load this module too
     from services.signing.verification import Verifier

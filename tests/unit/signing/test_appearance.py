@@ -29,7 +29,7 @@ from services.signing.appearance import (
     top_right_placement,
 )
 from services.signing.pdftext import read_page
-from tests.support.official_doc import official_letter
+from testkit.official_doc import official_letter
 
 A4 = Box(0, 0, 595.2756, 841.8898)
 NAME = "Nguyễn Văn An"

@@ -28,7 +28,7 @@ from services.signing.arrival import ArrivalVerification
 from services.signing.models import BUS
 from services.signing.pades import Level
 from services.signing.verification import Verdict
-from tests.support.official_doc import official_letter
+from testkit.official_doc import official_letter
 from tests.unit.signing.kit import (
     AGENCY,
     LEADER,

@@ -20,7 +20,7 @@ from services.signing.pades import Level
 from services.signing.pdfinfo import SignatureWidget, signature_widgets
 from services.signing.pdftext import read_page
 from services.signing.verification import Verdict, VerificationReport
-from tests.support.infra import unavailable
+from testkit.infra import unavailable
 from tests.unit.signing.kit import LEADER, ORGANIZATION, SigningKit
 
 LEVELS = list(Level)

@@ -121,7 +121,7 @@ def test_images_keep_their_alpha_channel() -> None:
 
 
 def test_an_image_is_written_with_its_soft_mask(tmp_path: Path) -> None:
-    from tests.support.pdfs import one_page_pdf
+    from testkit.pdfs import one_page_pdf
 
     image = embedded_image(draw_signature(LEADER))
     writer = IncrementalPdfFileWriter(io.BytesIO(one_page_pdf()))

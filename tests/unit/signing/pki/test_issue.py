@@ -29,7 +29,7 @@ from services.signing.pki.cli import pki as pki_group
 from services.signing.pki.errors import CertificateUnusable
 from services.signing.pki.service import PkiService
 from services.signing.settings import SigningSettings
-from tests.support.pdfs import one_page_pdf
+from testkit.pdfs import one_page_pdf
 from tests.unit.signing.pki.conftest import AGENCY, AGENCY_NAME, PASSPHRASE, PUBLIC_URL
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.support.infra import free_port
+from testkit.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -1,6 +1,7 @@
-"""The real services tests run against: RabbitMQ (a fresh vhost per run) and
-PostgreSQL (fresh databases per run). When CI=true a missing service fails the
-test; elsewhere it is skipped with the reason."""
+"""The real services tests and benches run against: RabbitMQ (a fresh vhost per
+run) and PostgreSQL (fresh databases per run). A missing server raises
+``ServiceMissing``; the tests' fixtures turn that into a failure when CI=true and a
+skip elsewhere, the benches into a clear error."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import pytest
+from typing import NoReturn
 
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 PG_ADMIN_URL = os.environ.get("LT_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -24,10 +24,12 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def unavailable(what: str) -> None:
-    if in_ci():
-        pytest.fail(f"{what} is not available, and CI=true requires it")
-    pytest.skip(f"{what} is not available")
+class ServiceMissing(RuntimeError):
+    """A server the tests or benches need is not there."""
+
+
+def unavailable(what: str) -> NoReturn:
+    raise ServiceMissing(f"{what} is not available")
 
 
 def port_open(host: str, port: int) -> bool:
@@ -79,7 +81,6 @@ def postgres_databases(names: tuple[str, ...] = SERVICES) -> Iterator[dict[str, 
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError:
         unavailable(f"PostgreSQL at {PG_ADMIN_URL}")
-        raise
     prefix = f"lt_test_{secrets.token_hex(4)}"
     urls = {}
     with admin:

@@ -27,8 +27,8 @@ import requests
 import sqlalchemy as sa
 from kombu import Connection, Exchange, Producer
 
-from tests.support.pdfs import one_page_pdf
-from tests.support.stack import metadata_to
+from testkit.pdfs import one_page_pdf
+from testkit.stack import metadata_to
 
 log = logging.getLogger(__name__)
 
