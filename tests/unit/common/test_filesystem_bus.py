@@ -50,7 +50,7 @@ def test_a_message_file_appears_under_its_queue_name_only_when_complete(
         seen.append((visible, Path(src).read_bytes()))
         real_replace(src, dst)
 
-    monkeypatch.setattr(filesystem.os, "replace", watching_replace)
+    monkeypatch.setattr(os, "replace", watching_replace)
     with _connection(tmp_path) as conn:
         queue = _queue()
         queue(conn.default_channel).declare()

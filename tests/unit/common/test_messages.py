@@ -138,7 +138,7 @@ SAMPLES: list[Message] = [
     DocumentVerified(
         document=str(uuid.uuid4()),
         sha256="d" * 64,
-        verdict="valid",
+        verdict=Verdict.VALID,
         signature_count=2,
         signers=("CN=Nguyễn Văn An", "CN=UBND tỉnh Quảng Ninh"),
         organization_signed=True,
@@ -441,7 +441,10 @@ PLAIN_FIELD_TYPES = {
 }
 
 
-@pytest.mark.parametrize("cls", sorted(messages._REGISTRY.values(), key=lambda c: c.TYPE))
+REGISTERED: list[type[Message]] = sorted(messages._REGISTRY.values(), key=lambda c: c.TYPE)
+
+
+@pytest.mark.parametrize("cls", REGISTERED)
 def test_message_fields_are_plain_values(cls: type[Message]) -> None:
     """The payload is a shallow copy of the fields: that is only right while no field
     holds a nested dataclass."""

@@ -149,6 +149,7 @@ def test_a_folded_message_alone_is_prepared_as_a_batch(bus: Bus) -> None:  # noq
     _publish(bus.connection, queue, wrap(lone).to_json(), serializer="json")
     consumer.on_batch(_take_batch(bus, queue))
 
+    assert isinstance(folded, DeliveriesArrived)
     assert prepared == [[folded]]  # not for the lone plain message
     assert applied == [*(m.delivery_id for m in folded.messages()), lone.delivery_id]
     assert str(uuid.UUID(applied[0])) == applied[0]

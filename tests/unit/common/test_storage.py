@@ -258,7 +258,7 @@ def test_a_concurrent_put_of_the_same_bytes_succeeds(
             interleaved.append(store.put(second))  # the other thread runs here
         return result
 
-    monkeypatch.setattr(storage.shutil, "copyfileobj", copy_then_let_the_other_thread_run)
+    monkeypatch.setattr(shutil, "copyfileobj", copy_then_let_the_other_thread_run)
 
     stored = store.put(first)
 
