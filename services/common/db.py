@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -39,6 +39,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+R = TypeVar("R")  # a mapped class: a row of it
+K = TypeVar("K")
 
 
 def make_engine(url: str) -> Engine:
@@ -118,26 +122,31 @@ class Database:
         self.engine.dispose()
 
 
-def insert_if_absent(session: Session, model: Any, **values: Any) -> None:
+def insert_if_absent(session: Session, model: type[object], **values: object) -> None:
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite): a row two consumers or
     processes may create at once, without a duplicate-key failure."""
     insert_all_if_absent(session, model, [values])
 
 
-def insert_all_if_absent(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+def insert_all_if_absent(
+    session: Session, model: type[object], rows: Sequence[Mapping[str, object]]
+) -> None:
     """:func:`insert_if_absent` for many rows, in one statement, in primary-key order:
     an insert waits for another transaction's uncommitted insert of the same key, so
     two transactions inserting overlapping rows in different orders would deadlock."""
     if rows:
-        key = sa.inspect(model).primary_key[0].key
-        ordered = sorted(rows, key=lambda row: row[key])
-        session.execute(_insert_ignoring(session.get_bind().dialect.name, model.__table__), ordered)
+        mapper = sa.inspect(model)
+        key = mapper.primary_key[0].key
+        ordered = sorted(rows, key=lambda row: str(row[key]))
+        table = mapper.local_table
+        assert isinstance(table, sa.Table)
+        session.execute(_insert_ignoring(session.get_bind().dialect.name, table), ordered)
 
 
-_INSERTS_IGNORING: dict[tuple[str, sa.Table], Any] = {}
+_INSERTS_IGNORING: dict[tuple[str, sa.Table], sa.Insert] = {}
 
 
-def _insert_ignoring(dialect: str, table: sa.Table) -> Any:
+def _insert_ignoring(dialect: str, table: sa.Table) -> sa.Insert:
     # Built once per table: a plain statement with bound parameters is the cheapest
     # thing to run on every bus message.
     key = (dialect, table)
@@ -172,12 +181,14 @@ _ROWS_AT_COMMIT = transaction_local("lienthong.rows_at_commit")
 _BEFORE_ROWS_AT_COMMIT: list[Callable[[Session], None]] = []
 
 
-def insert_at_commit(session: Session, table: sa.Table, row: dict[str, Any]) -> None:
+def insert_at_commit(session: Session, table: sa.Table, row: Mapping[str, object]) -> None:
     """Queue ``row`` for ``table``. It is written just before the commit, after a flush
     (so the rows it references exist), with the transaction's other rows for that
     table in one executemany: a transaction that writes many makes one round trip, and
     nothing is fetched back. Rows keep the order they were queued in."""
-    pending: dict[sa.Table, list[dict[str, Any]]] = session.info.setdefault(_ROWS_AT_COMMIT, {})
+    pending: dict[sa.Table, list[Mapping[str, object]]] = session.info.setdefault(
+        _ROWS_AT_COMMIT, {}
+    )
     pending.setdefault(table, []).append(row)
 
 
@@ -206,12 +217,12 @@ _LOCKED_ROWS = transaction_local("lienthong.locked_rows")
 KEYS_PER_QUERY = 10_000
 
 
-def _in_chunks(keys: list[Any]) -> Iterator[list[Any]]:
+def _in_chunks(keys: list[K]) -> Iterator[list[K]]:
     for start in range(0, len(keys), KEYS_PER_QUERY):
         yield keys[start : start + KEYS_PER_QUERY]
 
 
-def lock_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
+def lock_rows(session: Session, model: type[object], keys: Iterable[str]) -> None:
     """Lock the rows of ``model`` with these primary keys (SELECT ... FOR UPDATE) in one
     query (per ``KEYS_PER_QUERY`` keys), in key order, so that transactions locking
     overlapping sets cannot deadlock; :func:`get_locked` then finds them without a query."""
@@ -232,27 +243,29 @@ def lock_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
     ]
     # Held here, not only in the identity map: that map keeps unmodified rows weakly,
     # and a row collected before its handler runs would cost a second locked read.
-    held: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOCKED_ROWS, {})
+    held: dict[tuple[type[object], str], object] = session.info.setdefault(_LOCKED_ROWS, {})
     held.update(((model, sa.inspect(row).identity[0]), row) for row in rows)
 
 
-def get_locked(session: Session, model: Any, key: Any) -> Any:
+def get_locked(session: Session, model: type[R], key: str) -> R | None:
     """The row of ``model`` with this primary key, locked for this transaction, or None."""
     held = session.info.get(_LOCKED_ROWS, {}).get((model, key))
     if held is not None:
-        return held
+        return cast(R, held)
     return session.get(model, key, with_for_update=True, populate_existing=True)
 
 
 _LOADED_ROWS = transaction_local("lienthong.loaded_rows")
 
 
-def _loaded(session: Session) -> dict[tuple[Any, Any], Any]:
-    loaded: dict[tuple[Any, Any], Any] = session.info.setdefault(_LOADED_ROWS, {})
+def _loaded(session: Session) -> dict[tuple[type[object], str], object | None]:
+    loaded: dict[tuple[type[object], str], object | None] = session.info.setdefault(
+        _LOADED_ROWS, {}
+    )
     return loaded
 
 
-def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
+def load_rows(session: Session, model: type[object], keys: Iterable[str]) -> None:
     """Read the rows of ``model`` with these primary keys in one query (per
     ``KEYS_PER_QUERY`` keys, no lock), so that a batch's handlers find them, or find
     them absent, with :func:`get_row` instead of reading (and autoflushing) once each."""
@@ -270,17 +283,17 @@ def load_rows(session: Session, model: Any, keys: Iterable[Any]) -> None:
     loaded.update(((model, key), found.get(key)) for key in wanted)
 
 
-def get_row(session: Session, model: Any, key: Any) -> Any:
+def get_row(session: Session, model: type[R], key: str) -> R | None:
     """The row of ``model`` with this primary key, or None; read at most once per
     transaction. Rows this transaction adds are found only through :func:`add_row`."""
     loaded = _loaded(session)
     if (model, key) not in loaded:
         with session.no_autoflush:  # a read of its own: pending changes flush at commit
             loaded[(model, key)] = session.get(model, key)
-    return loaded[(model, key)]
+    return cast(R | None, loaded[(model, key)])
 
 
-def add_row(session: Session, row: Any) -> None:
+def add_row(session: Session, row: object) -> None:
     """``session.add``, and :func:`get_row` finds the new row for the rest of the
     transaction (a later message of the same batch may name it)."""
     session.add(row)
