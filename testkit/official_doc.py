@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-FONT_DIR = Path(__file__).resolve().parents[2] / "services" / "signing" / "fonts"
+FONT_DIR = Path(__file__).resolve().parents[1] / "services" / "signing" / "fonts"
 
 
 def official_letter(
