@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.common.errors import ValidationFailed
+from services.routing.views import DeliveryView, ExchangeView
 
 
 def _b64(data: bytes) -> str:
@@ -93,6 +95,25 @@ def load_or_create(path: Path) -> ReceiptKey:
     return ReceiptKey(loaded)
 
 
+class ReceiptKeys:
+    """The platform's receipt key at ``path``, loaded (or created) on first use and
+    kept: built once at start-up, shared by every request thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._key: ReceiptKey | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ReceiptKey:
+        key = self._key
+        if key is None:
+            with self._lock:
+                if self._key is None:
+                    self._key = load_or_create(self.path)
+                key = self._key
+        return key
+
+
 def verify_receipt(token: str, public_pem: bytes) -> dict[str, Any]:
     """The receipt's claims if its signature holds under this public key; else raise."""
     from cryptography.exceptions import InvalidSignature
@@ -115,7 +136,7 @@ def verify_receipt(token: str, public_pem: bytes) -> dict[str, Any]:
         raise ValidationFailed(f"not a receipt: {e}") from e
 
 
-def receipt_claims(delivery: dict[str, Any], exchange: dict[str, Any]) -> dict[str, Any]:
+def receipt_claims(delivery: DeliveryView, exchange: ExchangeView) -> dict[str, Any]:
     return {
         "iss": "lienthong-routing",
         "iat": int(datetime.now(UTC).timestamp()),
