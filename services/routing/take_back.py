@@ -26,16 +26,12 @@ from services.routing.statuses import now as _now
 SUPERSEDING_KINDS = {2: "update", 3: "replace"}
 
 
-TakeBackOutcome = TypedDict(
-    "TakeBackOutcome",
-    {
-        "OrganId": str,  # the recipient agency (edXML's name)
-        "delivery_id": str,
-        "requested": bool,
-        "reason": NotRequired[str],  # why it could not be asked
-        "status": str | None,
-    },
-)
+class TakeBackOutcome(TypedDict):
+    OrganId: str  # the recipient agency (edXML's name for an agency code)
+    delivery_id: str
+    requested: bool
+    reason: NotRequired[str]  # why it could not be asked
+    status: str | None
 
 
 class TakeBackAnswer(TypedDict):

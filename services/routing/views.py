@@ -40,31 +40,25 @@ class ExchangeView(TypedDict):
 
 
 # "OrganId" is edXML's name for an agency code: the timeline speaks it to its readers.
-TimelineDelivery = TypedDict(
-    "TimelineDelivery",
-    {
-        "delivery_id": str,
-        "OrganId": str,
-        "status": str | None,
-        "due_at": str | None,
-        "take_back": str | None,
-        "replaced_by": str | None,
-    },
-)
-TimelineEvent = TypedDict(
-    "TimelineEvent",
-    {
-        "delivery_id": str,
-        "OrganId": str,
-        "seq": int,
-        "code": str,
-        "status_after": str | None,
-        "at": str,
-        "reported_by": str,
-        "description": str,
-        "staff": StaffInfo,
-    },
-)
+class TimelineDelivery(TypedDict):
+    delivery_id: str
+    OrganId: str
+    status: str | None
+    due_at: str | None
+    take_back: str | None
+    replaced_by: str | None
+
+
+class TimelineEvent(TypedDict):
+    delivery_id: str
+    OrganId: str
+    seq: int
+    code: str
+    status_after: str | None
+    at: str
+    reported_by: str
+    description: str
+    staff: StaffInfo
 
 
 class Timeline(TypedDict):

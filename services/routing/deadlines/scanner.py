@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 from services.common.bus.messages import DeliveryDueSoon, DeliveryOverdue
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import Database
 from services.common.contract import Status
+from services.common.db import Database
 from services.routing import audit
 from services.routing.deadlines import notices
 from services.routing.deadlines.rules import DONE

@@ -25,6 +25,7 @@ from services.common.bus.messages import (
     read_envelope,
     wrap,
 )
+from services.common.contract import Verdict
 from services.common.db import Database
 from services.routing import consumers
 from services.routing.audit import verify_chain
@@ -232,26 +233,26 @@ def test_a_batch_of_verdicts_reads_the_verdicts_it_replaces_in_one_query(
     )
     documents = [str(uuid.uuid4()) for _ in range(5)]
 
-    def verdict(document: str, outcome: str) -> DocumentVerified:
+    def verdict(document: str, outcome: Verdict) -> DocumentVerified:
         return DocumentVerified(
             document=document,
             sha256="ab" * 32,
             verdict=outcome,
             signature_count=1,
             signers=("CN=Thử",),
-            organization_signed=outcome == "valid",
+            organization_signed=outcome is Verdict.VALID,
             verified_at=datetime.now(UTC).isoformat(),
             reasons=(),
         )
 
-    consumer.on_batch(_send_and_take(connection, q, [verdict(documents[0], "invalid")]))
+    consumer.on_batch(_send_and_take(connection, q, [verdict(documents[0], Verdict.INVALID)]))
     selects: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
         if "signature_verdicts" in statement and statement.lstrip().upper().startswith("SELECT"):
             selects.append(statement)
 
-    folded = DocumentsVerified.of([verdict(d, "valid") for d in documents])
+    folded = DocumentsVerified.of([verdict(d, Verdict.VALID) for d in documents])
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
         consumer.on_batch(_send_and_take(connection, q, [folded]))

@@ -133,7 +133,7 @@ def test_the_mime_message_is_utf8_with_an_encoded_subject() -> None:
     assert b"=?utf-8?" in raw
     parsed = message_from_bytes(raw, policy=default_policy)
     assert str(parsed["Subject"]) == "Văn bản sắp đến hạn xử lý: 1/UBND"
-    assert parsed.get_content().startswith("Kính gửi: Sở Nội vụ")  # type: ignore[attr-defined]
+    assert parsed.get_content().startswith("Kính gửi: Sở Nội vụ")
     assert parsed["Message-ID"] == "<lienthong.notice.7.1@nghean.gov.vn>"
     assert parsed["Auto-Submitted"] == "auto-generated"
 

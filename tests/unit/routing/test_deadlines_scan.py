@@ -20,8 +20,7 @@ from services.common.bus.messages import (
     wrap,
 )
 from services.common.db import Database
-from services.common.wiring import migrate
-from services.common.wiring import context_of, runtime_of
+from services.common.wiring import context_of, migrate, runtime_of
 from services.routing import consumers
 from services.routing.app import create_app
 from services.routing.audit import verify_chain

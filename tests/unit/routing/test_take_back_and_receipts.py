@@ -14,10 +14,10 @@ from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.internal_api import StatusReport, TakeBackRequest
 from services.routing import consumers, take_back, views
-from services.routing.statuses import report_status
 from services.routing.audit import verify_chain
 from services.routing.models import Delivery
 from services.routing.receipts import load_or_create, receipt_claims, verify_receipt
+from services.routing.statuses import report_status
 
 SENDER, A, B = "000.00.00.H41", "000.00.01.H41", "000.00.02.H41"
 
