@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ def _canonical(
     document: str | None,
     delivery: str | None,
     agency: str | None,
-    payload: dict[str, Any],
+    payload: Mapping[str, object],
 ) -> bytes:
     moment = at.astimezone(UTC)
     record = {
@@ -76,7 +76,7 @@ def append(
     document: str | None = None,
     delivery: str | None = None,
     agency: str | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: Mapping[str, object] | None = None,
     at: datetime | None = None,
 ) -> AuditRecord:
     """Append one record in the caller's transaction (it commits with the change)."""

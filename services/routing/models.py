@@ -4,7 +4,6 @@ signature verdicts, queued emails, and the audit chain."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -48,7 +47,7 @@ class Exchange(Base):
     paper: Mapped[int]
     priority: Mapped[int]
     due_date: Mapped[date | None]
-    doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
+    doc_metadata: Mapped[dict[str, object]] = mapped_column("metadata", sa.JSON)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # edXML BussinessDocType: 0 new, 2 update, 3 replace (of `supersedes`).
@@ -94,7 +93,7 @@ class StatusEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     reported_by: Mapped[str] = mapped_column(sa.String(64))
     description: Mapped[str] = mapped_column(sa.Text, default="")
-    staff: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    staff: Mapped[dict[str, object]] = mapped_column(sa.JSON, default=dict)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Never loaded: orders a new delivery's insert before its events' in one flush.
     delivery: Mapped[Delivery] = relationship(lazy="raise")
@@ -155,7 +154,7 @@ class AuditRecord(Base):
     document: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     delivery: Mapped[str | None] = mapped_column(sa.String(36), index=True)
     agency: Mapped[str | None] = mapped_column(sa.String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    payload: Mapped[dict[str, object]] = mapped_column(sa.JSON)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
 

@@ -5,7 +5,7 @@ agencies make through ingest."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from services.routing.lifecycle import DeliveryState, Role, next_state
 from services.routing.models import BUS, Delivery, Exchange, StatusEvent
 
 # Who did what, as the reporting system tells it (edXML StaffInfo: names, roles...).
-StaffInfo = dict[str, Any]
+StaffInfo = dict[str, object]
 
 
 def now() -> datetime:

@@ -80,7 +80,7 @@ def _events(db: Database, delivery_id: str) -> list[tuple[int, str]]:
         return [(e.seq, e.code) for e in rows]
 
 
-def _audited_codes(db: Database, delivery_id: str) -> list[str]:
+def _audited_codes(db: Database, delivery_id: str) -> list[object]:
     with db.reading() as session:
         rows = session.scalars(
             sa.select(AuditRecord)
