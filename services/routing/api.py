@@ -1,69 +1,63 @@
-"""Routing's HTTP API: the internal status endpoint ingest calls."""
+"""Routing's internal HTTP API, called by ingest: status reports, take-backs, a
+delivery, a document's timeline, and signed receipts."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from services.common.auth import require_service_token
+from services.common.internal_api import StatusReport, TakeBackRequest
 from services.common.web import json_body
-from services.routing import handlers, views
-from services.routing.receipts import ReceiptKey, load_or_create, receipt_claims
+from services.common.wiring import current
+from services.routing import views
+from services.routing.context import RoutingContext
+from services.routing.receipts import receipt_claims
+from services.routing.statuses import report_status
 from services.routing.take_back import request_take_back
 
 internal = Blueprint("routing_internal", __name__, url_prefix="/internal/v1")
 
 
-def _ctx() -> Any:
-    return current_app.extensions["lienthong"]
-
-
 @internal.before_request
 def _service_only() -> None:
-    require_service_token(request, _ctx().settings.common.service_token)
+    require_service_token(request, current(RoutingContext).settings.common.service_token)
 
 
 @internal.post("/deliveries/<delivery_id>/status")
 def post_status(delivery_id: str) -> Response:
-    return jsonify(handlers.report_status(_ctx().db, delivery_id, json_body(request)))
+    report = StatusReport.from_json(json_body(request))
+    return jsonify(asdict(report_status(current(RoutingContext).db, delivery_id, report)))
 
 
 @internal.get("/deliveries/<delivery_id>")
 def get_delivery(delivery_id: str) -> Response:
-    return jsonify(views.delivery_view(_ctx().db, delivery_id))
+    return jsonify(views.delivery_view(current(RoutingContext).db, delivery_id))
 
 
 @internal.post("/documents/<doc_id>/take-back")
 def take_back(doc_id: str) -> Response:
-    return jsonify(request_take_back(_ctx().db, doc_id, json_body(request)))
+    asked = TakeBackRequest.from_json(json_body(request))
+    return jsonify(request_take_back(current(RoutingContext).db, doc_id, asked))
 
 
 @internal.get("/documents/<doc_id>/timeline")
 def timeline(doc_id: str) -> Response:
-    return jsonify(views.timeline(_ctx().db, doc_id))
-
-
-def _receipt_key() -> ReceiptKey:
-    ctx = _ctx()
-    key = ctx.extras.get("receipt_key")
-    if key is None:
-        key = load_or_create(ctx.settings.common.data_dir / "routing-receipt-key.pem")
-        ctx.extras["receipt_key"] = key
-    return key
+    return jsonify(views.timeline(current(RoutingContext).db, doc_id))
 
 
 @internal.get("/deliveries/<delivery_id>/receipt")
 def receipt(delivery_id: str) -> Response:
     """A signed receipt of what the platform recorded for one delivery."""
-    db = _ctx().db
-    delivery = views.delivery_view(db, delivery_id)
-    exchange = views.exchange_view(db, delivery["document"])
-    token = _receipt_key().sign(receipt_claims(delivery, exchange))
-    return jsonify({"receipt": token, "key_id": _receipt_key().key_id})
+    context = current(RoutingContext)
+    delivery = views.delivery_view(context.db, delivery_id)
+    exchange = views.exchange_view(context.db, delivery["document"])
+    key = context.receipt_keys.get()
+    return jsonify({"receipt": key.sign(receipt_claims(delivery, exchange)), "key_id": key.key_id})
 
 
 @internal.get("/receipts/key")
 def receipt_key() -> Response:
-    key = _receipt_key()
+    key = current(RoutingContext).receipt_keys.get()
     return jsonify({"key_id": key.key_id, "public_key_pem": key.public_pem(), "jwk": key.jwk()})

@@ -11,42 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from services.common.db import Database, insert_if_absent, transaction_local
-from services.routing.models import Base, Timestamp
+from services.routing.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
 HELD_HEAD = transaction_local("lienthong.audit_head")
-
-
-class AuditRecord(Base):
-    __tablename__ = "audit_log"
-
-    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(Timestamp)
-    kind: Mapped[str] = mapped_column(sa.String(40))
-    document: Mapped[str | None] = mapped_column(sa.String(36), index=True)
-    delivery: Mapped[str | None] = mapped_column(sa.String(36), index=True)
-    agency: Mapped[str | None] = mapped_column(sa.String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64))
-
-
-class AuditHead(Base):
-    """The chain's tip; locking it orders every append."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    last_seq: Mapped[int] = mapped_column(sa.BigInteger)
-    last_hash: Mapped[str] = mapped_column(sa.String(64))
 
 
 def _canonical(
@@ -56,9 +32,9 @@ def _canonical(
     document: str | None,
     delivery: str | None,
     agency: str | None,
-    payload: dict[str, Any],
+    payload: Mapping[str, object],
 ) -> bytes:
-    moment = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    moment = at.astimezone(UTC)
     record = {
         "seq": seq,
         "at": moment.isoformat(timespec="microseconds"),
@@ -100,7 +76,7 @@ def append(
     document: str | None = None,
     delivery: str | None = None,
     agency: str | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: Mapping[str, object] | None = None,
     at: datetime | None = None,
 ) -> AuditRecord:
     """Append one record in the caller's transaction (it commits with the change)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import IO
 
 import click
 
@@ -49,7 +49,7 @@ def receipts() -> None:
     type=click.File("rb"),
     help="The platform's public key (PEM), from GET /v1/receipts/key.",
 )
-def receipts_verify(receipt: Any, key_file: Any) -> None:
+def receipts_verify(receipt: IO[str], key_file: IO[bytes]) -> None:
     """Check a receipt offline; print what it states."""
     import json
 

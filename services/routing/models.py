@@ -1,17 +1,16 @@
-"""Routing's tables: the agency mirror, exchanges, deliveries and their status events."""
+"""Routing's tables: the agency mirror, exchanges, deliveries and their status events,
+signature verdicts, queued emails, and the audit chain."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.bus.tables import add_bus_tables
-from services.routing.deadlines import DONE
-
-Timestamp = sa.DateTime(timezone=True)
+from services.common.db import UtcDateTime
+from services.routing.deadlines.rules import DONE
 
 
 class Base(DeclarativeBase):
@@ -48,9 +47,9 @@ class Exchange(Base):
     paper: Mapped[int]
     priority: Mapped[int]
     due_date: Mapped[date | None]
-    doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
-    received_at: Mapped[datetime] = mapped_column(Timestamp)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    doc_metadata: Mapped[dict[str, object]] = mapped_column("metadata", sa.JSON)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # edXML BussinessDocType: 0 new, 2 update, 3 replace (of `supersedes`).
     business_doc_type: Mapped[int] = mapped_column(default=0, server_default="0")
     supersedes: Mapped[str | None] = mapped_column(sa.String(36), index=True)
@@ -66,13 +65,13 @@ class Delivery(Base):
     status: Mapped[str | None] = mapped_column(sa.String(2))
     before_take_back: Mapped[str | None] = mapped_column(sa.String(2))
     seq: Mapped[int] = mapped_column(default=0)
-    dispatched_at: Mapped[datetime] = mapped_column(Timestamp)
-    arrived_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    status_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    due_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
-    due_soon_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    due_soon_sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    overdue_sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    dispatched_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    due_soon_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_soon_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    overdue_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # A pending or answered take-back: recall (1), update (2) or replace (3).
     take_back_kind: Mapped[str | None] = mapped_column(sa.String(10))
     take_back_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -91,11 +90,11 @@ class StatusEvent(Base):
     seq: Mapped[int]
     code: Mapped[str] = mapped_column(sa.String(2))
     status_after: Mapped[str | None] = mapped_column(sa.String(2))
-    at: Mapped[datetime] = mapped_column(Timestamp)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     reported_by: Mapped[str] = mapped_column(sa.String(64))
     description: Mapped[str] = mapped_column(sa.Text, default="")
-    staff: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+    staff: Mapped[dict[str, object]] = mapped_column(sa.JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Never loaded: orders a new delivery's insert before its events' in one flush.
     delivery: Mapped[Delivery] = relationship(lazy="raise")
 
@@ -111,7 +110,7 @@ class SignatureVerdict(Base):
     verdict: Mapped[str] = mapped_column(sa.String(20))
     organization_signed: Mapped[bool]
     signers: Mapped[list[str]] = mapped_column(sa.JSON)
-    verified_at: Mapped[datetime] = mapped_column(Timestamp)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Notification(Base):
@@ -136,12 +135,38 @@ class Notification(Base):
     to_address: Mapped[str] = mapped_column(sa.String(320))
     subject: Mapped[str] = mapped_column(sa.Text)
     body: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
-    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    dead_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AuditRecord(Base):
+    """One record of the tamper-evident audit chain (``services.routing.audit``)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    document: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    delivery: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    agency: Mapped[str | None] = mapped_column(sa.String(64))
+    payload: Mapped[dict[str, object]] = mapped_column(sa.JSON)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHead(Base):
+    """The chain's tip; locking it orders every append."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    last_hash: Mapped[str] = mapped_column(sa.String(64))
 
 
 # The deadline scanner's work lists: open deliveries whose notice is still owed. Small

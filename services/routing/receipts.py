@@ -11,15 +11,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.common.errors import ValidationFailed
+from services.routing.views import DeliveryView, ExchangeView
 
 
 def _b64(data: bytes) -> str:
@@ -28,6 +30,28 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ReceiptEvent(TypedDict):
+    seq: int
+    code: str
+    at: str
+    reported_by: str
+
+
+class ReceiptClaims(TypedDict):
+    """What a receipt states (a JWS payload: ``iss`` and ``iat`` as in JWT)."""
+
+    iss: str
+    iat: int
+    delivery_id: str
+    document: str
+    document_id: str
+    sha256: str
+    sender: str
+    recipient: str
+    status: str | None
+    events: list[ReceiptEvent]
 
 
 @dataclass(frozen=True)
@@ -59,7 +83,7 @@ class ReceiptKey:
             "alg": "EdDSA",
         }
 
-    def sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: ReceiptClaims) -> str:
         header = {"alg": "EdDSA", "typ": "lienthong-receipt+jwt", "kid": self.key_id}
         signing_input = (
             _b64(json.dumps(header, separators=(",", ":")).encode())
@@ -93,7 +117,26 @@ def load_or_create(path: Path) -> ReceiptKey:
     return ReceiptKey(loaded)
 
 
-def verify_receipt(token: str, public_pem: bytes) -> dict[str, Any]:
+class ReceiptKeys:
+    """The platform's receipt key at ``path``, loaded (or created) on first use and
+    kept: built once at start-up, shared by every request thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._key: ReceiptKey | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ReceiptKey:
+        key = self._key
+        if key is None:
+            with self._lock:
+                if self._key is None:
+                    self._key = load_or_create(self.path)
+                key = self._key
+        return key
+
+
+def verify_receipt(token: str, public_pem: bytes) -> ReceiptClaims:
     """The receipt's claims if its signature holds under this public key; else raise."""
     from cryptography.exceptions import InvalidSignature
 
@@ -106,7 +149,8 @@ def verify_receipt(token: str, public_pem: bytes) -> dict[str, Any]:
         if header.get("alg") != "EdDSA":
             raise ValidationFailed(f"unexpected receipt algorithm {header.get('alg')!r}")
         public.verify(_unb64(signature_b64), f"{header_b64}.{claims_b64}".encode())
-        return dict(json.loads(_unb64(claims_b64)))
+        # Ours: the signature holds, so the claims are what receipt_claims wrote.
+        return cast(ReceiptClaims, json.loads(_unb64(claims_b64)))
     except InvalidSignature as e:
         raise ValidationFailed(
             "the receipt's signature does not verify: it was altered or signed by another key"
@@ -115,7 +159,7 @@ def verify_receipt(token: str, public_pem: bytes) -> dict[str, Any]:
         raise ValidationFailed(f"not a receipt: {e}") from e
 
 
-def receipt_claims(delivery: dict[str, Any], exchange: dict[str, Any]) -> dict[str, Any]:
+def receipt_claims(delivery: DeliveryView, exchange: ExchangeView) -> ReceiptClaims:
     return {
         "iss": "lienthong-routing",
         "iat": int(datetime.now(UTC).timestamp()),

@@ -1,10 +1,11 @@
 """Recording a status on a delivery: the state machine's next state, the event, its
-audit record and its announcement, in the caller's transaction."""
+audit record and its announcement, in the caller's transaction; and the status reports
+agencies make through ingest."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -12,11 +13,16 @@ from sqlalchemy.orm import Session
 from services.common.bus.messages import DeliveryStatusChanged, DeliveryStatusesChanged
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import get_locked, insert_at_commit
-from services.common.errors import NotFound
+from services.common.contract import Status
+from services.common.db import Database, get_locked, insert_at_commit
+from services.common.errors import Forbidden, NotFound
+from services.common.internal_api import StatusReport
 from services.routing import audit
 from services.routing.lifecycle import DeliveryState, Role, next_state
-from services.routing.models import BUS, Delivery, StatusEvent
+from services.routing.models import BUS, Delivery, Exchange, StatusEvent
+
+# Who did what, as the reporting system tells it (edXML StaffInfo: names, roles...).
+StaffInfo = dict[str, object]
 
 
 def now() -> datetime:
@@ -39,19 +45,22 @@ def locked_delivery(session: Session, delivery_id: str) -> Delivery:
 def record(
     session: Session,
     delivery: Delivery,
-    code: str,
+    code: Status,
     role: Role,
     at: datetime,
     reported_by: str,
     description: str = "",
-    staff: dict[str, Any] | None = None,
+    staff: StaffInfo | None = None,
 ) -> DeliveryStatusChanged:
-    state = next_state(DeliveryState(delivery.status, delivery.before_take_back), code, role)
+    """Record ``code`` on the delivery. Every status but 01 is announced on lt.events:
+    01 is where the recipient's connector (ingest) put the copy in its inbox, so ingest
+    has it already and routing only records it."""
+    state = next_state(DeliveryState.of(delivery.status, delivery.before_take_back), code, role)
     delivery.status = state.status
     delivery.before_take_back = state.before_take_back
     delivery.seq += 1
     delivery.status_at = at
-    if code == "01":
+    if code is Status.ARRIVED:
         delivery.arrived_at = at
     insert_at_commit(
         session,
@@ -95,13 +104,42 @@ def record(
         description=description,
         staff=staff or {},
     )
-    add_folded_to_outbox(
-        session, BUS, changed, fold=DeliveryStatusesChanged.of, exchange=EVENTS.name
-    )
+    if code is not Status.ARRIVED:
+        add_folded_to_outbox(
+            session, BUS, changed, fold=DeliveryStatusesChanged.of, exchange=EVENTS.name
+        )
     return changed
 
 
 def record_arrival(session: Session, delivery: Delivery, at: datetime) -> None:
     """Status 01, once, whichever path tells us first (the connector's event or a report)."""
     if delivery.arrived_at is None and delivery.status is None:
-        record(session, delivery, "01", Role.RECIPIENT, at, delivery.recipient_code)
+        record(session, delivery, Status.ARRIVED, Role.RECIPIENT, at, delivery.recipient_code)
+
+
+def report_status(db: Database, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
+    """A status reported through ingest by the recipient (or, for 13, by the sender)."""
+    with db.unit_of_work() as session:
+        audit.lock_head(session)  # before the delivery: the one lock order
+        delivery = locked_delivery(session, delivery_id)
+        exchange = session.get(Exchange, delivery.document)
+        assert exchange is not None
+        reporter = report.reported_by
+        if reporter == delivery.recipient_code:
+            role = Role.RECIPIENT
+        elif reporter == exchange.sender_code:
+            role = Role.SENDER
+        else:
+            raise Forbidden(f"{reporter} is neither sender nor recipient of delivery {delivery_id}")
+        if report.arrived_at:
+            record_arrival(session, delivery, datetime.fromisoformat(report.arrived_at))
+        return record(
+            session,
+            delivery,
+            report.code,
+            role,
+            now(),
+            reporter,
+            report.description,
+            dict(report.staff),
+        )

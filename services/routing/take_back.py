@@ -1,23 +1,43 @@
 """Take-backs (edXML BussinessDocType 1, 2, 3): the sender asks every recipient to give
 a document back (13), directly for a recall, or by sending an update or a replacement
-that names the document it supersedes."""
+that supersedes an earlier document."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services.common.bus.messages import DocumentReceived
+from services.common.contract import Status
 from services.common.db import Database
-from services.common.errors import Forbidden, NotFound, TransitionRejected
+from services.common.errors import Forbidden, NotFound
+from services.common.internal_api import TakeBackRequest
 from services.routing import audit
+from services.routing.errors import TransitionRejected
 from services.routing.lifecycle import Role
 from services.routing.models import Delivery, Exchange
+from services.routing.statuses import StaffInfo, record
 from services.routing.statuses import now as _now
-from services.routing.statuses import record
 
-TAKE_BACK_KINDS = {"recall": 1, "update": 2, "replace": 3}
+# edXML BussinessDocType of a document that supersedes an earlier one, and the
+# take-back it asks for.
+SUPERSEDING_KINDS = {2: "update", 3: "replace"}
+
+
+class TakeBackOutcome(TypedDict):
+    OrganId: str  # the recipient agency (edXML's name for an agency code)
+    delivery_id: str
+    requested: bool
+    reason: NotRequired[str]  # why it could not be asked
+    status: str | None
+
+
+class TakeBackAnswer(TypedDict):
+    document: str
+    kind: str
+    deliveries: list[TakeBackOutcome]
 
 
 def _take_back(
@@ -26,11 +46,11 @@ def _take_back(
     kind: str,
     requested_by: str,
     reason: str,
-    staff: dict[str, Any],
+    staff: StaffInfo,
     replaced_by: str | None,
-) -> list[dict[str, Any]]:
+) -> list[TakeBackOutcome]:
     """Ask every recipient to give the document back (13); each answers 15 or 16."""
-    results = []
+    results: list[TakeBackOutcome] = []
     deliveries = session.scalars(
         sa.select(Delivery)
         .where(Delivery.document == exchange.document)
@@ -42,7 +62,7 @@ def _take_back(
             record(
                 session,
                 delivery,
-                "13",
+                Status.TAKE_BACK_REQUESTED,
                 Role.SENDER,
                 _now(),
                 requested_by,
@@ -74,72 +94,53 @@ def _take_back(
     return results
 
 
-def request_take_back(db: Database, document: str, body: dict[str, Any]) -> dict[str, Any]:
+def request_take_back(db: Database, document: str, request: TakeBackRequest) -> TakeBackAnswer:
     """The sender asks for a recall (edXML BussinessDocType 1) of a document it sent."""
-    kind = str(body.get("kind") or "recall")
-    if kind not in TAKE_BACK_KINDS:
-        raise TransitionRejected(f"unknown take-back {kind!r}: recall, update or replace")
     with db.unit_of_work() as session:
         audit.lock_head(session)  # before the deliveries: the one lock order
         exchange = session.get(Exchange, document)
         if exchange is None:
             raise NotFound(f"no exchange for document {document}")
-        requested_by = str(body.get("requested_by") or "")
-        if requested_by != exchange.sender_code:
+        if request.requested_by != exchange.sender_code:
             raise Forbidden(
                 f"only the sender {exchange.sender_code} may take document {document} back"
             )
         results = _take_back(
             session,
             exchange,
-            kind,
-            requested_by,
-            str(body.get("reason") or ""),
-            dict(body.get("staff") or {}),
-            body.get("replaced_by"),
+            request.kind,
+            request.requested_by,
+            request.reason,
+            dict(request.staff),
+            request.replaced_by,
         )
-    return {"document": document, "kind": kind, "deliveries": results}
+    return {"document": document, "kind": request.kind, "deliveries": results}
 
 
-def supersede(session: Session, exchange: Exchange, metadata: dict[str, Any]) -> None:
-    """An update (2) or replacement (3) names the document it supersedes by its edXML
-    DocumentId; the old document's recipients are asked to take it back (13)."""
-    raw = metadata.get("Bussiness")
-    business: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    try:
-        doc_type = int(business.get("BussinessDocType") or 0)
-    except (TypeError, ValueError):
-        doc_type = 0
-    reference = business.get("DocumentId")
-    if doc_type not in (2, 3) or not reference:
+def supersede(session: Session, exchange: Exchange, msg: DocumentReceived) -> None:
+    """An update (2) or replacement (3) supersedes an earlier document of its sender
+    (ingest resolved which); that document's recipients are asked to take it back (13)."""
+    kind = SUPERSEDING_KINDS.get(msg.business_doc_type)
+    if kind is None or msg.supersedes is None:
         return
-    old = session.scalars(
-        sa.select(Exchange)
-        .where(
-            Exchange.document_id == str(reference),
-            Exchange.sender_code == exchange.sender_code,
-            Exchange.document != exchange.document,
-        )
-        .order_by(Exchange.received_at.desc())
-    ).first()
-    exchange.business_doc_type = doc_type
-    if old is None:
+    exchange.business_doc_type = msg.business_doc_type
+    old = session.get(Exchange, msg.supersedes)
+    if old is None or old.sender_code != exchange.sender_code or old is exchange:
         audit.append(
             session,
             "exchange.reference_unknown",
             document=exchange.document,
             agency=exchange.sender_code,
-            payload={"DocumentId": str(reference)},
+            payload={"supersedes": msg.supersedes},
         )
         return
     exchange.supersedes = old.document
-    kind = "update" if doc_type == 2 else "replace"
     _take_back(
         session,
         old,
         kind,
         exchange.sender_code,
-        str(business.get("BussinessDocReason") or ""),
+        msg.business_reason,
         {},
         exchange.document,
     )

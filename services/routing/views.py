@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -10,15 +10,73 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.common.errors import NotFound
 from services.routing.models import Delivery, Exchange, StatusEvent
-from services.routing.scheduler import aware as _aware
+from services.routing.statuses import StaffInfo
 
 
-def _event(e: StatusEvent) -> dict[str, Any]:
+class EventView(TypedDict):
+    seq: int
+    code: str
+    status_after: str | None
+    at: str
+    reported_by: str
+    description: str
+    staff: StaffInfo
+
+
+class DeliveryView(TypedDict):
+    delivery_id: str
+    document: str
+    recipient: str
+    status: str | None
+    seq: int
+    events: list[EventView]
+
+
+class ExchangeView(TypedDict):
+    document: str
+    document_id: str
+    sender: str
+    sha256: str
+
+
+# "OrganId" is edXML's name for an agency code: the timeline speaks it to its readers.
+class TimelineDelivery(TypedDict):
+    delivery_id: str
+    OrganId: str
+    status: str | None
+    due_at: str | None
+    take_back: str | None
+    replaced_by: str | None
+
+
+class TimelineEvent(TypedDict):
+    delivery_id: str
+    OrganId: str
+    seq: int
+    code: str
+    status_after: str | None
+    at: str
+    reported_by: str
+    description: str
+    staff: StaffInfo
+
+
+class Timeline(TypedDict):
+    document: str
+    document_id: str
+    sender: str
+    sent_at: str
+    supersedes: str | None
+    deliveries: list[TimelineDelivery]
+    events: list[TimelineEvent]
+
+
+def _event(e: StatusEvent) -> EventView:
     return {
         "seq": e.seq,
         "code": e.code,
         "status_after": e.status_after,
-        "at": _aware(e.at).isoformat(),
+        "at": e.at.isoformat(),
         "reported_by": e.reported_by,
         "description": e.description,
         "staff": e.staff,
@@ -32,7 +90,7 @@ def _exchange(session: Session, document: str) -> Exchange:
     return exchange
 
 
-def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
+def delivery_view(db: Database, delivery_id: str) -> DeliveryView:
     with db.reading() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
@@ -52,7 +110,7 @@ def delivery_view(db: Database, delivery_id: str) -> dict[str, Any]:
         }
 
 
-def timeline(db: Database, document: str) -> dict[str, Any]:
+def timeline(db: Database, document: str) -> Timeline:
     """Every event of every delivery of a document, in the order they happened."""
     with db.reading() as session:
         exchange = _exchange(session, document)
@@ -71,14 +129,14 @@ def timeline(db: Database, document: str) -> dict[str, Any]:
             "document": document,
             "document_id": exchange.document_id,
             "sender": exchange.sender_code,
-            "sent_at": _aware(exchange.received_at).isoformat(),
+            "sent_at": exchange.received_at.isoformat(),
             "supersedes": exchange.supersedes,
             "deliveries": [
                 {
                     "delivery_id": d.id,
                     "OrganId": d.recipient_code,
                     "status": d.status,
-                    "due_at": _aware(d.due_at).isoformat() if d.due_at else None,
+                    "due_at": d.due_at.isoformat() if d.due_at else None,
                     "take_back": d.take_back_kind,
                     "replaced_by": d.replaced_by,
                 }
@@ -91,7 +149,7 @@ def timeline(db: Database, document: str) -> dict[str, Any]:
         }
 
 
-def exchange_view(db: Database, document: str) -> dict[str, Any]:
+def exchange_view(db: Database, document: str) -> ExchangeView:
     with db.reading() as session:
         exchange = _exchange(session, document)
         return {

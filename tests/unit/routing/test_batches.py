@@ -12,12 +12,11 @@ import sqlalchemy as sa
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message as RawMessage
 
-from services.common.bus.consumer import BusConsumer
+from services.common.bus.consumer import BusConsumer, Subscriptions
 from services.common.bus.messages import (
     DeliveriesArrived,
     DeliveriesDispatched,
     DeliveryArrived,
-    DeliveryStatusesChanged,
     DocumentReceived,
     DocumentsRouted,
     DocumentsVerified,
@@ -26,8 +25,9 @@ from services.common.bus.messages import (
     read_envelope,
     wrap,
 )
+from services.common.contract import Verdict
 from services.common.db import Database
-from services.routing import handlers
+from services.routing import consumers
 from services.routing.audit import verify_chain
 from services.routing.models import BUS, Delivery, SignatureVerdict, StatusEvent
 
@@ -59,6 +59,13 @@ def _received() -> DocumentReceived:
         sha256="ab" * 32,
         size=10,
         received_at=datetime.now(UTC).isoformat(),
+        subject="Thử",
+        priority=0,
+        due_date=None,
+        paper=0,
+        business_doc_type=0,
+        supersedes=None,
+        business_reason="",
         metadata={"Subject": "Thử", "Paper": 0, "OtherInfo": {"Priority": 0}},
     )
 
@@ -95,12 +102,14 @@ def _consumer(db: Database, connection: Connection, q: Queue) -> BusConsumer:
         db,
         BUS,
         connection,
-        {
-            DocumentReceived: handlers.on_document_received,
-            DeliveryArrived: handlers.on_delivery_arrived,
-        },
+        Subscriptions(
+            {
+                DocumentReceived: consumers.on_document_received,
+                DeliveryArrived: consumers.on_delivery_arrived,
+            },
+            before_batch=consumers.lock_for_batch,
+        ),
         lambda: [q],
-        before_batch=handlers.lock_for_batch,
     )
 
 
@@ -162,8 +171,8 @@ def test_an_arrival_for_an_unknown_delivery_fails_alone(
 def test_a_batch_sends_one_copy_message_per_recipient_and_one_status_message(
     db: Database, queue: tuple[Connection, Queue]
 ) -> None:
-    """Under load a batch's deliveries to one agency travel as one message, and a
-    connector's folded arrivals come back as one message of statuses 01."""
+    """Under load a batch's deliveries to one agency travel as one message; a
+    connector's folded arrivals are recorded, and no status message goes back."""
     connection, q = queue
     consumer = _consumer(db, connection, q)
     documents = [_received() for _ in range(4)]
@@ -197,10 +206,10 @@ def test_a_batch_sends_one_copy_message_per_recipient_and_one_status_message(
             sa.select(BUS.outbox.c.body).where(BUS.outbox.c.exchange == "lt.events")
         ).all()
         events = session.scalars(sa.select(StatusEvent)).all()
-    (announced,) = [b for b in statuses if b["type"].startswith("delivery.status")]
-    changed = parse(read_envelope(announced))
-    assert isinstance(changed, DeliveryStatusesChanged)
-    assert sorted((m.delivery_id, m.code, m.seq) for m in changed.messages()) == sorted(
+    # Each 01 is recorded (its event, seq 1) and not announced back: ingest's connector
+    # set it where it happened.
+    assert [b for b in statuses if b["type"].startswith("delivery.status")] == []
+    assert sorted((e.delivery_id, e.code, e.seq) for e in events) == sorted(
         (d.id, "01", 1) for d in deliveries
     )
     assert len(events) == 12
@@ -216,34 +225,34 @@ def test_a_batch_of_verdicts_reads_the_verdicts_it_replaces_in_one_query(
         db,
         BUS,
         connection,
-        {
-            DocumentVerified: handlers.on_document_verified,
-        },
+        Subscriptions(
+            {DocumentVerified: consumers.on_document_verified},
+            before_batch=consumers.lock_for_batch,
+        ),
         lambda: [q],
-        before_batch=handlers.lock_for_batch,
     )
     documents = [str(uuid.uuid4()) for _ in range(5)]
 
-    def verdict(document: str, outcome: str) -> DocumentVerified:
+    def verdict(document: str, outcome: Verdict) -> DocumentVerified:
         return DocumentVerified(
             document=document,
             sha256="ab" * 32,
             verdict=outcome,
             signature_count=1,
             signers=("CN=Thử",),
-            organization_signed=outcome == "valid",
+            organization_signed=outcome is Verdict.VALID,
             verified_at=datetime.now(UTC).isoformat(),
             reasons=(),
         )
 
-    consumer.on_batch(_send_and_take(connection, q, [verdict(documents[0], "invalid")]))
+    consumer.on_batch(_send_and_take(connection, q, [verdict(documents[0], Verdict.INVALID)]))
     selects: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
         if "signature_verdicts" in statement and statement.lstrip().upper().startswith("SELECT"):
             selects.append(statement)
 
-    folded = DocumentsVerified.of([verdict(d, "valid") for d in documents])
+    folded = DocumentsVerified.of([verdict(d, Verdict.VALID) for d in documents])
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
         consumer.on_batch(_send_and_take(connection, q, [folded]))

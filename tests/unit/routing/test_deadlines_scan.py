@@ -20,13 +20,14 @@ from services.common.bus.messages import (
     wrap,
 )
 from services.common.db import Database
-from services.common.wiring import migrate
-from services.routing import agencies, handlers
+from services.common.wiring import context_of, migrate, runtime_of
+from services.routing import consumers
 from services.routing.app import create_app
-from services.routing.audit import AuditRecord, verify_chain
-from services.routing.deadline_api import overdue_for
-from services.routing.models import BUS, Agency, Delivery, Exchange, Notification
-from services.routing.scheduler import DeadlineScanner, ScanResult, scan_once
+from services.routing.audit import verify_chain
+from services.routing.context import RoutingContext
+from services.routing.deadlines.api import overdue_for
+from services.routing.deadlines.scanner import DeadlineScanner, ScanResult, scan_once
+from services.routing.models import BUS, Agency, AuditRecord, Delivery, Exchange, Notification
 from services.routing.settings import RoutingSettings
 
 SENDER, RECIPIENT, OTHER = "000.00.00.H41", "000.00.01.H41", "000.00.02.H41"
@@ -242,10 +243,17 @@ def test_due_times_from_a_real_document_match_the_wall_clock(db: Database) -> No
         sha256="cd" * 32,
         size=5,
         received_at=datetime.now(UTC).isoformat(),
+        subject="Hạn xử lý",
+        priority=0,
+        due_date="2030-01-15",
+        paper=0,
+        business_doc_type=0,
+        supersedes=None,
+        business_reason="",
         metadata={"Subject": "Hạn xử lý", "DueDate": "2030/01/15", "OtherInfo": {"Priority": 0}},
     )
     with db.unit_of_work() as session:
-        handlers.on_document_received(session, received, wrap(received))
+        consumers.on_document_received(session, received, wrap(received))
     end_of_day = datetime(2030, 1, 15, 16, 59, 59, tzinfo=UTC)  # 23:59:59 +07:00
     assert scan_once(db, end_of_day - timedelta(seconds=1)).overdue == 0
     assert scan_once(db, end_of_day).overdue == 1
@@ -256,7 +264,7 @@ def test_due_times_from_a_real_document_match_the_wall_clock(db: Database) -> No
 
 def _register(db: Database, msg: AgencyRegistered) -> Agency:
     with db.unit_of_work() as session:
-        agencies.on_agency_registered(session, msg, wrap(msg))
+        consumers.on_agency_registered(session, msg, wrap(msg))
     with db.reading() as session:
         agency = session.get(Agency, msg.code)
         assert agency is not None
@@ -333,15 +341,18 @@ def env(base_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 def test_the_internal_endpoint_needs_the_service_token_and_an_agency(env: dict[str, str]) -> None:
     settings = RoutingSettings.from_env(env)
     app = create_app(settings)
-    db: Database = app.extensions["lienthong"].db
+    db = context_of(app, RoutingContext).db
     add_agencies(db)
     delivery_id = add_delivery(db, due_at=datetime.now(UTC) - timedelta(minutes=5))
     client = app.test_client()
     auth = {"Authorization": f"Bearer {settings.common.service_token}"}
     assert client.get(f"/internal/v1/overdue?agency={RECIPIENT}").status_code == 401
     assert client.get("/internal/v1/overdue", headers=auth).status_code == 400
+    # An out-of-range limit is clamped (one rule for every list), a non-number refused.
+    clamped = client.get(f"/internal/v1/overdue?agency={RECIPIENT}&limit=0", headers=auth)
+    assert clamped.status_code == 200 and len(clamped.get_json()["overdue"]) == 1
     assert (
-        client.get(f"/internal/v1/overdue?agency={RECIPIENT}&limit=0", headers=auth).status_code
+        client.get(f"/internal/v1/overdue?agency={RECIPIENT}&limit=x", headers=auth).status_code
         == 400
     )
     response = client.get(f"/internal/v1/overdue?agency={RECIPIENT}", headers=auth)
@@ -355,9 +366,9 @@ def test_the_internal_endpoint_needs_the_service_token_and_an_agency(env: dict[s
 def test_create_app_wires_the_scanner_and_the_mail_worker_only_with_smtp(
     env: dict[str, str],
 ) -> None:
-    without = create_app(RoutingSettings.from_env(env)).extensions["lienthong"]
+    without = runtime_of(create_app(RoutingSettings.from_env(env)))
     assert "deadline-scanner" in without.workers and "mail" not in without.workers
-    with_smtp = create_app(
+    app = create_app(
         RoutingSettings.from_env(
             {
                 **env,
@@ -366,10 +377,12 @@ def test_create_app_wires_the_scanner_and_the_mail_worker_only_with_smtp(
                 "LIENTHONG_DEADLINE_SCAN_SECONDS": "2",
             }
         )
-    ).extensions["lienthong"]
+    )
+    with_smtp, context = runtime_of(app), context_of(app, RoutingContext)
     assert {"deadline-scanner", "mail", "outbox-relay"} <= set(with_smtp.workers)
-    assert with_smtp.extras["deadline_scanner"].interval == 2
-    assert with_smtp.extras["deadline_scanner"].email is True
+    assert context.deadline_scanner.interval == 2
+    assert context.deadline_scanner.email is True
+    assert context.mail_worker is not None
     # agency.registered v1 and v2 share one handler (the consumer keys them by type).
-    consumer = with_smtp.workers["routing-events"].__self__
-    assert consumer.handlers["agency.registered"] is agencies.on_agency_registered
+    consumer = with_smtp.workers["routing-events"].__self__  # type: ignore[attr-defined]
+    assert consumer.handlers["agency.registered"] is consumers.on_agency_registered

@@ -12,10 +12,12 @@ import pytest
 from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
-from services.routing import handlers, take_back, views
+from services.common.internal_api import StatusReport, TakeBackRequest
+from services.routing import consumers, take_back, views
 from services.routing.audit import verify_chain
 from services.routing.models import Delivery
 from services.routing.receipts import load_or_create, receipt_claims, verify_receipt
+from services.routing.statuses import report_status
 
 SENDER, A, B = "000.00.00.H41", "000.00.01.H41", "000.00.02.H41"
 
@@ -25,7 +27,11 @@ def db(routing_sqlite: Database) -> Database:
     return routing_sqlite
 
 
-def _receive(db: Database, document_id: str, business: dict[str, Any] | None = None) -> str:
+def _receive(
+    db: Database, document_id: str, business: dict[str, Any] | None = None, **typed: Any
+) -> str:
+    """A document.received; ``typed`` overrides its typed fields (an update's
+    ``business_doc_type``, ``supersedes`` and ``business_reason``)."""
     document = str(uuid.uuid4())
     meta: dict[str, Any] = {
         "Subject": "Thử",
@@ -35,6 +41,16 @@ def _receive(db: Database, document_id: str, business: dict[str, Any] | None = N
     }
     if business:
         meta["Bussiness"] = business
+    fields: dict[str, Any] = {
+        "subject": "Thử",
+        "priority": 1,
+        "due_date": "2026-12-01",
+        "paper": 0,
+        "business_doc_type": 0,
+        "supersedes": None,
+        "business_reason": "",
+        **typed,
+    }
     msg = DocumentReceived(
         document=document,
         document_id=document_id,
@@ -44,9 +60,10 @@ def _receive(db: Database, document_id: str, business: dict[str, Any] | None = N
         size=10,
         received_at=datetime.now(UTC).isoformat(),
         metadata=meta,
+        **fields,
     )
     with db.unit_of_work() as session:
-        handlers.on_document_received(session, msg, wrap(msg))
+        consumers.on_document_received(session, msg, wrap(msg))
     return document
 
 
@@ -62,23 +79,31 @@ def _arrive_and_register(db: Database, document: str) -> None:
             delivery_id=delivery.id, recipient=code, arrived_at=datetime.now(UTC).isoformat()
         )
         with db.unit_of_work() as session:
-            handlers.on_delivery_arrived(session, msg, wrap(msg))
-        handlers.report_status(db, delivery.id, {"code": "03", "reported_by": code})
+            consumers.on_delivery_arrived(session, msg, wrap(msg))
+        _report(db, delivery.id, {"code": "03", "reported_by": code})
+
+
+def _report(db: Database, delivery_id: str, body: dict[str, Any]) -> None:
+    report_status(db, delivery_id, StatusReport.from_json(body))
+
+
+def _take_back(db: Database, document: str, body: dict[str, Any]) -> take_back.TakeBackAnswer:
+    return take_back.request_take_back(db, document, TakeBackRequest.from_json(body))
 
 
 def test_a_recall_asks_every_recipient_and_each_answers(db: Database) -> None:
     document = _receive(db, f"{SENDER},2026/11/21,1/UBND")
     _arrive_and_register(db, document)
     with pytest.raises(Forbidden):
-        take_back.request_take_back(db, document, {"kind": "recall", "requested_by": A})
-    result = take_back.request_take_back(
+        _take_back(db, document, {"kind": "recall", "requested_by": A})
+    result = _take_back(
         db, document, {"kind": "recall", "requested_by": SENDER, "reason": "Ban hành nhầm"}
     )
     assert [d["requested"] for d in result["deliveries"]] == [True, True]
     rows = _deliveries(db, document)
     assert {d.status for d in rows.values()} == {"13"}
-    handlers.report_status(db, rows[A].id, {"code": "15", "reported_by": A})
-    handlers.report_status(db, rows[B].id, {"code": "16", "reported_by": B})
+    _report(db, rows[A].id, {"code": "15", "reported_by": A})
+    _report(db, rows[B].id, {"code": "16", "reported_by": B})
     rows = _deliveries(db, document)
     assert rows[A].status == "15" and rows[B].status == "03"  # 16 restores the status
     assert rows[A].take_back_kind == "recall"
@@ -96,6 +121,9 @@ def test_an_update_links_the_new_version_and_asks_to_take_the_old_back(db: Datab
         db,
         f"{SENDER},2026/11/22,3/UBND",
         {"BussinessDocType": 2, "DocumentId": old_id, "BussinessDocReason": "Sửa"},
+        business_doc_type=2,
+        supersedes=old,  # ingest resolved the DocumentId to our id
+        business_reason="Sửa",
     )
     rows = _deliveries(db, old)
     assert {d.status for d in rows.values()} == {"13"}
@@ -106,7 +134,7 @@ def test_an_update_links_the_new_version_and_asks_to_take_the_old_back(db: Datab
 
 def test_a_take_back_of_an_undelivered_copy_is_reported_not_applied(db: Database) -> None:
     document = _receive(db, f"{SENDER},2026/11/21,4/UBND")
-    result = take_back.request_take_back(db, document, {"kind": "recall", "requested_by": SENDER})
+    result = _take_back(db, document, {"kind": "recall", "requested_by": SENDER})
     assert [d["requested"] for d in result["deliveries"]] == [False, False]
     assert "cannot be asked" in result["deliveries"][0]["reason"]
 

@@ -1,7 +1,7 @@
 """Deadline emails: the Vietnamese texts, and queueing them in the notifications table.
 
-A notice is queued in the transaction that decides it (the scheduler's) and sent
-later by the mail worker (services/routing/mailer.py), never inside a transaction.
+A notice is queued in the transaction that decides it (the scanner's) and sent
+later by the mail worker (``deadlines.mailer``), never inside a transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from email.headerregistry import Address
 
 from sqlalchemy.orm import Session
 
-from services.routing.deadlines import VIETNAM
+from services.common.contract import Status
+from services.routing.deadlines.rules import VIETNAM
 from services.routing.models import Notification
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,15 @@ DUE_SOON_RECIPIENT = "due_soon.recipient"
 OVERDUE_RECIPIENT = "overdue.recipient"
 OVERDUE_SENDER = "overdue.sender"  # the escalation
 
-STATUS_LABELS = {
+# How an email names the status of a delivery still open (worded for the reader, so
+# not always ``Status.vi``).
+STATUS_LABELS: dict[Status | None, str] = {
     None: "chưa đến nơi nhận",
-    "01": "đã đến",
-    "03": "đã tiếp nhận (vào sổ)",
-    "04": "đã phân công xử lý",
-    "05": "đang xử lý",
-    "13": "đang có yêu cầu lấy lại",
+    Status.ARRIVED: "đã đến",
+    Status.REGISTERED: "đã tiếp nhận (vào sổ)",
+    Status.ASSIGNED: "đã phân công xử lý",
+    Status.PROCESSING: "đang xử lý",
+    Status.TAKE_BACK_REQUESTED: "đang có yêu cầu lấy lại",
 }
 
 FOOTER = (
@@ -51,7 +54,7 @@ class NoticeFacts:
     sender_name: str
     recipient_code: str
     recipient_name: str
-    status: str | None
+    status: Status | None
     due_at: datetime
     now: datetime
 
@@ -69,8 +72,7 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 def vietnam_time(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
+    return moment.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
 
 
 def duration_vi(delta: timedelta) -> str:

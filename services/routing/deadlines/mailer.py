@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
-from services.routing.deadlines import VIETNAM
+from services.routing.deadlines.notices import MAIL_PENDING_FLAG
+from services.routing.deadlines.rules import VIETNAM
 from services.routing.models import Notification
-from services.routing.notify import MAIL_PENDING_FLAG
 from services.routing.settings import MailSettings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -185,9 +185,6 @@ class MailWorker:
             for row in session.scalars(query).all():
                 row.attempts += 1
                 row.next_attempt_at = now + self.lease
-                created = (
-                    row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-                )
                 claimed.append(
                     Claimed(
                         row.id,
@@ -195,7 +192,7 @@ class MailWorker:
                         row.subject,
                         row.body,
                         row.attempts,
-                        f"notice.{row.id}.{int(created.timestamp())}",
+                        f"notice.{row.id}.{int(row.created_at.timestamp())}",
                     )
                 )
             return claimed

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
+from services.common.contract import Status
+
 VIETNAM = timezone(timedelta(hours=7))
 PRIORITY_WINDOW = {
     1: timedelta(hours=48),
@@ -21,7 +23,8 @@ PRIORITY_WINDOW = {
     4: timedelta(hours=4),
 }
 MAX_DUE_SOON = timedelta(hours=24)
-DONE = frozenset({"02", "06", "15"})  # nothing more is owed on these
+# Nothing more is owed on these.
+DONE = frozenset({Status.REJECTED, Status.COMPLETED, Status.TAKE_BACK_ACCEPTED})
 
 
 def due_at(due_date: date | None, priority: int, sent_at: datetime) -> datetime | None:

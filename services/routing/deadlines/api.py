@@ -6,25 +6,46 @@ Service token only; ingest exposes it to agencies as ``GET /v1/overdue``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from services.common.auth import require_service_token
 from services.common.db import Database
 from services.common.errors import BadRequest
+from services.common.web import page_limit
+from services.common.wiring import current
+from services.routing.context import RoutingContext
+from services.routing.deadlines.scanner import open_delivery
 from services.routing.models import Delivery, Exchange
-from services.routing.scheduler import aware, open_delivery
 
 deadlines_internal = Blueprint("routing_deadlines", __name__, url_prefix="/internal/v1")
 
 DEFAULT_LIMIT, MAX_LIMIT = 200, 1000
 
 
+class OverdueItem(TypedDict):
+    delivery_id: str
+    document: str
+    document_id: str
+    sender: str
+    due_at: str
+    overdue_by_seconds: int
+    status: str | None
+    subject: str
+
+
+class OverdueListing(TypedDict):
+    agency: str
+    now: str
+    total: int
+    overdue: list[OverdueItem]
+
+
 def overdue_for(
     db: Database, agency: str, now: datetime | None = None, limit: int = DEFAULT_LIMIT
-) -> dict[str, Any]:
+) -> OverdueListing:
     """Open deliveries to ``agency`` past their due time, the oldest due first."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     late = sa.and_(Delivery.recipient_code == agency, Delivery.due_at <= moment, open_delivery())
@@ -37,9 +58,9 @@ def overdue_for(
             .order_by(Delivery.due_at, Delivery.id)
             .limit(limit)
         ).all()
-    items = []
+    items: list[OverdueItem] = []
     for delivery, exchange in rows:
-        due = aware(delivery.due_at or moment)  # not None: the query filters on it
+        due = delivery.due_at or moment  # not None: the query filters on it
         items.append(
             {
                 "delivery_id": delivery.id,
@@ -62,8 +83,7 @@ def overdue_for(
 
 @deadlines_internal.before_request
 def _service_only() -> None:
-    context = current_app.extensions["lienthong"]
-    require_service_token(request, context.settings.common.service_token)
+    require_service_token(request, current(RoutingContext).settings.common.service_token)
 
 
 @deadlines_internal.get("/overdue")
@@ -71,12 +91,5 @@ def get_overdue() -> Response:
     agency = (request.args.get("agency") or "").strip()
     if not agency:
         raise BadRequest("give the agency's code: /internal/v1/overdue?agency=CODE")
-    raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw_limit)
-    except ValueError as e:
-        raise BadRequest(f"limit must be a whole number, got {raw_limit!r}") from e
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    context = current_app.extensions["lienthong"]
-    return jsonify(overdue_for(context.db, agency, limit=limit))
+    limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+    return jsonify(overdue_for(current(RoutingContext).db, agency, limit=limit))

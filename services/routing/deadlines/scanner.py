@@ -1,7 +1,7 @@
-"""The deadline scheduler: due-soon and overdue notices, each exactly once per delivery.
+"""The deadline scanner: due-soon and overdue notices, each exactly once per delivery.
 
 Every ``LIENTHONG_DEADLINE_SCAN_SECONDS`` the scanner looks for open deliveries
-(status not in ``deadlines.DONE``) whose due-soon time or due time has passed and
+(status not in ``rules.DONE``) whose due-soon time or due time has passed and
 whose notice has not been given. For each, in one transaction: the notice is
 marked on the delivery (``due_soon_sent_at`` / ``overdue_sent_at``), the event
 (``delivery.due_soon`` / ``delivery.overdue``) goes into the outbox for lt.events,
@@ -23,7 +23,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -31,9 +31,11 @@ from sqlalchemy.orm import Session
 from services.common.bus.messages import DeliveryDueSoon, DeliveryOverdue
 from services.common.bus.outbox import add_to_outbox
 from services.common.bus.topology import EVENTS
+from services.common.contract import Status
 from services.common.db import Database
-from services.routing import audit, notify
-from services.routing.deadlines import DONE
+from services.routing import audit
+from services.routing.deadlines import notices
+from services.routing.deadlines.rules import DONE
 from services.routing.models import BUS, OPEN_STATUS_SQL, Agency, Delivery, Exchange
 
 log = logging.getLogger(__name__)
@@ -52,11 +54,6 @@ class ScanResult:
         return ScanResult(
             self.due_soon + other.due_soon, self.overdue + other.overdue, self.emails + other.emails
         )
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything routing stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def open_delivery() -> sa.ColumnElement[bool]:
@@ -96,10 +93,10 @@ def _notice(
     now: datetime,
     email: bool,
 ) -> int:
-    due = aware(delivery.due_at) if delivery.due_at else now
+    due = delivery.due_at or now
     recipient = agencies.get(delivery.recipient_code)
     sender = agencies.get(exchange.sender_code)
-    facts = notify.NoticeFacts(
+    facts = notices.NoticeFacts(
         delivery_id=delivery.id,
         document_id=exchange.document_id,
         subject=exchange.subject,
@@ -107,64 +104,64 @@ def _notice(
         sender_name=sender.name if sender else exchange.sender_code,
         recipient_code=delivery.recipient_code,
         recipient_name=recipient.name if recipient else delivery.recipient_code,
-        status=delivery.status,
+        status=Status.of(delivery.status),
         due_at=due,
         now=now,
     )
-    fields: dict[str, Any] = {
-        "delivery_id": delivery.id,
-        "document": delivery.document,
-        "document_id": exchange.document_id,
-        "sender": exchange.sender_code,
-        "recipient": delivery.recipient_code,
-        "subject": exchange.subject,
-        "status": delivery.status,
-        "due_at": due.isoformat(),
-        "noticed_at": now.isoformat(),
-    }
+    notice = DeliveryDueSoon if kind == "due_soon" else DeliveryOverdue
+    event = notice(
+        delivery_id=delivery.id,
+        document=delivery.document,
+        document_id=exchange.document_id,
+        sender=exchange.sender_code,
+        recipient=delivery.recipient_code,
+        subject=exchange.subject,
+        status=delivery.status,
+        due_at=due.isoformat(),
+        noticed_at=now.isoformat(),
+    )
+    add_to_outbox(session, BUS, event, exchange=EVENTS.name)
     emailed: list[str] = []
     if kind == "due_soon":
         delivery.due_soon_sent_at = now
-        add_to_outbox(session, BUS, DeliveryDueSoon(**fields), exchange=EVENTS.name)
         if (
             email
             and recipient
-            and notify.enqueue(
+            and notices.enqueue(
                 session,
-                notify.DUE_SOON_RECIPIENT,
+                notices.DUE_SOON_RECIPIENT,
                 recipient.email,
-                notify.due_soon_mail(facts),
+                notices.due_soon_mail(facts),
                 delivery_id=delivery.id,
             )
         ):
-            emailed.append(notify.DUE_SOON_RECIPIENT)
+            emailed.append(notices.DUE_SOON_RECIPIENT)
     else:
         delivery.overdue_sent_at = now
-        add_to_outbox(session, BUS, DeliveryOverdue(**fields), exchange=EVENTS.name)
         if (
             email
             and recipient
-            and notify.enqueue(
+            and notices.enqueue(
                 session,
-                notify.OVERDUE_RECIPIENT,
+                notices.OVERDUE_RECIPIENT,
                 recipient.email,
-                notify.overdue_mail(facts),
+                notices.overdue_mail(facts),
                 delivery_id=delivery.id,
             )
         ):
-            emailed.append(notify.OVERDUE_RECIPIENT)
+            emailed.append(notices.OVERDUE_RECIPIENT)
         if (
             email
             and sender
-            and notify.enqueue(
+            and notices.enqueue(
                 session,
-                notify.OVERDUE_SENDER,
+                notices.OVERDUE_SENDER,
                 sender.email,
-                notify.escalation_mail(facts),
+                notices.escalation_mail(facts),
                 delivery_id=delivery.id,
             )
         ):
-            emailed.append(notify.OVERDUE_SENDER)
+            emailed.append(notices.OVERDUE_SENDER)
     audit.append(
         session,
         f"delivery.{kind}",
