@@ -26,9 +26,11 @@ from services.common.bus.outbox import OutboxRelay, add_to_outbox
 from services.common.db import Database
 from services.common.settings import BrokerSettings
 from services.common.wiring import migrate
-from services.routing import handlers
+from services.routing import consumers
 from services.routing.models import BUS, Delivery, Exchange
 from testkit.infra import RabbitVhost
+
+ROUTING_QUEUE = topology.service_queue("routing", consumers.EVENT_TYPES)
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +69,7 @@ def _received(recipients: tuple[str, ...] = ("000.00.01.H41", "000.00.02.H41")) 
 
 
 def _capture(connection: Connection, name: str, key: str = "#") -> Queue:
-    topology.declare_base(connection)
+    topology.declare_queues(connection, [ROUTING_QUEUE])
     queue = Queue(name, exchange=topology.EVENTS, routing_key=key, durable=False, auto_delete=False)
     queue(connection.default_channel).declare()
     return queue
@@ -98,11 +100,8 @@ def _consumer(routing_db: Database, broker: BrokerSettings, max_deliveries: int 
         routing_db,
         BUS,
         connect(broker),
-        {
-            DocumentReceived: handlers.on_document_received,
-            DeliveryArrived: handlers.on_delivery_arrived,
-        },
-        lambda: [topology.service_queue("routing")],
+        consumers.subscriptions(),
+        lambda: [ROUTING_QUEUE],
         max_deliveries=max_deliveries,
     )
 
@@ -191,15 +190,15 @@ def test_redelivered_message_is_applied_once(routing_db: Database, broker: Broke
     msg = _received()
     envelope = wrap(msg)
     connection = connect(broker)
-    topology.declare_base(connection)
+    topology.declare_queues(connection, [ROUTING_QUEUE])
     consumer = _consumer(routing_db, broker)
 
     # First delivery: the effect commits, then the process dies before its ack.
     _publish(connection, envelope, "document.received")
     channel = connection.channel()
-    raw = topology.service_queue("routing")(channel).get(no_ack=False)
+    raw = ROUTING_QUEUE(channel).get(no_ack=False)
     assert raw is not None
-    consumer._apply(envelope, msg, handlers.on_document_received)
+    consumer._apply(envelope, msg, consumers.on_document_received)
     channel.close()  # unacked: the broker redelivers
 
     # The same message published again by a relay that crashed before marking its row.
@@ -208,11 +207,7 @@ def test_redelivered_message_is_applied_once(routing_db: Database, broker: Broke
     def settled() -> bool:
         with routing_db.reading() as s:
             processed = s.execute(sa.select(sa.func.count()).select_from(BUS.processed)).scalar()
-        depth = (
-            topology.service_queue("routing")(connection.channel())
-            .queue_declare(passive=True)
-            .message_count
-        )
+        depth = ROUTING_QUEUE(connection.channel()).queue_declare(passive=True).message_count
         return processed == 1 and depth == 0
 
     _run_until(consumer, settled)
@@ -238,7 +233,7 @@ def _dead_letters(connection: Connection) -> list[tuple[dict[str, object], objec
 
 def test_poison_messages_land_in_dead_letters(routing_db: Database, broker: BrokerSettings) -> None:
     connection = connect(broker)
-    topology.declare_base(connection)
+    topology.declare_queues(connection, [ROUTING_QUEUE])
     consumer = _consumer(routing_db, broker, max_deliveries=3)
 
     # A handler that keeps failing: an arrival for a delivery routing never created.
@@ -289,9 +284,9 @@ def test_poison_messages_land_in_dead_letters(routing_db: Database, broker: Brok
 def test_broker_dead_letters_a_message_that_keeps_coming_back(broker: BrokerSettings) -> None:
     """The quorum queue's delivery limit catches a consumer that dies on a message."""
     connection = connect(broker)
-    topology.declare_base(connection)
+    topology.declare_queues(connection, [ROUTING_QUEUE])
     _publish(connection, wrap(_received()), "document.received")
-    queue = topology.service_queue("routing")
+    queue = ROUTING_QUEUE
     returned = 0
     for _ in range(topology.BROKER_DELIVERY_LIMIT + 5):
         channel = connection.channel()
@@ -315,7 +310,7 @@ def test_operator_lists_and_replays_dead_letters(
     from services.common.bus.deadletters import list_dead, replay_dead
 
     connection = connect(broker)
-    topology.declare_base(connection)
+    topology.declare_queues(connection, [ROUTING_QUEUE])
     consumer = _consumer(routing_db, broker, max_deliveries=2)
     # An arrival that comes before routing knows the document: dead after two attempts.
     received = _received(("000.00.05.H41",))
@@ -343,6 +338,6 @@ def test_operator_lists_and_replays_dead_letters(
     replayed = replay_dead(connection, {arrival.id})
     assert [d.message_id for d in replayed] == [arrival.id]
     assert list_dead(connection) == []
-    queue = topology.service_queue("routing")(connection.channel())
+    queue = ROUTING_QUEUE(connection.channel())
     assert queue.queue_declare(passive=True).message_count == 1
     connection.close()

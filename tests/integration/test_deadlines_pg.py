@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 
 from services.common.bus.messages import DocumentReceived, wrap
+from services.common.contract import Status
 from services.common.db import Database
+from services.common.internal_api import StatusReport
 from services.common.wiring import migrate
-from services.routing import handlers
 from services.routing.audit import verify_chain
+from services.routing.consumers import on_document_received
+from services.routing.deadlines.scanner import ScanResult, scan_once
 from services.routing.models import Delivery
-from services.routing.scheduler import ScanResult, scan_once
+from services.routing.statuses import report_status
 from tests.unit.routing.test_deadlines_scan import (
     DUE,
     RECIPIENT,
@@ -92,6 +95,13 @@ def test_parallel_scanners_give_each_notice_once(pg_dbs: list[Database]) -> None
     assert check.ok and check.records == 50
 
 
+def _document_of(db: Database, delivery_id: str) -> str:
+    with db.reading() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery.document
+
+
 def test_scanning_while_statuses_and_updates_arrive_neither_deadlocks_nor_repeats(
     pg_dbs: list[Database],
 ) -> None:
@@ -103,14 +113,15 @@ def test_scanning_while_statuses_and_updates_arrive_neither_deadlocks_nor_repeat
 
     def report_all(db: Database) -> None:
         for delivery_id in reported:
-            handlers.report_status(
+            report_status(
                 db,
                 delivery_id,
-                {"code": "03", "reported_by": RECIPIENT, "arrived_at": now.isoformat()},
+                StatusReport(Status.REGISTERED, RECIPIENT, arrived_at=now.isoformat()),
             )
 
     def update_all(db: Database) -> None:
         for number in superseded:
+            old = _document_of(db, late[number])
             update = DocumentReceived(
                 document=str(uuid.uuid4()),
                 document_id=f"{SENDER},2026/11/22,{number}/UBND-VP",
@@ -119,6 +130,13 @@ def test_scanning_while_statuses_and_updates_arrive_neither_deadlocks_nor_repeat
                 sha256="ef" * 32,
                 size=3,
                 received_at=now.isoformat(),
+                subject="Cập nhật",
+                priority=0,
+                due_date=None,
+                paper=0,
+                business_doc_type=2,
+                supersedes=old,
+                business_reason="",
                 metadata={
                     "Subject": "Cập nhật",
                     "Bussiness": {
@@ -128,7 +146,7 @@ def test_scanning_while_statuses_and_updates_arrive_neither_deadlocks_nor_repeat
                 },
             )
             with db.unit_of_work() as session:
-                handlers.on_document_received(session, update, wrap(update))
+                on_document_received(session, update, wrap(update))
 
     def scan(db: Database) -> ScanResult:
         total = ScanResult()

@@ -24,8 +24,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.common.db import Database
 from services.common.wiring import migrate
-from services.routing.mailer import MailWorker, SmtpMailer
-from services.routing.scheduler import DeadlineScanner, ScanResult, scan_once
+from services.routing.deadlines.mailer import MailWorker, SmtpMailer
+from services.routing.deadlines.scanner import DeadlineScanner, ScanResult, scan_once
 from services.routing.settings import MailSettings, RoutingSettings, SmtpSettings
 from testkit.infra import free_port
 from tests.unit.routing.test_deadlines_scan import (

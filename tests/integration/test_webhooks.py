@@ -17,6 +17,7 @@ import pytest
 from services.common.bus import topology
 from services.common.bus.messages import DeliveryOverdue, DeliveryStatusChanged
 from services.common.runtime import Runner
+from testkit.infra import RabbitVhost
 from tests.integration.test_webhooks_kit import (
     RECIPIENT,
     SENDER,
@@ -28,7 +29,6 @@ from tests.integration.test_webhooks_kit import (
     handler_for,
     start_ingest,
 )
-from testkit.infra import RabbitVhost
 
 pytestmark = pytest.mark.integration
 
