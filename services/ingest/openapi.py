@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest.openapi_webhooks import WEBHOOK_PATHS, WEBHOOKS
+from services.ingest.webhooks.openapi import WEBHOOK_PATHS, WEBHOOKS
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 

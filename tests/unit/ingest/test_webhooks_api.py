@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from services.ingest.models import Webhook
-from services.ingest.webhooks import EVENT_STATUS, EVENTS
+from services.ingest.webhooks.rules import EVENT_STATUS, EVENTS
 from tests.unit.ingest.test_webhooks_kit import (
     HOOK,
     RECIPIENT,

@@ -11,10 +11,20 @@ import pytest
 import sqlalchemy as sa
 
 from services.common.bus.messages import DeliveryDispatched, DeliveryDueSoon, DeliveryOverdue, wrap
-from services.ingest import handlers
 from services.ingest.models import Delivery, WebhookJob
-from services.ingest.webhook_worker import WebhookWorker
-from services.ingest.webhooks import EVENT_DUE_SOON, EVENT_OVERDUE, EVENT_RECEIVED, EVENT_STATUS
+from services.ingest.projections import (
+    on_delivery_dispatched,
+    on_delivery_due_soon,
+    on_delivery_overdue,
+    record_reported_status,
+)
+from services.ingest.webhooks.rules import (
+    EVENT_DUE_SOON,
+    EVENT_OVERDUE,
+    EVENT_RECEIVED,
+    EVENT_STATUS,
+)
+from services.ingest.webhooks.worker import WebhookWorker
 from tests.unit.ingest.test_webhooks_kit import (
     RECIPIENT,
     SENDER,
@@ -69,7 +79,7 @@ def test_a_rolled_back_projection_change_queues_nothing(ingest: Ingest) -> None:
     worker._wake.clear()
 
     with pytest.raises(RuntimeError), ingest.ctx.db.unit_of_work() as session:
-        handlers.on_delivery_dispatched(session, msg, wrap(msg))
+        on_delivery_dispatched(session, msg, wrap(msg))
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookJob)) == 1
         raise RuntimeError("the consumer failed after the handler")
 
@@ -123,24 +133,7 @@ def test_a_status_applied_at_once_and_again_from_its_event_is_pushed_once(
     land(ingest, msg)
     changed = status(msg, "03", 2)
 
-    handlers.record_reported_status(
-        ingest.ctx.db,
-        {
-            k: getattr(changed, k)
-            for k in (
-                "delivery_id",
-                "document",
-                "recipient",
-                "code",
-                "status",
-                "seq",
-                "at",
-                "reported_by",
-                "description",
-                "staff",
-            )
-        },
-    )
+    record_reported_status(ingest.ctx.db, changed)
     report(ingest, changed)  # routing's event, after the HTTP answer
 
     assert [j.body["data"]["seq"] for j in ingest.jobs(SENDER)] == [2]
@@ -182,8 +175,8 @@ def test_deadlines_are_marked_in_the_inbox_and_pushed(ingest: Ingest) -> None:
     land(ingest, msg)
 
     for kind, handler in (
-        (DeliveryDueSoon, handlers.on_delivery_due_soon),
-        (DeliveryOverdue, handlers.on_delivery_overdue),
+        (DeliveryDueSoon, on_delivery_due_soon),
+        (DeliveryOverdue, on_delivery_overdue),
     ):
         notice = _deadline(kind, msg)
         for _ in range(2):  # the scheduler's event, and a redelivered copy with a new id

@@ -24,7 +24,7 @@ from services.common.db import Database, get_row
 from services.common.errors import BadRequest, Conflict, NotFound
 from services.ingest.models import Agency, Delivery, Document, Webhook, WebhookJob
 from services.ingest.times import iso, now
-from services.ingest.webhooks import (
+from services.ingest.webhooks.rules import (
     EVENT_DUE_SOON,
     EVENT_OVERDUE,
     EVENT_RECEIVED,
