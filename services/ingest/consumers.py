@@ -60,6 +60,10 @@ class Handling(Generic[M]):
     documents: Callable[[M], Iterable[str]] = _nothing
 
 
+# A table mixes message types; each entry was checked against its own type when built.
+AnyHandling = Handling[Any]
+
+
 def _its_delivery(
     msg: DeliveryDispatched | DeliveryStatusChanged | DeliveryDueSoon | DeliveryOverdue,
 ) -> tuple[NamedDelivery]:
@@ -80,7 +84,7 @@ def _its_document(msg: DeliveryStatusChanged | DocumentVerified) -> tuple[str]:
     return (msg.document,)
 
 
-EVENTS_CONSUMER: tuple[Handling[Any], ...] = (
+EVENTS_CONSUMER: tuple[AnyHandling, ...] = (
     Handling(DeliveriesCreated, projections.on_deliveries_created, deliveries=_its_deliveries),
     Handling(DeliveryCreated, projections.on_delivery_created),
     Handling(
@@ -95,16 +99,14 @@ EVENTS_CONSUMER: tuple[Handling[Any], ...] = (
     Handling(DocumentVerified, projections.on_document_verified, documents=_its_document),
 )
 
-CONNECTOR: tuple[Handling[Any], ...] = (
+CONNECTOR: tuple[AnyHandling, ...] = (
     Handling(DeliveryDispatched, projections.on_delivery_dispatched, deliveries=_its_delivery),
 )
 
 #: What ingest's event queue is bound to (services.cli declares it from this).
 EVENT_TYPES: tuple[type[Message], ...] = tuple(h.message for h in EVENTS_CONSUMER)
 
-_BY_TYPE: dict[type[Message], Handling[Any]] = {
-    h.message: h for h in (*EVENTS_CONSUMER, *CONNECTOR)
-}
+_BY_TYPE: dict[type[Message], AnyHandling] = {h.message: h for h in (*EVENTS_CONSUMER, *CONNECTOR)}
 
 
 def lock_for_batch(session: Session, messages: list[Message]) -> None:
@@ -130,7 +132,7 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
     load_rows(session, Document, documents)
 
 
-def subscriptions(table: Iterable[Handling[Any]]) -> Subscriptions:
+def subscriptions(table: Iterable[AnyHandling]) -> Subscriptions:
     return Subscriptions({h.message: h.handler for h in table}, before_batch=lock_for_batch)
 
 

@@ -53,12 +53,12 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     size: Mapped[int] = mapped_column(sa.BigInteger)
     page_count: Mapped[int]
-    doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
+    doc_metadata: Mapped[dict[str, object]] = mapped_column("metadata", sa.JSON)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200))
     request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     verdict: Mapped[str | None] = mapped_column(sa.String(20))
-    verification: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    verification: Mapped[dict[str, object] | None] = mapped_column(sa.JSON)
     # edXML BussinessDocType 2 (update) or 3 (replace) of an earlier document.
     business_doc_type: Mapped[int] = mapped_column(default=0, server_default="0")
     supersedes: Mapped[str | None] = mapped_column(sa.String(36), index=True)

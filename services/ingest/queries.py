@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,8 +45,8 @@ DocumentView = TypedDict(
         "size": int,
         "page_count": int,
         "received_at": str | None,
-        "metadata": dict[str, Any],  # the normalized edXML metadata, as received
-        "verification": dict[str, Any] | None,
+        "metadata": dict[str, object],  # the normalized edXML metadata, as received
+        "verification": dict[str, object] | None,
         "versions": list[VersionView],
         "deliveries": list[DeliveryView],
     },

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from services.common.errors import ValidationFailed
 from services.ingest.errors import EncryptedPdf, NotAPdf
@@ -65,7 +64,7 @@ class DocumentMetadata:
     priority: int
     steering_type: int
     paper: int
-    normalized: dict[str, Any]
+    normalized: dict[str, object]  # the metadata as stored and announced
     business_doc_type: int = 0
     supersedes_document_id: str | None = None  # edXML DocumentId of the earlier document
     business_reason: str = ""  # BussinessDocReason: why it is updated or replaced
@@ -85,9 +84,14 @@ class _Errors:
 
 
 def _text(
-    meta: dict[str, Any], path: str, errors: _Errors, *, required: bool = True, max_len: int = 2000
+    meta: dict[str, object],
+    path: str,
+    errors: _Errors,
+    *,
+    required: bool = True,
+    max_len: int = 2000,
 ) -> str:
-    node: Any = meta
+    node: object = meta
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     if node is None or (isinstance(node, str) and not node.strip()):
@@ -133,7 +137,9 @@ def _small_int(value: object, path: str, allowed: set[int], default: int, errors
     return number
 
 
-def _recipients(meta: dict[str, Any], sender: str, known: set[str], errors: _Errors) -> list[str]:
+def _recipients(
+    meta: dict[str, object], sender: str, known: set[str], errors: _Errors
+) -> list[str]:
     to = meta.get("To")
     if not isinstance(to, list) or not to:
         errors.add("To", 'must be a non-empty list of {"OrganId": ...}')
@@ -203,7 +209,7 @@ def check_metadata(meta: object, sender: str, known_agencies: set[str]) -> Docum
     if (promulgation_date and due_date) and due_date < promulgation_date:
         errors.add("DueDate", "is before the promulgation date")
     raw_business = meta.get("Bussiness")
-    business: dict[str, Any] = raw_business if isinstance(raw_business, dict) else {}
+    business: dict[str, object] = raw_business if isinstance(raw_business, dict) else {}
     doc_type = _small_int(
         business.get("BussinessDocType"), "Bussiness.BussinessDocType", {0, 1, 2, 3}, 0, errors
     )

@@ -22,7 +22,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -58,7 +57,7 @@ class Claimed:
     claimed_at: datetime  # with ``attempt``, tells this lease from any later one
     agency: str
     event: str
-    body: dict[str, Any]
+    body: dict[str, object]  # the JSON to push
     started_at: datetime  # the bounded age counts from here (created, or manually retried)
     url: str | None
     sealed_secret: str | None
