@@ -27,11 +27,13 @@ def create_app(settings: IngestSettings, *, routing: RoutingPort | None = None) 
     common = settings.common
     db = Database(settings.database_url)
     box = SecretBox(settings.webhook.secret_keys)
+    if routing is None:
+        routing = RoutingClient(common.routing_url, common.service_token)
     context = IngestContext(
         settings=settings,
         db=db,
         store=open_store(common.storage_url),
-        routing=routing or RoutingClient(common.routing_url, common.service_token),
+        routing=routing,
         api_keys=ApiKeys(db, settings.api_key_cache_seconds),
         known_agencies=KnownAgencies(db),
         webhook_box=box,
