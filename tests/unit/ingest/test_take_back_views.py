@@ -90,3 +90,23 @@ def test_an_agency_carries_its_mailbox(ingest: Ingest) -> None:
     for bad in ("not-an-address", "a@b.vn\r\nBcc: x@y.vn", "a@b.vn, c@d.vn"):
         with pytest.raises(ValidationFailed):
             add_agency(ingest.ctx.db, "000.00.06.H41", "Sở X", email=bad)
+
+
+def test_the_announcement_carries_the_checked_fields(ingest: Ingest) -> None:
+    """DocumentReceived v2: routing reads these instead of parsing the metadata again."""
+    pdf = FOUR_PAGES.read_bytes()
+    old = post_document(ingest, pdf, metadata(RECIPIENT)).get_json()
+    new = post_document(ingest, pdf + b"\n", _update_of(old["document_id"])).get_json()
+    payloads = {
+        a["payload"]["document"]: a["payload"] for a in ingest.announced("document.received")
+    }
+    first, update = payloads[old["id"]], payloads[new["id"]]
+    assert (first["supersedes"], first["business_doc_type"], first["business_reason"]) == (
+        None,
+        0,
+        "",
+    )
+    assert (update["supersedes"], update["business_doc_type"]) == (old["id"], 2)
+    assert update["business_reason"] == "Đính chính"
+    assert (update["due_date"], update["priority"], update["paper"]) == ("2024-03-30", 0, 0)
+    assert update["subject"] == "Về việc triển khai dịch vụ công"
