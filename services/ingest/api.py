@@ -1,32 +1,35 @@
-"""Ingest's agency-facing HTTP API: thin views over the handlers."""
+"""Ingest's agency-facing HTTP API: thin views over the use cases."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
 from services.common.auth import bearer_token
+from services.common.contract import REPORTED_BY_RECIPIENT, Status
 from services.common.errors import BadRequest, ValidationFailed
-from services.common.web import json_body
-from services.ingest import handlers, webhook_store
+from services.common.internal_api import StatusReport
+from services.common.web import json_body, page_limit
+from services.common.wiring import current
+from services.ingest import queries
+from services.ingest.context import IngestContext
 from services.ingest.openapi import OPENAPI
+from services.ingest.projections import record_reported_status
+from services.ingest.submission import Submission, submit_document
+from services.ingest.times import iso
+from services.ingest.webhooks import store as webhook_store
 
 api = Blueprint("ingest_api", __name__)
 
-STATUS_CODES_FROM_RECIPIENT = {"02", "03", "04", "05", "06", "15", "16"}
-
-
-def _ctx() -> Any:
-    return current_app.extensions["lienthong"]
+PAGE_DEFAULT, PAGE_MAXIMUM = 50, 500  # items in one inbox or webhook-deliveries page
 
 
 @api.before_request
 def _authenticate() -> None:
     if request.endpoint in ("ingest_api.openapi",):
         return
-    g.agency = _ctx().api_keys.agency_of(bearer_token(request))
+    g.agency = current(IngestContext).api_keys.agency_of(bearer_token(request))
 
 
 @api.get("/openapi.json")
@@ -36,7 +39,7 @@ def openapi() -> Response:
 
 @api.post("/v1/documents")
 def post_document() -> tuple[Response, int]:
-    ctx = _ctx()
+    ctx = current(IngestContext)
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("the PDF is missing", [{"field": "file", "message": "is required"}])
@@ -57,16 +60,13 @@ def post_document() -> tuple[Response, int]:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key.strip()) <= 200):
         raise BadRequest("Idempotency-Key must be 1 to 200 characters")
-    accepted = handlers.submit_document(
-        ctx.db,
-        ctx.known_agencies,
-        ctx.store,
-        ctx.spool_dir,
-        g.agency,
-        upload.stream,
-        metadata,
-        ctx.settings.max_upload_bytes,
-        key.strip() if key else None,
+    accepted = submit_document(
+        Submission(g.agency, upload.stream, metadata, key.strip() if key else None),
+        db=ctx.db,
+        agencies=ctx.known_agencies,
+        store=ctx.store,
+        spool_dir=ctx.spool_dir,
+        max_bytes=ctx.settings.max_upload_bytes,
     )
     response = jsonify(accepted.body)
     response.headers["Location"] = f"/v1/documents/{accepted.body['id']}"
@@ -77,18 +77,18 @@ def post_document() -> tuple[Response, int]:
 
 @api.get("/v1/documents/<doc_id>")
 def get_document(doc_id: str) -> Response:
-    return jsonify(handlers.read_document(_ctx().db, g.agency, doc_id))
+    return jsonify(queries.read_document(current(IngestContext).db, g.agency, doc_id))
 
 
 @api.get("/v1/documents/<doc_id>/content")
 def get_content(doc_id: str) -> Response:
-    ctx = _ctx()
+    ctx = current(IngestContext)
     raw_version = request.args.get("version")
     try:
         version = int(raw_version) if raw_version else None
     except ValueError as e:
         raise BadRequest("version must be a whole number") from e
-    sha256, size, chunks = handlers.document_content(ctx.db, ctx.store, g.agency, doc_id, version)
+    sha256, size, chunks = queries.document_content(ctx.db, ctx.store, g.agency, doc_id, version)
     response = Response(stream_with_context(chunks), mimetype="application/pdf")
     response.headers["Content-Length"] = str(size)
     response.headers["ETag"] = f'"{sha256}"'
@@ -99,43 +99,44 @@ def get_content(doc_id: str) -> Response:
 
 @api.get("/v1/inbox")
 def get_inbox() -> Response:
-    try:
-        limit = min(max(int(request.args.get("limit", "50")), 1), 500)
-    except ValueError as e:
-        raise BadRequest("limit must be a whole number") from e
+    limit = page_limit(request, default=PAGE_DEFAULT, maximum=PAGE_MAXIMUM)
     status = request.args.get("status") or None
-    everything = request.args.get("view") == "all"  # also what was taken back (15)
-    items = handlers.inbox(_ctx().db, g.agency, limit, status, include_taken_back=everything)
+    # view=all: also what was taken back (15)
+    everything = request.args.get("view") == "all"
+    items = queries.inbox(
+        current(IngestContext).db, g.agency, limit, status, include_taken_back=everything
+    )
     return jsonify({"agency": g.agency, "items": items})
 
 
 @api.post("/v1/deliveries/<delivery_id>/status")
 def post_status(delivery_id: str) -> Response:
-    ctx = _ctx()
+    ctx = current(IngestContext)
     body = json_body(request)
-    code = body.get("code")
-    if not isinstance(code, str) or code not in STATUS_CODES_FROM_RECIPIENT:
+    raw_code = body.get("code")
+    code = Status.of(raw_code) if isinstance(raw_code, str) else None
+    if code is None or code not in REPORTED_BY_RECIPIENT:
+        allowed = sorted(s.value for s in REPORTED_BY_RECIPIENT)
         raise ValidationFailed(
             "code must be a recipient status code",
-            [{"field": "code", "message": f"one of {sorted(STATUS_CODES_FROM_RECIPIENT)}"}],
+            [{"field": "code", "message": f"one of {allowed}"}],
         )
     description = body.get("description") or ""
     staff = body.get("staff") or {}
     if not isinstance(description, str) or not isinstance(staff, dict):
         raise ValidationFailed("description must be text and staff an object")
-    delivery = handlers.delivery_for_recipient(ctx.db, g.agency, delivery_id)
+    delivery = queries.delivery_for_recipient(ctx.db, g.agency, delivery_id)
     changed = ctx.routing.report_status(
         delivery_id,
-        {
-            "code": code,
-            "description": description[:2000],
-            "staff": staff,
-            "reported_by": g.agency,
-            "arrived_at": handlers.iso(delivery.arrived_at),
-        },
+        StatusReport(
+            code=code,
+            reported_by=g.agency,
+            description=description[:2000],
+            staff=staff,
+            arrived_at=iso(delivery.arrived_at),
+        ),
     )
-    view = handlers.record_reported_status(ctx.db, changed)
-    return jsonify(view)
+    return jsonify(record_reported_status(ctx.db, changed))
 
 
 # --- push delivery (webhooks) ---------------------------------------------------------
@@ -143,7 +144,7 @@ def post_status(delivery_id: str) -> Response:
 
 @api.put("/v1/webhook")
 def put_webhook() -> tuple[Response, int]:
-    ctx = _ctx()
+    ctx = current(IngestContext)
     body = json_body(request)
     view, secret, created = webhook_store.register_webhook(
         ctx.db,
@@ -161,26 +162,23 @@ def put_webhook() -> tuple[Response, int]:
 
 @api.get("/v1/webhook")
 def get_webhook() -> Response:
-    return jsonify(webhook_store.webhook_config(_ctx().db, g.agency))
+    return jsonify(webhook_store.webhook_config(current(IngestContext).db, g.agency))
 
 
 @api.delete("/v1/webhook")
 def delete_webhook() -> tuple[str, int]:
-    webhook_store.remove_webhook(_ctx().db, g.agency)
+    webhook_store.remove_webhook(current(IngestContext).db, g.agency)
     return "", 204
 
 
 @api.get("/v1/webhook/deliveries")
 def get_webhook_deliveries() -> Response:
-    try:
-        limit = min(max(int(request.args.get("limit", "50")), 1), 500)
-    except ValueError as e:
-        raise BadRequest("limit must be a whole number") from e
+    limit = page_limit(request, default=PAGE_DEFAULT, maximum=PAGE_MAXIMUM)
     state = request.args.get("state") or None
-    items = webhook_store.list_jobs(_ctx().db, g.agency, state, limit)
+    items = webhook_store.list_jobs(current(IngestContext).db, g.agency, state, limit)
     return jsonify({"agency": g.agency, "items": items})
 
 
 @api.post("/v1/webhook/deliveries/<job_id>/retry")
 def retry_webhook_delivery(job_id: str) -> Response:
-    return jsonify(webhook_store.retry_job(_ctx().db, job_id, agency=g.agency))
+    return jsonify(webhook_store.retry_job(current(IngestContext).db, job_id, agency=g.agency))

@@ -1,17 +1,29 @@
-"""Which agency an API key belongs to, for every request."""
+"""Agency API keys: their format, and which agency a key belongs to on every request."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from services.common.auth import hash_api_key
 from services.common.db import Database
 from services.common.errors import Unauthorized
 from services.ingest.models import ApiKey
+
+API_KEY_PREFIX = "lt_"
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    # Keys carry 256 random bits, so a plain SHA-256 is enough: no dictionary to attack.
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class ApiKeys:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from services.common.db import Database
-from services.ingest import handlers, webhook_store
+from services.ingest.agencies import add_agency, create_api_key, list_agencies, revoke_api_keys
 from services.ingest.settings import IngestSettings
-from services.ingest.webhooks import EVENTS, SecretBox
+from services.ingest.webhooks import store as webhook_store
+from services.ingest.webhooks.rules import EVENTS, SecretBox
 
 DEMO_AGENCIES = [
     ("000.00.00.H41", "UBND tỉnh Nghệ An (demo)", None),
@@ -33,7 +34,7 @@ def agencies() -> None:
 @click.option("--email", default=None, help="Official mailbox (hòm thư công vụ) for reminders.")
 def agencies_add(code: str, name: str, parent: str | None, email: str | None) -> None:
     """Register an agency."""
-    agency = handlers.add_agency(_db(), code, name, parent, email)
+    agency = add_agency(_db(), code, name, parent, email)
     if agency.nonstandard_code:
         click.echo(
             f"warning: {agency.code} is not a QĐ 20/2020 identifier; registered with a "
@@ -46,7 +47,7 @@ def agencies_add(code: str, name: str, parent: str | None, email: str | None) ->
 @agencies.command("list")
 def agencies_list() -> None:
     """List registered agencies."""
-    for a in handlers.list_agencies(_db()):
+    for a in list_agencies(_db()):
         flag = "  (non-standard code)" if a.nonstandard_code else ""
         parent = f"  parent {a.parent_code}" if a.parent_code else ""
         click.echo(f"{a.code}\t{a.name}{parent}{flag}")
@@ -99,7 +100,7 @@ def keys() -> None:
 @click.option("--label", default="", help="A note to tell keys apart.")
 def keys_create(code: str, label: str) -> None:
     """Print a new API key for an agency: the only line on stdout."""
-    click.echo(handlers.create_api_key(_db(), code, label))
+    click.echo(create_api_key(_db(), code, label))
 
 
 @click.group()
@@ -154,14 +155,14 @@ def webhooks_rekey() -> None:
 def seed_demo_agencies() -> list[tuple[str, str, str]]:
     """Register the demo agencies if missing; fresh demo keys (older ones are revoked)."""
     db = _db()
-    known = {a.code for a in handlers.list_agencies(db)}
+    known = {a.code for a in list_agencies(db)}
     for code, name, parent in DEMO_AGENCIES:
         if code not in known:
-            handlers.add_agency(db, code, name, parent)
+            add_agency(db, code, name, parent)
     seeded = []
     for code, name, _parent in DEMO_AGENCIES:
-        handlers.revoke_api_keys(db, code, DEMO_LABEL)
-        seeded.append((code, name, handlers.create_api_key(db, code, DEMO_LABEL)))
+        revoke_api_keys(db, code, DEMO_LABEL)
+        seeded.append((code, name, create_api_key(db, code, DEMO_LABEL)))
     return seeded
 
 

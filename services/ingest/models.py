@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.bus.tables import add_bus_tables
-
-Timestamp = sa.DateTime(timezone=True)
+from services.common.db import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -28,7 +27,7 @@ class Agency(Base):
     email: Mapped[str | None] = mapped_column(sa.String(254))  # hòm thư công vụ
     parent_code: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.code"))
     nonstandard_code: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):
@@ -38,8 +37,8 @@ class ApiKey(Base):
     agency_code: Mapped[str] = mapped_column(sa.ForeignKey("agencies.code"), index=True)
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     label: Mapped[str] = mapped_column(sa.String(100), default="")
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
-    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Document(Base):
@@ -54,12 +53,12 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     size: Mapped[int] = mapped_column(sa.BigInteger)
     page_count: Mapped[int]
-    doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
+    doc_metadata: Mapped[dict[str, object]] = mapped_column("metadata", sa.JSON)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200))
     request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
-    received_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     verdict: Mapped[str | None] = mapped_column(sa.String(20))
-    verification: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    verification: Mapped[dict[str, object] | None] = mapped_column(sa.JSON)
     # edXML BussinessDocType 2 (update) or 3 (replace) of an earlier document.
     business_doc_type: Mapped[int] = mapped_column(default=0, server_default="0")
     supersedes: Mapped[str | None] = mapped_column(sa.String(36), index=True)
@@ -79,13 +78,13 @@ class Delivery(Base):
     recipient_code: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str | None] = mapped_column(sa.String(2))
     status_seq: Mapped[int] = mapped_column(default=0)
-    status_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    arrived_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Marks from routing's deadline scheduler (delivery.due_soon / delivery.overdue).
-    due_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    due_soon_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    overdue_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_soon_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DocumentVersion(Base):
@@ -102,7 +101,7 @@ class DocumentVersion(Base):
     profile: Mapped[str] = mapped_column(sa.String(20))
     level: Mapped[str] = mapped_column(sa.String(8))
     signer: Mapped[str] = mapped_column(sa.Text)
-    signed_at: Mapped[datetime] = mapped_column(Timestamp)
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Webhook(Base):
@@ -114,8 +113,8 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(sa.Text)
     events: Mapped[list[str]] = mapped_column(sa.JSON)  # empty: every event
     secret: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class WebhookJob(Base):
@@ -142,12 +141,12 @@ class WebhookJob(Base):
     dedupe_key: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # A manual retry restarts the bounded age from here.
-    retried_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    dead_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    retried_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_status: Mapped[int | None]  # the receiver's HTTP status, when it answered
     last_error: Mapped[str | None] = mapped_column(sa.Text)

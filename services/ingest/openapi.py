@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest.openapi_webhooks import WEBHOOK_PATHS, WEBHOOKS
+from services.common.contract import REPORTED_BY_RECIPIENT
+from services.ingest.webhooks.openapi import WEBHOOK_PATHS, WEBHOOKS
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
@@ -120,7 +121,7 @@ OPENAPI: dict[str, Any] = {
                                 "properties": {
                                     "code": {
                                         "type": "string",
-                                        "enum": ["02", "03", "04", "05", "06", "15", "16"],
+                                        "enum": sorted(s.value for s in REPORTED_BY_RECIPIENT),
                                     },
                                     "description": {"type": "string"},
                                     "staff": {"type": "object"},

@@ -1,11 +1,11 @@
 """Ingest's projections fed by the bus: the delivery rows behind inboxes and document
 views, signed versions and arrival verdicts. A change an agency may be told about
-queues its webhook push in the same transaction (services.ingest.webhook_store)."""
+queues its webhook push in the same transaction (services.ingest.webhooks.store)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,28 +22,21 @@ from services.common.bus.messages import (
     DocumentSigned,
     DocumentVerified,
     Envelope,
-    Message,
-    unfold,
 )
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import (
-    Database,
-    get_locked,
-    get_row,
-    insert_all_if_absent,
-    load_rows,
-    lock_rows,
-)
+from services.common.contract import Status
+from services.common.db import Database, get_locked, get_row, insert_all_if_absent
 from services.common.errors import Conflict
-from services.ingest import webhook_store
 from services.ingest.models import BUS, Delivery, Document, DocumentVersion
 from services.ingest.times import now as _now
+from services.ingest.webhooks import store as webhook_store
 
-_ONE_DELIVERY = (DeliveryDispatched, DeliveryStatusChanged, DeliveryDueSoon, DeliveryOverdue)
 
-
-def _row(delivery_id: str, document: str, recipient: str, created_at: datetime) -> dict[str, Any]:
+def new_delivery_row(
+    delivery_id: str, document: str, recipient: str, created_at: datetime
+) -> dict[str, object]:
+    """A delivery row as a batch or a handler inserts it when missing."""
     return {
         "delivery_id": delivery_id,
         "document": document,
@@ -51,32 +44,6 @@ def _row(delivery_id: str, document: str, recipient: str, created_at: datetime) 
         "status_seq": 0,
         "created_at": created_at,
     }
-
-
-def lock_for_batch(session: Session, messages: list[Message]) -> None:
-    """Before a batch of bus messages: make every delivery row they name (if missing)
-    and lock them all, two statements for the batch instead of one or two per
-    message. Rows are taken in id order, the order every batch uses. The documents
-    the batch's verdicts and statuses name are read in one more query."""
-    messages = unfold(messages)
-    named = {
-        m.delivery_id: (m.document, m.recipient) for m in messages if isinstance(m, _ONE_DELIVERY)
-    }
-    # A document's deliveries too: every row the batch inserts is taken in this one
-    # sorted statement, or the connector and this consumer, inserting the same rows
-    # in different orders, deadlock (PostgreSQL then takes a second to notice).
-    for m in messages:
-        if isinstance(m, DeliveriesCreated):
-            for delivery_id, recipient in zip(m.delivery_ids, m.recipients, strict=True):
-                named[delivery_id] = (m.document, recipient)
-    created_at = _now()
-    insert_all_if_absent(session, Delivery, [_row(i, *named[i], created_at) for i in named])
-    lock_rows(session, Delivery, named)
-    load_rows(
-        session,
-        Document,
-        [m.document for m in messages if isinstance(m, DocumentVerified | DeliveryStatusChanged)],
-    )
 
 
 def _delivery_row(session: Session, delivery_id: str, document: str, recipient: str) -> Delivery:
@@ -87,7 +54,9 @@ def _delivery_row(session: Session, delivery_id: str, document: str, recipient: 
     duplicate-key failure and a retry. Most calls find the row at the first look."""
     delivery: Delivery | None = get_locked(session, Delivery, delivery_id)
     if delivery is None:
-        insert_all_if_absent(session, Delivery, [_row(delivery_id, document, recipient, _now())])
+        insert_all_if_absent(
+            session, Delivery, [new_delivery_row(delivery_id, document, recipient, _now())]
+        )
         delivery = get_locked(session, Delivery, delivery_id)
         if delivery is None:  # another delivery holds this document × recipient
             raise Conflict(
@@ -104,7 +73,7 @@ def on_deliveries_created(session: Session, msg: DeliveriesCreated, _env: Envelo
         session,
         Delivery,
         [
-            _row(delivery_id, msg.document, recipient, created_at)
+            new_delivery_row(delivery_id, msg.document, recipient, created_at)
             for delivery_id, recipient in zip(msg.delivery_ids, msg.recipients, strict=True)
         ],
     )
@@ -115,14 +84,17 @@ def on_delivery_created(session: Session, msg: DeliveryCreated, _env: Envelope) 
 
 
 def on_delivery_dispatched(session: Session, msg: DeliveryDispatched, _env: Envelope) -> None:
-    """The connector: the recipient's copy lands in its inbox, and we report 01."""
+    """The connector: the recipient's copy lands in its inbox. Status 01 is recorded
+    here, once, as the delivery's first status (seq 1): routing records it from
+    delivery.arrived and does not announce it back, so its pushes are queued here too."""
     delivery = _delivery_row(session, msg.delivery_id, msg.document, msg.recipient)
     if delivery.arrived_at is not None:
         return
     arrived = _now()
     delivery.arrived_at = arrived
-    if delivery.status is None:
-        delivery.status, delivery.status_at = "01", arrived
+    arrival = arrival_status(msg, arrived)
+    if delivery.status_seq < arrival.seq:  # a later status may have got here first
+        delivery.status, delivery.status_seq, delivery.status_at = Status.ARRIVED, 1, arrived
     add_folded_to_outbox(
         session,
         BUS,
@@ -135,9 +107,28 @@ def on_delivery_dispatched(session: Session, msg: DeliveryDispatched, _env: Enve
         exchange=EVENTS.name,
     )
     webhook_store.delivery_received(session, msg, delivery)
+    webhook_store.status_changed(session, arrival)
+
+
+def arrival_status(msg: DeliveryDispatched, arrived: datetime) -> DeliveryStatusChanged:
+    """Status 01 as routing records it: the first event of a delivery, by its recipient."""
+    return DeliveryStatusChanged(
+        delivery_id=msg.delivery_id,
+        document=msg.document,
+        recipient=msg.recipient,
+        code=Status.ARRIVED,
+        status=Status.ARRIVED,
+        seq=1,
+        at=arrived.isoformat(),
+        reported_by=msg.recipient,
+        description="",
+        staff={},
+    )
 
 
 def apply_status(session: Session, msg: DeliveryStatusChanged) -> None:
+    """A status routing recorded. A 01 announced by older routing finds the connector's
+    own 01 (same seq): nothing changes and its push is the one already queued."""
     delivery = _delivery_row(session, msg.delivery_id, msg.document, msg.recipient)
     if msg.seq > delivery.status_seq:  # events may arrive late or twice; keep the newest
         delivery.status = msg.status
@@ -151,48 +142,37 @@ def on_status_changed(session: Session, msg: DeliveryStatusChanged, _env: Envelo
     apply_status(session, msg)
 
 
-def record_reported_status(db: Database, changed: dict[str, Any]) -> dict[str, Any]:
+class StatusView(TypedDict):
+    """The answer to ``POST /v1/deliveries/{id}/status``."""
+
+    delivery_id: str
+    document: str
+    event: str
+    status: str | None
+    status_at: str
+    seq: int
+
+
+def record_reported_status(db: Database, changed: DeliveryStatusChanged) -> StatusView:
     """Apply routing's answer to a status report at once (its event follows, and is a no-op)."""
-    msg = DeliveryStatusChanged(
-        **{
-            k: changed[k]
-            for k in (
-                "delivery_id",
-                "document",
-                "recipient",
-                "code",
-                "status",
-                "seq",
-                "at",
-                "reported_by",
-                "description",
-                "staff",
-            )
-        }
-    )
     with db.unit_of_work() as session:
-        apply_status(session, msg)
+        apply_status(session, changed)
     return {
-        "delivery_id": msg.delivery_id,
-        "document": msg.document,
-        "event": msg.code,
-        "status": msg.status,
-        "status_at": msg.at,
-        "seq": msg.seq,
+        "delivery_id": changed.delivery_id,
+        "document": changed.document,
+        "event": changed.code,
+        "status": changed.status,
+        "status_at": changed.at,
+        "seq": changed.seq,
     }
-
-
-def _utc(text: str) -> datetime:
-    # SQLite keeps a datetime's wall time and drops its offset: store UTC only.
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def on_delivery_due_soon(session: Session, msg: DeliveryDueSoon, _env: Envelope) -> None:
     """routing's scheduler: the delivery is nearly due; marked in the inbox and pushed."""
     delivery = _delivery_row(session, msg.delivery_id, msg.document, msg.recipient)
-    delivery.due_at = _utc(msg.due_at)
+    delivery.due_at = datetime.fromisoformat(msg.due_at)
     if delivery.due_soon_at is None:
-        delivery.due_soon_at = _utc(msg.noticed_at)
+        delivery.due_soon_at = datetime.fromisoformat(msg.noticed_at)
     webhook_store.deadline_noticed(session, msg, overdue=False)
 
 
@@ -200,9 +180,9 @@ def on_delivery_overdue(session: Session, msg: DeliveryOverdue, _env: Envelope) 
     """routing's scheduler: the delivery is past due; pushed to the recipient and,
     as an escalation, to the sender."""
     delivery = _delivery_row(session, msg.delivery_id, msg.document, msg.recipient)
-    delivery.due_at = _utc(msg.due_at)
+    delivery.due_at = datetime.fromisoformat(msg.due_at)
     if delivery.overdue_at is None:
-        delivery.overdue_at = _utc(msg.noticed_at)
+        delivery.overdue_at = datetime.fromisoformat(msg.noticed_at)
     webhook_store.deadline_noticed(session, msg, overdue=True)
 
 

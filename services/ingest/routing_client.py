@@ -2,51 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
 
 import requests
 
-from services.common.errors import (
-    BadRequest,
-    Forbidden,
-    NotFound,
-    TransitionRejected,
-    Unavailable,
-)
+from services.common.bus.messages import DeliveryStatusChanged
+from services.common.errors import BadRequest, Forbidden, NotFound, Unavailable
+from services.common.internal_api import StatusReport, TakeBackRequest
+from services.ingest.errors import TransitionRejected
+from services.ingest.ports import JsonObject
+
+_STATUS_CHANGE_FIELDS = tuple(f.name for f in fields(DeliveryStatusChanged))
 
 
 class RoutingClient:
+    """:class:`~services.ingest.ports.RoutingPort` over HTTP."""
+
     def __init__(self, base_url: str, service_token: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {service_token}"
 
-    def report_status(self, delivery_id: str, report: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/internal/v1/deliveries/{delivery_id}/status", report)
+    def report_status(self, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
+        changed = self._call(
+            "POST", f"/internal/v1/deliveries/{delivery_id}/status", report.to_json()
+        )
+        try:
+            return DeliveryStatusChanged(**{name: changed[name] for name in _STATUS_CHANGE_FIELDS})
+        except KeyError as e:
+            raise Unavailable(f"routing answered a status report without {e}") from e
 
-    def take_back(self, document: str, request: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/internal/v1/documents/{document}/take-back", request)
+    def take_back(self, document: str, request: TakeBackRequest) -> JsonObject:
+        return self._call("POST", f"/internal/v1/documents/{document}/take-back", request.to_json())
 
-    def timeline(self, document: str) -> dict[str, Any]:
+    def timeline(self, document: str) -> JsonObject:
         return self._call("GET", f"/internal/v1/documents/{document}/timeline")
 
-    def receipt(self, delivery_id: str) -> dict[str, Any]:
+    def receipt(self, delivery_id: str) -> JsonObject:
         return self._call("GET", f"/internal/v1/deliveries/{delivery_id}/receipt")
 
-    def receipt_key(self) -> dict[str, Any]:
+    def receipt_key(self) -> JsonObject:
         return self._call("GET", "/internal/v1/receipts/key")
 
-    def overdue(self, agency: str) -> dict[str, Any]:
+    def overdue(self, agency: str) -> JsonObject:
         return self._call("GET", "/internal/v1/overdue", params={"agency": agency})
 
     def _call(
         self,
         method: str,
         path: str,
-        body: dict[str, Any] | None = None,
+        body: JsonObject | None = None,
         params: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         try:
             response = self.session.request(
                 method, self.base_url + path, json=body, params=params, timeout=self.timeout

@@ -9,12 +9,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; ours are always UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return aware(moment).isoformat()
+    """A moment read through ``UtcDateTime`` (always aware) as ISO 8601, or None."""
+    return None if moment is None else moment.isoformat()

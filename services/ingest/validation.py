@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
-from services.common.errors import EncryptedPdf, NotAPdf, ValidationFailed
+from services.common.errors import ValidationFailed
+from services.ingest.errors import EncryptedPdf, NotAPdf
 
 # Decision 20/2020/QĐ-TTg: dot-separated digit groups ending in a letter and two digits,
 # e.g. 000.00.00.H41, 000.00.00.G22, 001.00.99.H44.
@@ -64,9 +64,10 @@ class DocumentMetadata:
     priority: int
     steering_type: int
     paper: int
-    normalized: dict[str, Any]
+    normalized: dict[str, object]  # the metadata as stored and announced
     business_doc_type: int = 0
     supersedes_document_id: str | None = None  # edXML DocumentId of the earlier document
+    business_reason: str = ""  # BussinessDocReason: why it is updated or replaced
 
     def document_id(self, sender: str) -> str:
         """edXML DocumentId: ``{sender},{YYYY/MM/DD},{number}/{notation}``."""
@@ -83,9 +84,14 @@ class _Errors:
 
 
 def _text(
-    meta: dict[str, Any], path: str, errors: _Errors, *, required: bool = True, max_len: int = 2000
+    meta: dict[str, object],
+    path: str,
+    errors: _Errors,
+    *,
+    required: bool = True,
+    max_len: int = 2000,
 ) -> str:
-    node: Any = meta
+    node: object = meta
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     if node is None or (isinstance(node, str) and not node.strip()):
@@ -102,7 +108,7 @@ def _text(
     return node.strip()
 
 
-def _date(value: Any, path: str, errors: _Errors, *, required: bool) -> date | None:
+def _date(value: object, path: str, errors: _Errors, *, required: bool) -> date | None:
     if value in (None, ""):
         if required:
             errors.add(path, "is required")
@@ -117,11 +123,11 @@ def _date(value: Any, path: str, errors: _Errors, *, required: bool) -> date | N
     return None
 
 
-def _small_int(value: Any, path: str, allowed: set[int], default: int, errors: _Errors) -> int:
+def _small_int(value: object, path: str, allowed: set[int], default: int, errors: _Errors) -> int:
     if value is None or value == "":
         return default
     try:
-        number = int(value)
+        number = int(str(value))  # every accepted value reads back as its text
     except (TypeError, ValueError):
         errors.add(path, f"must be one of {sorted(allowed)}")
         return default
@@ -131,7 +137,9 @@ def _small_int(value: Any, path: str, allowed: set[int], default: int, errors: _
     return number
 
 
-def _recipients(meta: dict[str, Any], sender: str, known: set[str], errors: _Errors) -> list[str]:
+def _recipients(
+    meta: dict[str, object], sender: str, known: set[str], errors: _Errors
+) -> list[str]:
     to = meta.get("To")
     if not isinstance(to, list) or not to:
         errors.add("To", 'must be a non-empty list of {"OrganId": ...}')
@@ -154,7 +162,7 @@ def _recipients(meta: dict[str, Any], sender: str, known: set[str], errors: _Err
     return codes
 
 
-def named_agencies(meta: Any) -> set[str]:
+def named_agencies(meta: object) -> set[str]:
     """The agency codes the metadata's To list names (unchecked): the ones to look up."""
     to = meta.get("To") if isinstance(meta, dict) else None
     items = to if isinstance(to, list) else []
@@ -162,7 +170,7 @@ def named_agencies(meta: Any) -> set[str]:
     return {organ.strip() for organ in organs if isinstance(organ, str) and organ.strip()}
 
 
-def check_metadata(meta: Any, sender: str, known_agencies: set[str]) -> DocumentMetadata:
+def check_metadata(meta: object, sender: str, known_agencies: set[str]) -> DocumentMetadata:
     """Validate and normalize edXML metadata; raise ValidationFailed listing every problem."""
     if not isinstance(meta, dict):
         raise ValidationFailed("metadata must be a JSON object with edXML field names")
@@ -201,7 +209,7 @@ def check_metadata(meta: Any, sender: str, known_agencies: set[str]) -> Document
     if (promulgation_date and due_date) and due_date < promulgation_date:
         errors.add("DueDate", "is before the promulgation date")
     raw_business = meta.get("Bussiness")
-    business: dict[str, Any] = raw_business if isinstance(raw_business, dict) else {}
+    business: dict[str, object] = raw_business if isinstance(raw_business, dict) else {}
     doc_type = _small_int(
         business.get("BussinessDocType"), "Bussiness.BussinessDocType", {0, 1, 2, 3}, 0, errors
     )
@@ -243,6 +251,7 @@ def check_metadata(meta: Any, sender: str, known_agencies: set[str]) -> Document
         normalized=normalized,
         business_doc_type=doc_type,
         supersedes_document_id=str(reference).strip() if doc_type in (2, 3) else None,
+        business_reason=str(business.get("BussinessDocReason") or ""),
     )
 
 

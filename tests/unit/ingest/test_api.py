@@ -20,13 +20,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from services.common.bus.messages import DeliveryDispatched, wrap
-from services.common.errors import Forbidden, NotFound
-from services.common.wiring import ServiceContext, migrate
-from services.ingest import handlers
-from services.ingest.apikeys import ApiKeys
+from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged, wrap
+from services.common.contract import Status
+from services.common.errors import Conflict, Forbidden, NotFound
+from services.common.internal_api import StatusReport, TakeBackRequest
+from services.common.wiring import context_of, migrate
+from services.ingest.agencies import add_agency, create_api_key, revoke_api_keys
 from services.ingest.app import create_app
+from services.ingest.context import IngestContext
+from services.ingest.errors import TransitionRejected
 from services.ingest.models import BUS, Delivery, Document
+from services.ingest.ports import JsonObject, RoutingPort
+from services.ingest.projections import on_delivery_dispatched
 from services.ingest.settings import IngestSettings
 from services.routing.lifecycle import DeliveryState, Role, next_state
 
@@ -48,7 +53,7 @@ PROBLEM_JSON = "application/problem+json"
 
 
 @dataclass
-class FakeRouting:
+class FakeRouting(RoutingPort):
     """What ingest's RoutingClient talks to, minus HTTP: routing's real status machine."""
 
     deliveries: dict[str, tuple[str, str, str]] = field(default_factory=dict)
@@ -59,34 +64,52 @@ class FakeRouting:
     def add_delivery(self, delivery_id: str, document: str, sender: str, recipient: str) -> None:
         self.deliveries[delivery_id] = (document, sender, recipient)
 
-    def report_status(self, delivery_id: str, report: dict[str, Any]) -> dict[str, Any]:
-        self.reports.append((delivery_id, dict(report)))
+    def report_status(self, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
+        self.reports.append((delivery_id, report.to_json()))
         if delivery_id not in self.deliveries:
             raise NotFound(f"no delivery {delivery_id}")
         document, sender, recipient = self.deliveries[delivery_id]
-        reporter = report["reported_by"]
+        reporter = report.reported_by
         if reporter not in (sender, recipient):
             raise Forbidden(f"{reporter} is neither sender nor recipient")
         role = Role.RECIPIENT if reporter == recipient else Role.SENDER
         state = self.states.get(delivery_id, DeliveryState())
         seq = self.seqs.get(delivery_id, 0)
-        if report.get("arrived_at") and state.status is None:
-            state, seq = next_state(state, "01", Role.RECIPIENT), seq + 1
-        state = next_state(state, report["code"], role)  # TransitionRejected -> 409
+        try:
+            if report.arrived_at and state.status is None:
+                state, seq = next_state(state, Status.ARRIVED, Role.RECIPIENT), seq + 1
+            state = next_state(state, report.code, role)
+        except Conflict as e:  # what RoutingClient raises on routing's 409
+            raise TransitionRejected(e.detail) from e
         seq += 1
         self.states[delivery_id], self.seqs[delivery_id] = state, seq
-        return {
-            "delivery_id": delivery_id,
-            "document": document,
-            "recipient": recipient,
-            "code": report["code"],
-            "status": state.status,
-            "seq": seq,
-            "at": datetime.now(UTC).isoformat(),
-            "reported_by": reporter,
-            "description": report.get("description", ""),
-            "staff": report.get("staff", {}),
-        }
+        return DeliveryStatusChanged(
+            delivery_id=delivery_id,
+            document=document,
+            recipient=recipient,
+            code=report.code,
+            status=state.status,
+            seq=seq,
+            at=datetime.now(UTC).isoformat(),
+            reported_by=reporter,
+            description=report.description,
+            staff=report.staff,
+        )
+
+    def take_back(self, document: str, request: TakeBackRequest) -> JsonObject:
+        raise NotImplementedError
+
+    def timeline(self, document: str) -> JsonObject:
+        raise NotImplementedError
+
+    def receipt(self, delivery_id: str) -> JsonObject:
+        raise NotImplementedError
+
+    def receipt_key(self) -> JsonObject:
+        raise NotImplementedError
+
+    def overdue(self, agency: str) -> JsonObject:
+        raise NotImplementedError
 
 
 # --- the app ---------------------------------------------------------------------------
@@ -96,7 +119,7 @@ class FakeRouting:
 class Ingest:
     app: Flask
     client: FlaskClient
-    ctx: ServiceContext
+    ctx: IngestContext
     routing: FakeRouting
     keys: dict[str, str]
     data_dir: Path
@@ -142,19 +165,18 @@ def ingest(tmp_path: Path) -> Iterator[Ingest]:
         }
     )
     migrate("ingest", settings.database_url)
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    ctx: ServiceContext = app.extensions["lienthong"]
     routing = FakeRouting()
-    ctx.extras["routing"] = routing
+    app = create_app(settings, routing=routing)
+    app.config["TESTING"] = True
+    ctx = context_of(app, IngestContext)
     keys = {}
     for code, name in [
         (SENDER, "UBND tỉnh Quảng Ninh"),
         (RECIPIENT, "Văn phòng Chính phủ"),
         (THIRD, "Sở Nội vụ"),
     ]:
-        handlers.add_agency(ctx.db, code, name)
-        keys[code] = handlers.create_api_key(ctx.db, code, label="unit")
+        add_agency(ctx.db, code, name)
+        keys[code] = create_api_key(ctx.db, code, label="unit")
     yield Ingest(app, app.test_client(), ctx, routing, keys, settings.common.data_dir)
     ctx.db.dispose()
 
@@ -411,9 +433,10 @@ def test_missing_or_wrong_key_is_401(ingest: Ingest, headers: dict[str, str]) ->
 
 def test_a_revoked_key_is_401_once_no_longer_remembered(ingest: Ingest) -> None:
     clock = [0.0]
-    ingest.ctx.extras["api_keys"] = ApiKeys(ingest.ctx.db, ttl=10.0, clock=lambda: clock[0])
+    # The app's key cache, on a clock the test moves (it remembers nothing yet).
+    ingest.ctx.api_keys.ttl, ingest.ctx.api_keys.clock = 10.0, lambda: clock[0]
     assert ingest.client.get("/v1/inbox", headers=ingest.auth(THIRD)).status_code == 200
-    assert handlers.revoke_api_keys(ingest.ctx.db, THIRD, "unit") == 1
+    assert revoke_api_keys(ingest.ctx.db, THIRD, "unit") == 1
     clock[0] = 10.5
     assert_problem(ingest.client.get("/v1/inbox", headers=ingest.auth(THIRD)), 401)
 
@@ -490,7 +513,7 @@ def _dispatch(ingest: Ingest, doc: dict[str, Any], recipient: str = RECIPIENT) -
     delivery_id = str(uuid.uuid4())
     msg = dispatched_message(doc, delivery_id, recipient)
     with ingest.ctx.db.unit_of_work() as session:
-        handlers.on_delivery_dispatched(session, msg, wrap(msg))
+        on_delivery_dispatched(session, msg, wrap(msg))
     ingest.routing.add_delivery(delivery_id, doc["id"], SENDER, recipient)
     return delivery_id
 
@@ -589,7 +612,7 @@ def test_a_delivery_dispatched_twice_arrives_once(ingest: Ingest) -> None:
     delivery_id = _dispatch(ingest, doc)
     msg = dispatched_message(doc, delivery_id, RECIPIENT)  # the broker delivers it again
     with ingest.ctx.db.unit_of_work() as session:
-        handlers.on_delivery_dispatched(session, msg, wrap(msg))
+        on_delivery_dispatched(session, msg, wrap(msg))
 
     assert len(_inbox(ingest, RECIPIENT)) == 1
     assert ingest.count(Delivery) == 1

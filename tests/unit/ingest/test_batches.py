@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message as RawMessage
 
-from services.common.bus.consumer import BusConsumer, Handler
+from services.common.bus.consumer import BusConsumer, Handler, Subscriptions
 from services.common.bus.messages import (
     DeliveriesCreated,
     DeliveriesDispatched,
@@ -22,8 +22,13 @@ from services.common.bus.messages import (
     Message,
     wrap,
 )
-from services.ingest import handlers
+from services.ingest.consumers import lock_for_batch
 from services.ingest.models import BUS, Delivery
+from services.ingest.projections import (
+    on_deliveries_created,
+    on_delivery_dispatched,
+    on_status_changed,
+)
 from tests.unit.ingest.test_api import (  # noqa: F401 (the fixture)
     RECIPIENT,
     SENDER,
@@ -64,9 +69,8 @@ def _consumer(
         ingest.ctx.db,
         BUS,
         connection,
-        handler_map,
+        Subscriptions(handler_map, before_batch=lock_for_batch),
         lambda: [queue],
-        before_batch=handlers.lock_for_batch,
     )
     return connection, queue, consumer
 
@@ -107,9 +111,9 @@ def test_created_dispatched_and_a_status_in_one_batch(
     connection, queue, consumer = _consumer(
         ingest,
         {
-            DeliveriesCreated: handlers.on_deliveries_created,
-            DeliveryDispatched: handlers.on_delivery_dispatched,
-            DeliveryStatusChanged: handlers.on_status_changed,
+            DeliveriesCreated: on_deliveries_created,
+            DeliveryDispatched: on_delivery_dispatched,
+            DeliveryStatusChanged: on_status_changed,
         },
     )
 
@@ -169,8 +173,8 @@ def test_folded_copies_and_statuses_apply_like_single_ones(
         ingest,
         {
             # The folded types are handled item by item by the consumer itself.
-            DeliveryDispatched: handlers.on_delivery_dispatched,
-            DeliveryStatusChanged: handlers.on_status_changed,
+            DeliveryDispatched: on_delivery_dispatched,
+            DeliveryStatusChanged: on_status_changed,
         },
     )
 

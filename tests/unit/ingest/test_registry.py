@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.ingest import handlers
+from services.ingest.agencies import add_agency
 from services.ingest.registry import KnownAgencies
 from tests.unit.ingest.test_api import (  # noqa: F401 (the fixture)
     RECIPIENT,
@@ -56,7 +56,7 @@ def test_an_unknown_code_is_looked_up_again_until_registered(
 ) -> None:
     agencies = KnownAgencies(ingest.ctx.db)
     assert agencies.known([NEW]) == set()
-    handlers.add_agency(ingest.ctx.db, NEW, "Sở mới")
+    add_agency(ingest.ctx.db, NEW, "Sở mới")
     assert agencies.known([NEW, RECIPIENT]) == {NEW, RECIPIENT}
 
 
@@ -65,6 +65,6 @@ def test_an_upload_names_only_registered_recipients(ingest: Ingest) -> None:  # 
     it once registered."""
     refused = post_document(ingest, SMALL_PDF.read_bytes(), metadata(NEW))
     assert refused.status_code == 422
-    handlers.add_agency(ingest.ctx.db, NEW, "Sở mới")
+    add_agency(ingest.ctx.db, NEW, "Sở mới")
     accepted = post_document(ingest, SMALL_PDF.read_bytes(), metadata(NEW))
     assert accepted.status_code == 201

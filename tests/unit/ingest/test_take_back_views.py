@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from services.common.contract import Status
 from services.common.errors import ValidationFailed
-from services.ingest import handlers
+from services.common.internal_api import StatusReport
+from services.ingest.agencies import add_agency
 from tests.unit.ingest.test_api import (
     FOUR_PAGES,
     RECIPIENT,
@@ -72,7 +74,9 @@ def test_an_accepted_recall_leaves_the_active_inbox(ingest: Ingest) -> None:
     delivery = _dispatch(ingest, doc)
     assert _report(ingest, delivery, "03").status_code == 200
     # The sender's 13 (through routing), then the recipient agrees (15).
-    ingest.routing.report_status(delivery, {"code": "13", "reported_by": SENDER})
+    ingest.routing.report_status(
+        delivery, StatusReport(code=Status.TAKE_BACK_REQUESTED, reported_by=SENDER)
+    )
     assert _report(ingest, delivery, "15").status_code == 200
     assert [i["id"] for i in _inbox(ingest, RECIPIENT)] == []
     taken_back = _inbox(ingest, RECIPIENT, "?view=all")
@@ -80,9 +84,29 @@ def test_an_accepted_recall_leaves_the_active_inbox(ingest: Ingest) -> None:
 
 
 def test_an_agency_carries_its_mailbox(ingest: Ingest) -> None:
-    handlers.add_agency(ingest.ctx.db, "000.00.05.H41", "Sở Y tế", email="soyte@nghean.gov.vn")
+    add_agency(ingest.ctx.db, "000.00.05.H41", "Sở Y tế", email="soyte@nghean.gov.vn")
     registered = ingest.announced("agency.registered")[-1]
     assert registered["version"] == 2 and registered["payload"]["email"] == "soyte@nghean.gov.vn"
     for bad in ("not-an-address", "a@b.vn\r\nBcc: x@y.vn", "a@b.vn, c@d.vn"):
         with pytest.raises(ValidationFailed):
-            handlers.add_agency(ingest.ctx.db, "000.00.06.H41", "Sở X", email=bad)
+            add_agency(ingest.ctx.db, "000.00.06.H41", "Sở X", email=bad)
+
+
+def test_the_announcement_carries_the_checked_fields(ingest: Ingest) -> None:
+    """DocumentReceived v2: routing reads these instead of parsing the metadata again."""
+    pdf = FOUR_PAGES.read_bytes()
+    old = post_document(ingest, pdf, metadata(RECIPIENT)).get_json()
+    new = post_document(ingest, pdf + b"\n", _update_of(old["document_id"])).get_json()
+    payloads = {
+        a["payload"]["document"]: a["payload"] for a in ingest.announced("document.received")
+    }
+    first, update = payloads[old["id"]], payloads[new["id"]]
+    assert (first["supersedes"], first["business_doc_type"], first["business_reason"]) == (
+        None,
+        0,
+        "",
+    )
+    assert (update["supersedes"], update["business_doc_type"]) == (old["id"], 2)
+    assert update["business_reason"] == "Đính chính"
+    assert (update["due_date"], update["priority"], update["paper"]) == ("2024-03-30", 0, 0)
+    assert update["subject"] == "Về việc triển khai dịch vụ công"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.common.errors import EncryptedPdf, NotAPdf, ValidationFailed
+from services.common.errors import ValidationFailed
+from services.ingest.errors import EncryptedPdf, NotAPdf
 from services.ingest.validation import check_agency_code, check_metadata, check_pdf, named_agencies
 
 CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"

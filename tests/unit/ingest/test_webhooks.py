@@ -12,7 +12,7 @@ import pytest
 
 from services.common.errors import SettingsError, ValidationFailed
 from services.ingest.settings import IngestSettings
-from services.ingest.webhooks import (
+from services.ingest.webhooks.rules import (
     EVENT_RECEIVED,
     EVENT_STATUS,
     SecretBox,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from services.cli import main
 from services.ingest.models import Webhook
-from services.ingest.webhooks import EVENT_RECEIVED, SecretBox
+from services.ingest.webhooks.rules import EVENT_RECEIVED, SecretBox
 from tests.unit.ingest.test_webhooks_kit import (
     HOOK,
     RECIPIENT,

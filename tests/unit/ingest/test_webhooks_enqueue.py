@@ -11,10 +11,20 @@ import pytest
 import sqlalchemy as sa
 
 from services.common.bus.messages import DeliveryDispatched, DeliveryDueSoon, DeliveryOverdue, wrap
-from services.ingest import handlers
 from services.ingest.models import Delivery, WebhookJob
-from services.ingest.webhook_worker import WebhookWorker
-from services.ingest.webhooks import EVENT_DUE_SOON, EVENT_OVERDUE, EVENT_RECEIVED, EVENT_STATUS
+from services.ingest.projections import (
+    on_delivery_dispatched,
+    on_delivery_due_soon,
+    on_delivery_overdue,
+    record_reported_status,
+)
+from services.ingest.webhooks.rules import (
+    EVENT_DUE_SOON,
+    EVENT_OVERDUE,
+    EVENT_RECEIVED,
+    EVENT_STATUS,
+)
+from services.ingest.webhooks.worker import WebhookWorker
 from tests.unit.ingest.test_webhooks_kit import (
     RECIPIENT,
     SENDER,
@@ -37,8 +47,9 @@ def ingest(tmp_path: Path) -> Iterator[Ingest]:
 
 
 def test_a_delivery_landing_in_the_inbox_queues_a_push_to_the_recipient(ingest: Ingest) -> None:
-    ingest.register(RECIPIENT)
-    ingest.register(SENDER)
+    # delivery.received only: status 01's pushes are the next test's.
+    ingest.register(RECIPIENT, events=[EVENT_RECEIVED])
+    ingest.register(SENDER, events=[EVENT_RECEIVED])
     msg = dispatched(ingest.document())
     worker: WebhookWorker = ingest.ctx.webhooks
     worker._wake.clear()
@@ -63,13 +74,13 @@ def test_a_delivery_landing_in_the_inbox_queues_a_push_to_the_recipient(ingest: 
 
 
 def test_a_rolled_back_projection_change_queues_nothing(ingest: Ingest) -> None:
-    ingest.register(RECIPIENT)
+    ingest.register(RECIPIENT, events=[EVENT_RECEIVED])
     msg = dispatched(ingest.document())
     worker: WebhookWorker = ingest.ctx.webhooks
     worker._wake.clear()
 
     with pytest.raises(RuntimeError), ingest.ctx.db.unit_of_work() as session:
-        handlers.on_delivery_dispatched(session, msg, wrap(msg))
+        on_delivery_dispatched(session, msg, wrap(msg))
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookJob)) == 1
         raise RuntimeError("the consumer failed after the handler")
 
@@ -93,12 +104,15 @@ def test_a_status_change_is_pushed_to_the_recipient_and_the_sender(ingest: Inges
     for agency in (SENDER, RECIPIENT, THIRD):
         ingest.register(agency, events=[EVENT_STATUS])
     msg = dispatched(ingest.document())
-    land(ingest, msg)  # the filter drops delivery.received
-    assert ingest.jobs() == []
+    land(ingest, msg)  # the filter drops delivery.received; status 01 is pushed to both
+    arrivals = {
+        (j.agency_code, j.body["data"]["code"], j.body["data"]["seq"]) for j in ingest.jobs()
+    }
+    assert arrivals == {(SENDER, "01", 1), (RECIPIENT, "01", 1)}
 
     report(ingest, status(msg, "03", 2))
 
-    jobs = {job.agency_code: job for job in ingest.jobs()}
+    jobs = {job.agency_code: job for job in ingest.jobs() if job.body["data"]["seq"] == 2}
     assert set(jobs) == {SENDER, RECIPIENT}  # not THIRD, another recipient of the document
     assert jobs[SENDER].body["role"] == "sender"
     assert jobs[RECIPIENT].body["role"] == "recipient"
@@ -123,27 +137,10 @@ def test_a_status_applied_at_once_and_again_from_its_event_is_pushed_once(
     land(ingest, msg)
     changed = status(msg, "03", 2)
 
-    handlers.record_reported_status(
-        ingest.ctx.db,
-        {
-            k: getattr(changed, k)
-            for k in (
-                "delivery_id",
-                "document",
-                "recipient",
-                "code",
-                "status",
-                "seq",
-                "at",
-                "reported_by",
-                "description",
-                "staff",
-            )
-        },
-    )
+    record_reported_status(ingest.ctx.db, changed)
     report(ingest, changed)  # routing's event, after the HTTP answer
 
-    assert [j.body["data"]["seq"] for j in ingest.jobs(SENDER)] == [2]
+    assert [j.body["data"]["seq"] for j in ingest.jobs(SENDER)] == [1, 2]  # 01, then 03 once
 
 
 def test_a_late_status_is_still_pushed_with_its_seq(ingest: Ingest) -> None:
@@ -156,7 +153,7 @@ def test_a_late_status_is_still_pushed_with_its_seq(ingest: Ingest) -> None:
     with ingest.ctx.db.reading() as session:
         delivery = session.get(Delivery, msg.delivery_id)
         assert delivery is not None and delivery.status == "05"
-    assert sorted(j.body["data"]["seq"] for j in ingest.jobs(SENDER)) == [3, 4]
+    assert sorted(j.body["data"]["seq"] for j in ingest.jobs(SENDER)) == [1, 3, 4]  # 1: 01
 
 
 def _deadline(
@@ -176,19 +173,19 @@ def _deadline(
 
 
 def test_deadlines_are_marked_in_the_inbox_and_pushed(ingest: Ingest) -> None:
-    ingest.register(SENDER)
+    ingest.register(SENDER, events=[EVENT_DUE_SOON, EVENT_OVERDUE])
     ingest.register(RECIPIENT, events=[EVENT_DUE_SOON, EVENT_OVERDUE])
     msg = dispatched(ingest.document())
     land(ingest, msg)
 
     for kind, handler in (
-        (DeliveryDueSoon, handlers.on_delivery_due_soon),
-        (DeliveryOverdue, handlers.on_delivery_overdue),
+        (DeliveryDueSoon, on_delivery_due_soon),
+        (DeliveryOverdue, on_delivery_overdue),
     ):
         notice = _deadline(kind, msg)
         for _ in range(2):  # the scheduler's event, and a redelivered copy with a new id
             with ingest.ctx.db.unit_of_work() as session:
-                handler(session, notice, wrap(notice))  # type: ignore[operator]
+                handler(session, notice, wrap(notice))  # type: ignore[arg-type]
 
     [item] = ingest.client.get("/v1/inbox", headers=ingest.auth(RECIPIENT)).get_json()["items"]
     assert item["due_at"] == "2026-12-01T03:00:00+00:00"  # kept in UTC
@@ -202,3 +199,34 @@ def test_deadlines_are_marked_in_the_inbox_and_pushed(ingest: Ingest) -> None:
     [overdue] = ingest.jobs(SENDER)
     assert overdue.body["data"]["due_at"] == "2026-12-01T10:00:00+07:00"
     assert overdue.body["data"]["recipient"] == RECIPIENT
+
+
+def test_status_01_is_recorded_and_pushed_by_the_connector_alone(ingest: Ingest) -> None:
+    """Routing no longer announces 01 back: landing in the inbox is the whole of it."""
+    ingest.register(SENDER, events=[EVENT_STATUS])
+    msg = dispatched(ingest.document())
+
+    land(ingest, msg)  # and no delivery.status_changed follows
+
+    with ingest.ctx.db.reading() as session:
+        delivery = session.get(Delivery, msg.delivery_id)
+        assert delivery is not None
+        assert (delivery.status, delivery.status_seq) == ("01", 1)
+        assert delivery.status_at == delivery.arrived_at
+    [job] = ingest.jobs(SENDER)
+    assert (job.event, job.body["role"]) == (EVENT_STATUS, "sender")
+    data = job.body["data"]
+    assert (data["delivery_id"], data["code"], data["status"], data["seq"]) == (
+        msg.delivery_id,
+        "01",
+        "01",
+        1,
+    )
+    assert (data["from"], data["recipient"], data["reported_by"]) == (SENDER, RECIPIENT, RECIPIENT)
+
+    # A 01 announced by routing as it was before changes nothing and pushes nothing more.
+    report(ingest, status(msg, "01", 1))
+    with ingest.ctx.db.reading() as session:
+        delivery = session.get(Delivery, msg.delivery_id)
+        assert delivery is not None and (delivery.status, delivery.status_seq) == ("01", 1)
+    assert [j.id for j in ingest.jobs(SENDER)] == [job.id]

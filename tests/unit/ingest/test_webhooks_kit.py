@@ -15,10 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged, wrap
-from services.common.wiring import ServiceContext, migrate
-from services.ingest import handlers
+from services.common.wiring import context_of, migrate
+from services.ingest.agencies import add_agency, create_api_key, list_agencies
 from services.ingest.app import create_app
+from services.ingest.context import IngestContext
 from services.ingest.models import Document, WebhookJob
+from services.ingest.projections import on_delivery_dispatched, on_status_changed
 from services.ingest.settings import IngestSettings
 
 SENDER = "000.00.00.H41"
@@ -31,7 +33,7 @@ HOOK = "https://vanban.example.gov.vn/lienthong/hook"
 class Ingest:
     app: Flask
     client: FlaskClient
-    ctx: ServiceContext
+    ctx: IngestContext
     keys: dict[str, str]
     env: dict[str, str]
 
@@ -86,12 +88,12 @@ def make_ingest(tmp_path: Path, **extra: str) -> Ingest:
     migrate("ingest", settings.database_url)
     app = create_app(settings)
     app.config["TESTING"] = True
-    ctx: ServiceContext = app.extensions["lienthong"]
+    ctx = context_of(app, IngestContext)
     keys = {}
     for code, name in [(SENDER, "UBND tỉnh"), (RECIPIENT, "Sở Nội vụ"), (THIRD, "Sở Tài chính")]:
-        if code not in {a.code for a in handlers.list_agencies(ctx.db)}:
-            handlers.add_agency(ctx.db, code, name)
-        keys[code] = handlers.create_api_key(ctx.db, code, label="unit")
+        if code not in {a.code for a in list_agencies(ctx.db)}:
+            add_agency(ctx.db, code, name)
+        keys[code] = create_api_key(ctx.db, code, label="unit")
     return Ingest(app, app.test_client(), ctx, keys, env)
 
 
@@ -134,9 +136,9 @@ def status(
 
 def land(ingest: Ingest, msg: DeliveryDispatched) -> None:
     with ingest.ctx.db.unit_of_work() as session:
-        handlers.on_delivery_dispatched(session, msg, wrap(msg))
+        on_delivery_dispatched(session, msg, wrap(msg))
 
 
 def report(ingest: Ingest, msg: DeliveryStatusChanged) -> None:
     with ingest.ctx.db.unit_of_work() as session:
-        handlers.on_status_changed(session, msg, wrap(msg))
+        on_status_changed(session, msg, wrap(msg))

@@ -15,12 +15,13 @@ import sqlalchemy as sa
 
 from services.common.db import Database
 from services.common.wiring import migrate
-from services.ingest import handlers, webhook_store
+from services.ingest.agencies import add_agency
 from services.ingest.models import WebhookJob
 from services.ingest.settings import WebhookSettings
-from services.ingest.webhook_http import HttpTransport, Outcome, classify
-from services.ingest.webhook_worker import WebhookWorker
-from services.ingest.webhooks import SecretBox, verify_webhook_signature
+from services.ingest.webhooks import store as webhook_store
+from services.ingest.webhooks.http import HttpTransport, Outcome, classify
+from services.ingest.webhooks.rules import SecretBox, verify_webhook_signature
+from services.ingest.webhooks.worker import WebhookWorker
 from testkit.infra import free_port
 
 AGENCY = "000.00.01.H41"
@@ -93,7 +94,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     url = f"sqlite:///{tmp_path / 'ingest.sqlite3'}"
     migrate("ingest", url)
     db = Database(url)
-    handlers.add_agency(db, AGENCY, "Sở Nội vụ")
+    add_agency(db, AGENCY, "Sở Nội vụ")
     _view, secret, _created = webhook_store.register_webhook(
         db, BOX, AGENCY, "https://vanban.example.gov.vn/hook", allow_loopback=False
     )

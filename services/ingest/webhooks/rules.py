@@ -3,7 +3,7 @@ signature and its verification, the retry schedule and the secrets' encryption a
 
 A receiver checks a request like this (see README, "Push delivery")::
 
-    from services.ingest.webhooks import verify_webhook_signature
+    from services.ingest.webhooks.rules import verify_webhook_signature
 
     ok = verify_webhook_signature(
         secret,                                      # given once by PUT /v1/webhook

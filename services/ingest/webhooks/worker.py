@@ -22,7 +22,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,10 +29,9 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.ingest.models import Webhook, WebhookJob
 from services.ingest.settings import WebhookSettings
-from services.ingest.times import aware, now
-from services.ingest.webhook_http import HttpTransport, Outcome, Transport
-from services.ingest.webhook_store import WAKE_FLAG
-from services.ingest.webhooks import (
+from services.ingest.times import now
+from services.ingest.webhooks.http import HttpTransport, Outcome, Transport
+from services.ingest.webhooks.rules import (
     HEADER_ATTEMPT,
     HEADER_DELIVERY,
     HEADER_EVENT,
@@ -44,6 +42,7 @@ from services.ingest.webhooks import (
     backoff_delay,
     sign,
 )
+from services.ingest.webhooks.store import WAKE_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class Claimed:
     claimed_at: datetime  # with ``attempt``, tells this lease from any later one
     agency: str
     event: str
-    body: dict[str, Any]
+    body: dict[str, object]  # the JSON to push
     started_at: datetime  # the bounded age counts from here (created, or manually retried)
     url: str | None
     sealed_secret: str | None
@@ -138,7 +137,7 @@ class WebhookWorker:
                         agency=job.agency_code,
                         event=job.event,
                         body=dict(job.body),
-                        started_at=aware(job.retried_at or job.created_at),
+                        started_at=job.retried_at or job.created_at,
                         url=hook.url if hook else None,
                         sealed_secret=hook.secret if hook else None,
                     )
@@ -179,7 +178,7 @@ class WebhookWorker:
                 row is None
                 or row.attempts != job.attempt
                 or row.last_attempt_at is None
-                or aware(row.last_attempt_at) != job.claimed_at
+                or row.last_attempt_at != job.claimed_at
                 or row.delivered_at is not None
                 or row.dead_at is not None
             ):
@@ -242,7 +241,7 @@ class WebhookWorker:
                     WebhookJob.delivered_at.is_(None), WebhookJob.dead_at.is_(None)
                 )
             )
-        return None if due is None else max((aware(due) - now()).total_seconds(), 0.0)
+        return None if due is None else max((due - now()).total_seconds(), 0.0)
 
     # --- the loop ---
 

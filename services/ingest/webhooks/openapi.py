@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest.webhooks import (
+from services.ingest.webhooks.rules import (
     EVENT_DUE_SOON,
     EVENT_OVERDUE,
     EVENT_RECEIVED,

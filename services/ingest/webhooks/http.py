@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import requests
 
 from services.ingest.settings import WebhookSettings
-from services.ingest.webhooks import address_problem
+from services.ingest.webhooks.rules import address_problem
 
 
 @dataclass(frozen=True)

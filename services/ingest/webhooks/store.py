@@ -8,8 +8,9 @@ HTTP call ever runs inside a transaction (the worker sends after commit).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from services.common.db import Database, get_row
 from services.common.errors import BadRequest, Conflict, NotFound
 from services.ingest.models import Agency, Delivery, Document, Webhook, WebhookJob
 from services.ingest.times import iso, now
-from services.ingest.webhooks import (
+from services.ingest.webhooks.rules import (
     EVENT_DUE_SOON,
     EVENT_OVERDUE,
     EVENT_RECEIVED,
@@ -41,7 +42,35 @@ STATES = ("pending", "delivered", "dead")
 # --- the agency's endpoint --------------------------------------------------------
 
 
-def _config_view(hook: Webhook) -> dict[str, Any]:
+class WebhookConfig(TypedDict):
+    """``GET /v1/webhook``: an agency's endpoint (never its secret)."""
+
+    agency: str
+    url: str
+    events: list[str] | None  # null: every event
+    created_at: str | None
+    updated_at: str | None
+
+
+class JobView(TypedDict):
+    """One push as ``GET /v1/webhook/deliveries`` and the CLI list it."""
+
+    id: str
+    agency: str
+    event: str
+    state: str
+    attempts: int
+    created_at: str | None
+    last_attempt_at: str | None
+    next_attempt_at: str | None
+    delivered_at: str | None
+    dead_at: str | None
+    last_status: int | None
+    last_error: str | None
+    body: dict[str, Any]  # the JSON pushed, as stored
+
+
+def _config_view(hook: Webhook) -> WebhookConfig:
     return {
         "agency": hook.agency_code,
         "url": hook.url,
@@ -59,7 +88,7 @@ def register_webhook(
     events: object = None,
     *,
     allow_loopback: bool,
-) -> tuple[dict[str, Any], str, bool]:
+) -> tuple[WebhookConfig, str, bool]:
     """Set the agency's endpoint with a fresh secret: (view, secret, created).
 
     Every registration makes a new secret; jobs still queued are signed with it."""
@@ -82,7 +111,7 @@ def register_webhook(
     return view, secret, created
 
 
-def webhook_config(db: Database, agency: str) -> dict[str, Any]:
+def webhook_config(db: Database, agency: str) -> WebhookConfig:
     with db.reading() as session:
         hook = session.get(Webhook, agency)
         if hook is None:
@@ -111,7 +140,7 @@ def reseal_secrets(db: Database, box: SecretBox) -> int:
 # --- queuing pushes, inside the projection's transaction ---------------------------
 
 
-def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> bool:
+def _insert_ignoring_duplicates(session: Session, values: Mapping[str, object]) -> bool:
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -120,7 +149,12 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> boo
 
 
 def enqueue(
-    session: Session, agency: str, event: str, role: str, data: dict[str, Any], dedupe_key: str
+    session: Session,
+    agency: str,
+    event: str,
+    role: str,
+    data: Mapping[str, object],
+    dedupe_key: str,
 ) -> str | None:
     """Queue a push for ``agency`` if it has a webhook that wants ``event``; the job id,
     or None. ``session`` is the caller's transaction: the job commits (or not) with it."""
@@ -237,7 +271,7 @@ def job_state(job: WebhookJob) -> str:
     return "dead" if job.dead_at is not None else "pending"
 
 
-def job_view(job: WebhookJob) -> dict[str, Any]:
+def job_view(job: WebhookJob) -> JobView:
     return {
         "id": job.id,
         "agency": job.agency_code,
@@ -265,7 +299,7 @@ def _state_filter(state: str) -> sa.ColumnElement[bool]:
 
 def list_jobs(
     db: Database, agency: str | None, state: str | None, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[JobView]:
     """Newest first."""
     if state is not None and state not in STATES:
         raise BadRequest(f"state must be one of {', '.join(STATES)}")
@@ -285,7 +319,7 @@ def _retry(job: WebhookJob, moment: datetime) -> None:
     job.next_attempt_at = moment
 
 
-def retry_job(db: Database, job_id: str, agency: str | None = None) -> dict[str, Any]:
+def retry_job(db: Database, job_id: str, agency: str | None = None) -> JobView:
     """Send a dead (or waiting) job again, now; a delivered one is a conflict."""
     with db.unit_of_work() as session:
         job = session.get(WebhookJob, job_id, with_for_update=True)

@@ -1,0 +1,30 @@
+"""What ingest needs from the other services, as Protocols: the real clients and the
+fakes in tests are both checked against them."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from services.common.bus.messages import DeliveryStatusChanged
+from services.common.internal_api import StatusReport, TakeBackRequest
+
+#: A JSON object routing answers and ingest forwards to the agency as it is.
+JsonObject = dict[str, Any]
+
+
+class RoutingPort(Protocol):
+    """Routing's internal API: routing owns the status lifecycle and its records."""
+
+    def report_status(self, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
+        """Record a status an agency reports; the change routing made (its event follows)."""
+        ...
+
+    def take_back(self, document: str, request: TakeBackRequest) -> JsonObject: ...
+
+    def timeline(self, document: str) -> JsonObject: ...
+
+    def receipt(self, delivery_id: str) -> JsonObject: ...
+
+    def receipt_key(self) -> JsonObject: ...
+
+    def overdue(self, agency: str) -> JsonObject: ...

@@ -1,0 +1,180 @@
+"""Document submission: validate everything, store the bytes, record and announce."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypedDict
+
+import sqlalchemy as sa
+
+from services.common.bus.messages import DocumentReceived
+from services.common.bus.outbox import add_to_outbox
+from services.common.bus.topology import EVENTS
+from services.common.db import Database
+from services.common.errors import Conflict, ValidationFailed
+from services.common.storage import ObjectStore, SpooledUpload, spool
+from services.ingest.models import BUS, Document
+from services.ingest.registry import KnownAgencies
+from services.ingest.times import iso, now
+from services.ingest.validation import DocumentMetadata, check_metadata, check_pdf, named_agencies
+
+
+class AcceptedBody(TypedDict):
+    """The answer to ``POST /v1/documents`` (and to its replays)."""
+
+    id: str
+    document_id: str
+    sha256: str
+    size: int
+    page_count: int
+    received_at: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    body: AcceptedBody
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One ``POST /v1/documents``: who sends what, as the request carried it."""
+
+    sender: str
+    file: IO[bytes]
+    raw_metadata: object  # parsed JSON, not yet validated
+    idempotency_key: str | None = None
+
+
+def submit_document(
+    submission: Submission,
+    *,
+    db: Database,
+    agencies: KnownAgencies,
+    store: ObjectStore,
+    spool_dir: Path,
+    max_bytes: int,
+) -> Accepted:
+    """Validate everything, then store the bytes, then record and announce the document."""
+    sender, key = submission.sender, submission.idempotency_key
+    known = agencies.known(named_agencies(submission.raw_metadata))
+    meta = check_metadata(submission.raw_metadata, sender, known)
+    supersedes = _superseded(db, sender, meta.supersedes_document_id)
+    upload = spool(submission.file, spool_dir, max_bytes)
+    try:
+        facts = check_pdf(upload.path)
+        fingerprint = _fingerprint(upload, meta)
+        if key:
+            replay = _replay(db, sender, key, fingerprint)
+            if replay:
+                return replay
+        store.put(upload)
+    finally:
+        upload.discard()
+    doc = Document(
+        id=str(uuid.uuid4()),
+        document_id=meta.document_id(sender),
+        sender_code=sender,
+        recipients=list(meta.recipients),
+        subject=meta.subject,
+        sha256=upload.sha256,
+        size=upload.size,
+        page_count=facts.page_count,
+        doc_metadata=meta.normalized,
+        idempotency_key=key,
+        request_fingerprint=fingerprint,
+        received_at=now(),
+        business_doc_type=meta.business_doc_type,
+        supersedes=supersedes,
+    )
+    try:
+        with db.unit_of_work() as session:
+            session.add(doc)
+            session.flush()
+            add_to_outbox(session, BUS, _received(doc, meta), exchange=EVENTS.name)
+    except sa.exc.IntegrityError:
+        # The same Idempotency-Key raced us; the winner's answer is the answer.
+        if key:
+            replay = _replay(db, sender, key, fingerprint)
+            if replay:
+                return replay
+        raise
+    return Accepted(_accepted_body(doc), replayed=False)
+
+
+def _received(doc: Document, meta: DocumentMetadata) -> DocumentReceived:
+    """The announcement, with the fields routing acts on already parsed and checked."""
+    return DocumentReceived(
+        document=doc.id,
+        document_id=doc.document_id,
+        sender=doc.sender_code,
+        recipients=meta.recipients,
+        sha256=doc.sha256,
+        size=doc.size,
+        received_at=iso(doc.received_at) or "",
+        subject=meta.subject,
+        priority=meta.priority,
+        due_date=meta.due_date.isoformat() if meta.due_date else None,
+        paper=meta.paper,
+        business_doc_type=meta.business_doc_type,
+        supersedes=doc.supersedes,
+        business_reason=meta.business_reason,
+        metadata=meta.normalized,
+    )
+
+
+def _fingerprint(upload: SpooledUpload, meta: DocumentMetadata) -> str:
+    canonical = json.dumps(meta.normalized, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(upload.sha256.encode() + b"\n" + canonical).hexdigest()
+
+
+def _accepted_body(doc: Document) -> AcceptedBody:
+    return {
+        "id": doc.id,
+        "document_id": doc.document_id,
+        "sha256": doc.sha256,
+        "size": doc.size,
+        "page_count": doc.page_count,
+        "received_at": iso(doc.received_at),
+    }
+
+
+def _superseded(db: Database, sender: str, document_id: str | None) -> str | None:
+    """The document an update or replacement supersedes: one this sender sent."""
+    if document_id is None:
+        return None
+    with db.reading() as session:
+        earlier = session.scalars(
+            sa.select(Document.id)
+            .where(Document.sender_code == sender, Document.document_id == document_id)
+            .order_by(Document.received_at.desc())
+        ).first()
+    if earlier is None:
+        raise ValidationFailed(
+            "the superseded document is unknown",
+            [
+                {
+                    "field": "Bussiness.DocumentId",
+                    "message": f"{document_id} is not a document {sender} sent",
+                }
+            ],
+        )
+    return str(earlier)
+
+
+def _replay(db: Database, sender: str, key: str, fingerprint: str) -> Accepted | None:
+    with db.reading() as session:
+        earlier = session.scalars(
+            sa.select(Document).where(
+                Document.sender_code == sender, Document.idempotency_key == key
+            )
+        ).first()
+    if earlier is None:
+        return None
+    if earlier.request_fingerprint != fingerprint:
+        raise Conflict(f"Idempotency-Key {key!r} was already used for a different document")
+    return Accepted(_accepted_body(earlier), replayed=True)
