@@ -25,8 +25,9 @@ from services.common.bus.messages import (
 )
 from services.common.db import Database
 from services.common.wiring import migrate
-from services.ingest import handlers
+from services.ingest.consumers import lock_for_batch
 from services.ingest.models import Agency, Delivery, Document
+from services.ingest.projections import on_deliveries_created, on_delivery_dispatched
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +77,7 @@ def _documents(db: Database, count: int) -> dict[str, dict[str, str]]:
 def _apply(db: Database, msg: Message, handler: Callable[..., None]) -> None:
     """What a consumer does with one (folded) message: prepare the batch, then apply."""
     with db.unit_of_work() as session:
-        handlers.lock_for_batch(session, [msg])
+        lock_for_batch(session, [msg])
         handler(session, msg, wrap(msg))
 
 
@@ -134,8 +135,8 @@ def test_the_events_consumer_and_the_connector_never_deadlock(ingest_db: Databas
                 other_failures.append(e)
 
         threads = [
-            threading.Thread(target=run, args=(routed, each_item(handlers.on_deliveries_created))),
-            threading.Thread(target=run, args=(copies, each_item(handlers.on_delivery_dispatched))),
+            threading.Thread(target=run, args=(routed, each_item(on_deliveries_created))),
+            threading.Thread(target=run, args=(copies, each_item(on_delivery_dispatched))),
         ]
         for t in threads:
             t.start()

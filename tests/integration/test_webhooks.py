@@ -38,7 +38,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     state = Receiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
     server.daemon_threads = True
-    server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+    server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks/lienthong"
@@ -87,19 +87,28 @@ def test_pushed_once_with_a_valid_signature_through_the_connector(
     # routing's delivery reaches the recipient's queue on RabbitMQ; the connector takes it.
     stack.publish(msg, topology.AGENCY.name, RECIPIENT)
 
-    eventually(lambda: rx.count() == 1, "the recipient's push")
-    [job] = stack.jobs()
-    eventually(delivered(stack, job.id), "the job is marked delivered")
-    [push] = rx.received
+    # The copy lands: the recipient is told it arrived, and both sides get status 01,
+    # which the connector records itself (routing does not announce it back).
+    eventually(lambda: rx.count() == 3, "the arrival pushes")
+    eventually(lambda: all(j.delivered_at for j in stack.jobs()), "all delivered")
+    [job] = [j for j in stack.jobs() if j.event == "delivery.received"]
+    [push] = [p for p in rx.received if p.headers["X-LienThong-Event"] == "delivery.received"]
     assert push.verifies(recipient_secret)
     assert not push.verifies(sender_secret)
-    assert push.headers["X-LienThong-Event"] == "delivery.received"
     assert push.headers["X-LienThong-Delivery"] == job.id
     body = json.loads(push.body)
     assert (body["id"], body["type"], body["agency"]) == (job.id, "delivery.received", RECIPIENT)
     assert body["data"]["delivery_id"] == msg.delivery_id
-    assert stack.worker.run_once() == 0  # nothing more to send: delivered once
-    assert rx.count() == 1
+    arrived = {
+        json.loads(p.body)["role"]: p
+        for p in rx.received
+        if p.headers["X-LienThong-Event"] == "delivery.status_changed"
+    }
+    assert arrived["recipient"].verifies(recipient_secret)
+    assert arrived["sender"].verifies(sender_secret)
+    assert json.loads(arrived["sender"].body)["data"]["status"] == "01"
+    assert stack.worker.run_once() == 0  # nothing more to send: each delivered once
+    assert rx.count() == 3
     assert [i["delivery_id"] for i in stack.inbox()] == [msg.delivery_id]
 
     # routing records 03; its event reaches both sides' webhooks.
@@ -119,13 +128,13 @@ def test_pushed_once_with_a_valid_signature_through_the_connector(
         topology.EVENTS.name,
         "delivery.status_changed",
     )
-    eventually(lambda: rx.count() == 3, "the status pushes")
+    eventually(lambda: rx.count() == 5, "the status pushes")
     eventually(lambda: all(j.delivered_at for j in stack.jobs()), "all delivered")
-    status_pushes = {json.loads(p.body)["role"]: p for p in rx.received[1:]}
+    status_pushes = {json.loads(p.body)["role"]: p for p in rx.received[3:]}
     assert status_pushes["recipient"].verifies(recipient_secret)
     assert status_pushes["sender"].verifies(sender_secret)
     assert json.loads(status_pushes["sender"].body)["data"]["status"] == "03"
-    assert rx.count() == 3
+    assert rx.count() == 5
 
     # routing's deadline scheduler finds it late: the recipient and the sender are told.
     stack.publish(
@@ -143,9 +152,9 @@ def test_pushed_once_with_a_valid_signature_through_the_connector(
         topology.EVENTS.name,
         "delivery.overdue",
     )
-    eventually(lambda: rx.count() == 5, "the overdue pushes")
+    eventually(lambda: rx.count() == 7, "the overdue pushes")
     eventually(lambda: all(j.delivered_at for j in stack.jobs()), "all delivered")
-    overdue = [p for p in rx.received[3:] if p.headers["X-LienThong-Event"] == "delivery.overdue"]
+    overdue = [p for p in rx.received[5:] if p.headers["X-LienThong-Event"] == "delivery.overdue"]
     assert sorted(json.loads(p.body)["role"] for p in overdue) == ["recipient", "sender"]
     [item] = stack.inbox()
     assert item["overdue_at"] and item["status"] == "03"
@@ -157,7 +166,7 @@ def test_retried_after_a_500_then_delivered(
     rx, url = receiver
     rx.script = ["fail", "fail", "ok"]
     stack = make_stack()
-    secret = stack.register(RECIPIENT, url)
+    secret = stack.register(RECIPIENT, url, ["delivery.received"])
     msg = dispatched(stack.document())
 
     stack.land(msg)
@@ -180,7 +189,7 @@ def test_a_hanging_receiver_times_out_and_is_retried(
     rx, url = receiver
     rx.script = ["hang", "ok"]
     stack = make_stack()
-    secret = stack.register(RECIPIENT, url)
+    secret = stack.register(RECIPIENT, url, ["delivery.received"])
 
     stack.land(dispatched(stack.document()))
 
@@ -199,7 +208,7 @@ def test_a_slow_answer_within_the_timeout_is_delivered_first_time(
     rx, url = receiver
     rx.default = "slow"
     stack = make_stack()
-    stack.register(RECIPIENT, url)
+    stack.register(RECIPIENT, url, ["delivery.received"])
 
     stack.land(dispatched(stack.document()))
 
@@ -216,7 +225,7 @@ def test_a_permanent_4xx_is_dead_at_once_and_listed(
     rx, url = receiver
     rx.default = "gone"
     stack = make_stack()
-    stack.register(RECIPIENT, url)
+    stack.register(RECIPIENT, url, ["delivery.received"])
     msg = dispatched(stack.document())
 
     stack.land(msg)
@@ -249,7 +258,7 @@ def test_a_push_failing_past_the_maximum_age_is_dead(
     rx, url = receiver
     rx.default = "fail"
     stack = make_stack(WEBHOOK_MAX_AGE="0.3")
-    stack.register(RECIPIENT, url)
+    stack.register(RECIPIENT, url, ["delivery.received"])
     msg = dispatched(stack.document())
 
     stack.land(msg)
@@ -279,7 +288,7 @@ def test_the_embedded_shape_pushes_too(tmp_path: Path, receiver: tuple[Receiver,
     }
     try:
         stack = start_ingest(env, runners)
-        secret = stack.register(RECIPIENT, url)
+        secret = stack.register(RECIPIENT, url, ["delivery.received"])
         msg = dispatched(stack.document())
 
         stack.land(msg)

@@ -19,13 +19,15 @@ from kombu import Connection
 from services.common.bus import topology
 from services.common.bus.messages import DeliveryDispatched, Message, wrap
 from services.common.runtime import Runner
-from services.common.wiring import ServiceContext, migrate, service_of
-from services.ingest import handlers
+from services.common.wiring import context_of, migrate, service_of
+from services.ingest import projections
+from services.ingest.agencies import add_agency, create_api_key, list_agencies
 from services.ingest.app import create_app
+from services.ingest.context import IngestContext
 from services.ingest.models import Document, WebhookJob
 from services.ingest.settings import IngestSettings
-from services.ingest.webhook_worker import WebhookWorker
-from services.ingest.webhooks import verify_webhook_signature
+from services.ingest.webhooks.rules import verify_webhook_signature
+from services.ingest.webhooks.worker import WebhookWorker
 
 SENDER = "000.00.00.H41"
 RECIPIENT = "000.00.01.H41"
@@ -114,20 +116,22 @@ def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 @dataclass
 class Stack:
-    ctx: ServiceContext
+    ctx: IngestContext
     client: FlaskClient
     broker_url: str
     keys: dict[str, str]
 
     @property
     def worker(self) -> WebhookWorker:
-        return self.ctx.webhooks  # type: ignore[no-any-return]
+        return self.ctx.webhooks
 
     def auth(self, agency: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[agency]}"}
 
-    def register(self, agency: str, url: str) -> str:
-        response = self.client.put("/v1/webhook", json={"url": url}, headers=self.auth(agency))
+    def register(self, agency: str, url: str, events: list[str] | None = None) -> str:
+        """Register ``url``; for every event, or only ``events``."""
+        body: dict[str, Any] = {"url": url} if events is None else {"url": url, "events": events}
+        response = self.client.put("/v1/webhook", json=body, headers=self.auth(agency))
         assert response.status_code == 201, response.get_data(as_text=True)
         return str(response.get_json()["secret"])
 
@@ -153,7 +157,7 @@ class Stack:
     def land(self, msg: DeliveryDispatched) -> None:
         """What the connector does with a delivery from the agency's queue."""
         with self.ctx.db.unit_of_work() as session:
-            handlers.on_delivery_dispatched(session, msg, wrap(msg))
+            projections.on_delivery_dispatched(session, msg, wrap(msg))
 
     def publish(self, msg: Message, exchange: str, routing_key: str) -> None:
         with Connection(self.broker_url, transport_options={"confirm_publish": True}) as conn:
@@ -199,13 +203,13 @@ def start_ingest(env: dict[str, str], runners: list[Runner]) -> Stack:
     settings = IngestSettings.from_env(env)
     migrate("ingest", settings.database_url)
     app = create_app(settings)
-    ctx: ServiceContext = app.extensions["lienthong"]
-    known = {a.code for a in handlers.list_agencies(ctx.db)}
+    ctx = context_of(app, IngestContext)
+    known = {a.code for a in list_agencies(ctx.db)}
     keys = {}
     for code, name in ((SENDER, "UBND tỉnh Nghệ An"), (RECIPIENT, "Sở Nội vụ")):
         if code not in known:
-            handlers.add_agency(ctx.db, code, name)
-        keys[code] = handlers.create_api_key(ctx.db, code, "integration")
+            add_agency(ctx.db, code, name)
+        keys[code] = create_api_key(ctx.db, code, "integration")
     # The real workers: outbox relay, bus consumers, the connector, the webhook worker.
     runner = Runner([service_of(app, "127.0.0.1", 0)], serve_http=False)
     runner.start()
