@@ -20,10 +20,11 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
+from services.common.contract import Verdict
 from services.common.db import add_row, get_row, load_rows
 from services.common.storage import ObjectStore
 from services.signing.models import BUS, KnownDocument
-from services.signing.verification.model import SignatureReport, Verdict, VerificationReport
+from services.signing.verification.model import SignatureReport, VerificationReport
 
 
 class PdfVerifier(Protocol):

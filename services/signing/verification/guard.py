@@ -21,7 +21,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
-from services.signing.verification.model import Verdict, VerificationReport
+from services.common.contract import Verdict
+from services.signing.verification.model import VerificationReport
 from services.signing.verification.trust import CertSource, load_all
 
 STARTUP_TIMEOUT = 120.0

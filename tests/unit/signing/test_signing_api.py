@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from services.common.bus.messages import DocumentReceived, wrap
+from services.common.contract import Verdict
 from services.common.storage import spool
 from services.common.wiring import ServiceContext, migrate
 from services.signing.app import create_app
@@ -27,7 +28,6 @@ from services.signing.appearance import Profile
 from services.signing.arrival import ArrivalVerification
 from services.signing.models import BUS
 from services.signing.pades import Level
-from services.signing.verification import Verdict
 from tests.support.official_doc import official_letter
 from tests.unit.signing.kit import (
     AGENCY,

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from services.common.contract import Verdict
 from services.signing.appearance import Box, Profile
 from services.signing.arrival import summarize
 from services.signing.handlers import SignedFile
 from services.signing.pades import Level
 from services.signing.pdfinfo import SignatureWidget, signature_widgets
 from services.signing.pdftext import read_page
-from services.signing.verification import Verdict, VerificationReport
+from services.signing.verification import VerificationReport
 from tests.support.infra import unavailable
 from tests.unit.signing.kit import LEADER, ORGANIZATION, SigningKit
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from services.common.contract import Verdict
 from services.signing.appearance import Profile
 from services.signing.pades import Level
 from services.signing.pki import registry
 from services.signing.pki.errors import CertificateUnusable
-from services.signing.verification import SignatureReport, Verdict
+from services.signing.verification import SignatureReport
 from tests.unit.signing.kit import AGENCY, PkiServer, SigningKit
 
 
