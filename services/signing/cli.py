@@ -189,7 +189,7 @@ def seed_demo(agencies: list[tuple[str, str]], leader: str, leader_title: str) -
     """Demo signing material: the PKI, an organization certificate and a seal for each
     agency, and for the first one its leader's personal certificate and signature."""
     from services.signing.images import draw_seal, draw_signature
-    from services.signing.pki import registry
+    from services.signing.pki import issuing, lookup
     from services.signing.pki.ca import init_pki, pki_exists
 
     context = _signing_context()
@@ -197,13 +197,13 @@ def seed_demo(agencies: list[tuple[str, str]], leader: str, leader_title: str) -
     if not pki_exists(settings):
         init_pki(settings)
     for index, (code, name) in enumerate(agencies):
-        if registry.current_certificate(db, code, "organization", None) is None:
-            registry.issue(db, settings, agency=code, kind="organization", name=name)
+        if lookup.current_certificate(db, code, "organization", None) is None:
+            issuing.issue(db, settings, agency=code, kind="organization", name=name)
         if not _has_image(handlers, code, "seal"):
             handlers.register_image(code, "seal", draw_seal(name, code))
         if index == 0:
-            if registry.current_certificate(db, code, "personal", leader) is None:
-                registry.issue(
+            if lookup.current_certificate(db, code, "personal", leader) is None:
+                issuing.issue(
                     db,
                     settings,
                     agency=code,
