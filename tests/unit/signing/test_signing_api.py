@@ -1,7 +1,8 @@
 """Signing's HTTP API through Flask's test client: create_app on SQLite, a local object
 directory and kombu's memory transport (nothing is relayed), the kit's PKI directory.
-Documents arrive as ingest announces them: a DocumentReceived handled by the arrival
-verification inside a unit of work, as the bus consumer would."""
+Documents arrive as ingest announces them: a DocumentReceived verified first, then
+recorded inside a unit of work, through signing's subscriptions as the bus consumer
+does."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from werkzeug.test import TestResponse
 from services.common.bus.messages import DocumentReceived, wrap
 from services.common.contract import Verdict
 from services.common.storage import spool
-from services.common.wiring import ServiceContext, migrate
+from services.common.wiring import Runtime, context_of, migrate, runtime_of
+from services.signing import consumers
 from services.signing.app import create_app
 from services.signing.appearance import Profile
 from services.signing.arrival import ArrivalVerification
+from services.signing.context import SigningContext
 from services.signing.models import BUS
 from services.signing.pades import Level
 from tests.support.official_doc import official_letter
@@ -46,7 +49,8 @@ PROBLEM_JSON = "application/problem+json"
 @dataclass
 class Signing:
     client: FlaskClient
-    ctx: ServiceContext
+    ctx: SigningContext
+    runtime: Runtime
 
     @property
     def auth(self) -> dict[str, str]:
@@ -81,16 +85,34 @@ class Signing:
             size=stored.size,
             received_at=datetime.now(UTC).isoformat(),
             metadata=metadata if metadata is not None else _metadata(),
+            **RECEIVED_FIELDS,
         )
-        arrival = ArrivalVerification(self.ctx.store, self.ctx.verifier, self.ctx.spool_dir)
+        arrival = ArrivalVerification(
+            self.ctx.db, self.ctx.store, self.ctx.verifier, self.ctx.spool_dir
+        )
+        subscriptions = consumers.subscriptions(arrival)
+        assert subscriptions.outside_transaction is not None
+        subscriptions.outside_transaction([message])
         with self.ctx.db.unit_of_work() as session:
-            arrival.on_document_received(session, message, wrap(message))
+            subscriptions.handlers[DocumentReceived](session, message, wrap(message))
         return document
 
     def sign(self, document: str, body: dict[str, Any], **headers: str) -> TestResponse:
         return self.client.post(
             f"/v1/documents/{document}/signatures", json=body, headers={**self.auth, **headers}
         )
+
+
+# The typed fields of DocumentReceived v2 this service does not read.
+RECEIVED_FIELDS: dict[str, Any] = {
+    "subject": "Công văn 15/UBND-VP",
+    "priority": 0,
+    "due_date": None,
+    "paper": 0,
+    "business_doc_type": 0,
+    "supersedes": None,
+    "business_reason": "",
+}
 
 
 def _metadata() -> dict[str, Any]:
@@ -113,10 +135,11 @@ def signing(kit: SigningKit, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     migrate("signing", settings.database_url)
     app = create_app(settings)
     app.config["TESTING"] = True
-    ctx: ServiceContext = app.extensions["lienthong"]
+    ctx = context_of(app, SigningContext)
+    runtime = runtime_of(app)
     provision(ctx.pki, ctx.signing)
-    yield Signing(app.test_client(), ctx)
-    for close in ctx.on_close:
+    yield Signing(app.test_client(), ctx, runtime)
+    for close in runtime.on_close:
         close()
     ctx.db.dispose()
 
