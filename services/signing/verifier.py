@@ -12,9 +12,10 @@ from pyhanko_certvalidator import ValidationContext
 
 from services.signing.pki.service import PkiService
 from services.signing.settings import SigningSettings
-from services.signing.verification.engine import PdfSource, Verifier
+from services.signing.verification.engine import Verifier
 from services.signing.verification.guard import ProcessVerifier
 from services.signing.verification.model import VerificationReport
+from services.signing.verification.sources import PdfSource
 
 
 class PdfVerifier(Protocol):

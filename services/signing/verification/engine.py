@@ -72,7 +72,7 @@ from services.signing.verification.findings import _iso, _msg, _now
 from services.signing.verification.model import VerificationReport
 from services.signing.verification.revocation import RevinfoPool
 from services.signing.verification.signatures import SignatureChecker
-from services.signing.verification.sources import _SIG_MARK, _Facts, _name_of, _scan
+from services.signing.verification.sources import _SIG_MARK, PdfSource, _Facts, _name_of, _scan
 from services.signing.verification.state import _Doc
 from services.signing.verification.structure import Structure, Unreadable
 from services.signing.verification.timestamps import TimestampChecker
@@ -82,9 +82,6 @@ log = logging.getLogger(__name__)
 fastparse.install()
 
 DEFAULT_TIMEOUT = 60.0
-
-#: What :meth:`Verifier.verify` reads: a path, the bytes, or a binary file object.
-PdfSource = str | os.PathLike[str] | bytes | IO[bytes]
 
 
 class Verifier:

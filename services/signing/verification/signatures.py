@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from asn1crypto import x509
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
@@ -21,21 +20,24 @@ from pyhanko.sign.validation.pdf_embedded import (
     report_seed_value_validation,
 )
 
-from services.signing.verification import revocation, structure
+from services.signing.verification import revocation
 from services.signing.verification.certificates import _guess_chain, _path_certs, cert_info
 from services.signing.verification.contexts import Contexts
 from services.signing.verification.fields import FieldChecker
 from services.signing.verification.findings import (
+    CmsResult,
     _byte_range,
     _coverage,
     _iso,
     _msg,
     _problem_name,
+    _report_base,
     _safe,
     _signature_error,
     _trust_text,
     _trusted,
     _ts_info,
+    cms_result,
 )
 from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
 from services.signing.verification.state import _Doc, _Judged, _Prepared
@@ -56,13 +58,8 @@ class SignatureChecker:
         self.timestamps = timestamps
 
     async def signature(self, doc: _Doc, p: _Prepared) -> SignatureReport:
-        f, kind, emb, j, sub_filter = p.field, p.kind, p.emb, p.judged, p.sub_filter
-        base: dict[str, Any] = dict(
-            field_name=f.name,
-            kind=kind,
-            sub_filter=sub_filter,
-            visible=_safe(lambda: structure.is_visible(f.field)),
-        )
+        emb, j, sub_filter = p.emb, p.judged, p.sub_filter
+        base = _report_base(p)
         if emb is None:
             return SignatureReport(
                 verdict=j.verdict(), reasons=j.reasons(), notes=tuple(j.notes), **base
@@ -80,7 +77,7 @@ class SignatureChecker:
         except Exception as e:
             tsts = []
             j.reasons_invalid.append(f"the signature time-stamp cannot be read: {_msg(e)}")
-        last_tst: dict[str, Any] = {}
+        last_tst: CmsResult = {}
         for tst in tsts[:4]:
             try:
                 kw, source = await self.timestamps.validate_tst(
@@ -158,7 +155,7 @@ class SignatureChecker:
             j.reasons_indeterminate.append("the claimed signing time lies in the future")
 
         # 3. the CMS signature itself and the signer's chain at that time
-        kw2: dict[str, Any] = {}
+        kw2: CmsResult = {}
         chain: list[x509.Certificate] = []
         point_in_time = source != TimeSource.NOW or doc.explicit_now
         try:
@@ -181,11 +178,10 @@ class SignatureChecker:
         if kw2:
             chain = _path_certs(kw2.get("validation_path"))
             self._judge_signer(doc, kw2, j, at, source, chain)
-            if kw2.get("validation_path") is not None:
+            validation_path = kw2.get("validation_path")
+            if validation_path is not None:
                 try:
-                    sv = report_seed_value_validation(
-                        emb, kw2["validation_path"], proven is not None
-                    )
+                    sv = report_seed_value_validation(emb, validation_path, proven is not None)
                     if sv.get("seed_value_constraint_error") is not None:
                         j.reasons_invalid.append(
                             "the signature violates its field's seed value constraints: "
@@ -253,7 +249,7 @@ class SignatureChecker:
         emb: EmbeddedPdfSignature,
         moment: datetime | None,
         revinfo: bool = True,
-    ) -> dict[str, Any]:
+    ) -> CmsResult:
         vc = self.contexts.validation_context(doc, moment, revinfo=revinfo)
         kw = await generic_cms.cms_basic_validation(
             emb.signed_data,
@@ -262,12 +258,12 @@ class SignatureChecker:
             key_usage_settings=self.contexts.key_usage,
         )
         self.contexts.absorb(doc, vc)
-        return kw
+        return cms_result(kw)
 
     def _judge_signer(
         self,
         doc: _Doc,
-        kw: dict[str, Any],
+        kw: CmsResult,
         j: _Judged,
         at: datetime,
         source: TimeSource,
@@ -356,7 +352,7 @@ class SignatureChecker:
         sub_filter: str | None,
         proven: datetime | None,
         chain: list[x509.Certificate],
-        kw: dict[str, Any],
+        kw: CmsResult,
         tst_chain: list[x509.Certificate],
     ) -> str | None:
         if sub_filter not in PADES_SUBFILTERS:

@@ -8,28 +8,29 @@ each call. A trusted document time-stamp adds a proof of existence to that state
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from asn1crypto import cms, x509
 from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.errors import SignatureValidationError
 
-from services.signing.verification import structure
 from services.signing.verification.certificates import _path_certs, cert_info
 from services.signing.verification.contexts import Contexts
 from services.signing.verification.fields import FieldChecker
 from services.signing.verification.findings import (
     _TIME_PROBLEMS,
+    CmsResult,
     _byte_range,
     _coverage,
     _msg,
-    _safe,
+    _report_base,
     _signature_error,
     _trust_text,
     _trusted,
     _ts_info,
+    cms_result,
 )
 from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
 from services.signing.verification.state import _Doc, _Judged, _Prepared
@@ -43,16 +44,21 @@ class TimestampChecker:
         self.fields = fields
 
     async def validate_tst(
-        self, doc: _Doc, signed_data: cms.SignedData, imprint: Any, revision: int, j: _Judged
-    ) -> tuple[dict[str, Any], TimeSource]:
+        self,
+        doc: _Doc,
+        signed_data: cms.SignedData,
+        imprint: Callable[[str], bytes],
+        revision: int,
+        j: _Judged,
+    ) -> tuple[CmsResult, TimeSource]:
         """Validate a time-stamp token now; failing that for reasons of time, at a later
         trusted document time-stamp (the LTA chain); failing that because the embedded
         revocation data is too old for today, now without it (soft-fail semantics: the
         current status is then unknown, which the notes say)."""
 
-        async def once(moment: datetime | None, revinfo: bool = True) -> dict[str, Any]:
+        async def once(moment: datetime | None, revinfo: bool = True) -> CmsResult:
             vc = self.contexts.validation_context(doc, moment, revinfo=revinfo)
-            kw = await generic_cms.validate_tst_signed_data(signed_data, vc, imprint)
+            kw = cms_result(await generic_cms.validate_tst_signed_data(signed_data, vc, imprint))
             self.contexts.absorb(doc, vc)
             return kw
 
@@ -77,13 +83,8 @@ class TimestampChecker:
         return kw, TimeSource.NOW
 
     async def document_timestamp(self, doc: _Doc, p: _Prepared) -> SignatureReport:
-        f, kind, emb, j, sub_filter = p.field, p.kind, p.emb, p.judged, p.sub_filter
-        base: dict[str, Any] = dict(
-            field_name=f.name,
-            kind=kind,
-            sub_filter=sub_filter,
-            visible=_safe(lambda: structure.is_visible(f.field)),
-        )
+        emb, j = p.emb, p.judged
+        base = _report_base(p)
         if emb is None:
             return SignatureReport(
                 verdict=j.verdict(), reasons=j.reasons(), notes=tuple(j.notes), **base

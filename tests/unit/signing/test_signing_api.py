@@ -35,8 +35,8 @@ from services.signing.arrival import ArrivalVerification
 from services.signing.context import SigningContext
 from services.signing.models import BUS, KnownDocument
 from services.signing.pades import Level
-from services.signing.verification.engine import PdfSource
 from services.signing.verification.model import VerificationReport
+from services.signing.verification.sources import PdfSource
 from tests.support.official_doc import official_letter
 from tests.unit.signing.kit import (
     AGENCY,
