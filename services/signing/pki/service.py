@@ -1,4 +1,4 @@
-"""The PKI as the signing service holds it: ``context.extras["pki"]``."""
+"""The PKI as the signing service holds it: ``SigningContext.pki``."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ class PkiService:
 def build_pki_service(
     settings: SigningSettings, db: Database, *, auto_init: bool = False
 ) -> PkiService:
-    """What create_app puts in ``context.extras["pki"]``.
+    """What create_app puts in ``SigningContext.pki``.
 
     The CA material is loaded lazily, so the service starts before `pki init`
     (its PKI endpoints answer 503 until then). ``auto_init`` creates the PKI at once
