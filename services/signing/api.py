@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from services.common.auth import require_service_token
 from services.common.errors import BadRequest, NotFound, ValidationFailed
 from services.common.storage import spool
 from services.common.web import json_body
+from services.common.wiring import current
 from services.signing.appearance import Box, Profile
-from services.signing.handlers import SignOptions
+from services.signing.context import SigningContext
 from services.signing.models import KnownDocument
 from services.signing.pades import Level
+from services.signing.signing_service import SignOptions
 from services.signing.verification.htmlreport import render_html
 
 api = Blueprint("signing_api", __name__)
@@ -22,14 +24,10 @@ api = Blueprint("signing_api", __name__)
 MAX_VERIFY_BYTES = 200 * 1024 * 1024
 
 
-def _ctx() -> Any:
-    return current_app.extensions["lienthong"]
-
-
 @api.before_request
 def _service_only() -> None:
-    # The clerks' UI and the other services call these; agencies go through ingest.
-    require_service_token(request, _ctx().settings.common.service_token)
+    # The other services call these; agencies go through ingest.
+    require_service_token(request, current(SigningContext).settings.common.service_token)
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:
@@ -90,12 +88,13 @@ def sign_document(doc_id: str) -> tuple[Response, int]:
     body = json_body(request)
     options = sign_options(body)
     requested_by = _text(body, "requested_by") or "service"
-    return jsonify(_ctx().signing.sign_document(doc_id, options, requested_by)), 201
+    signed = current(SigningContext).signing.sign_document(doc_id, options, requested_by)
+    return jsonify(signed), 201
 
 
 @api.get("/v1/documents/<doc_id>/verification")
 def document_verification(doc_id: str) -> Response:
-    with _ctx().db.reading() as session:
+    with current(SigningContext).db.reading() as session:
         known = session.get(KnownDocument, doc_id)
     if known is None or known.verification is None:
         raise NotFound(f"no verification of document {doc_id} yet")
@@ -105,7 +104,7 @@ def document_verification(doc_id: str) -> Response:
 @api.post("/v1/verify")
 def verify() -> Response:
     """Verify an uploaded PDF: multipart ``file``, or the PDF as the request body."""
-    ctx = _ctx()
+    ctx = current(SigningContext)
     upload = request.files.get("file")
     stream = upload.stream if upload is not None else request.stream
     if upload is None and request.mimetype != "application/pdf":

@@ -1,5 +1,11 @@
 """Verify-on-arrival: every document ingest receives is verified; the verdict is kept
-with the document and announced as document.verified for routing's ledger."""
+with the document and announced as document.verified for routing's ledger.
+
+Verifying a PDF is slow (parsing, maybe fetching revocation data over the network), so
+it is done before the consumer's transaction opens (:meth:`ArrivalVerification.verify_batch`,
+the consumer's ``outside_transaction`` step); the handler then only records the report
+it finds, in a short transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import tempfile
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TypedDict
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
@@ -20,14 +27,27 @@ from services.common.bus.messages import (
 )
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
-from services.common.db import add_row, get_row, load_rows
+from services.common.contract import Verdict
+from services.common.db import Database, add_row, get_row, load_rows
 from services.common.storage import ObjectStore
 from services.signing.models import BUS, KnownDocument
-from services.signing.verification.model import SignatureReport, Verdict, VerificationReport
+from services.signing.verification.model import SignatureReport, VerificationReport
+from services.signing.verifier import PdfVerifier
 
 
-class PdfVerifier(Protocol):
-    def verify(self, source: Any, **kwargs: Any) -> VerificationReport: ...
+class ArrivalSummary(TypedDict):
+    """What document.verified tells routing about a document's signatures."""
+
+    verdict: Verdict
+    signature_count: int
+    signers: list[str]
+    organization_signed: bool
+    reasons: list[str]
+
+
+class NotVerifiedYet(RuntimeError):
+    """A document reached the handler without its report: the consumer did not run
+    ``verify_batch`` first. Failing (and being retried) beats verifying under locks."""
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -51,15 +71,15 @@ def is_organization_signature(signature: SignatureReport) -> bool:
     )
 
 
-def summarize(report: VerificationReport) -> dict[str, Any]:
+def summarize(report: VerificationReport) -> ArrivalSummary:
     signed = [s for s in report.signatures if s.signer is not None]
-    return {
-        "verdict": report.verdict.value,
-        "signature_count": len(signed),
-        "signers": [s.signer.subject for s in signed if s.signer],
-        "organization_signed": any(is_organization_signature(s) for s in report.signatures),
-        "reasons": list(report.reasons),
-    }
+    return ArrivalSummary(
+        verdict=report.verdict,
+        signature_count=len(signed),
+        signers=[s.signer.subject for s in signed if s.signer],
+        organization_signed=any(is_organization_signature(s) for s in report.signatures),
+        reasons=list(report.reasons),
+    )
 
 
 def check_batch(session: Session, messages: list[Message]) -> None:
@@ -70,10 +90,21 @@ def check_batch(session: Session, messages: list[Message]) -> None:
 
 
 class ArrivalVerification:
-    def __init__(self, store: ObjectStore, verifier: PdfVerifier, spool_dir: Path) -> None:
+    """Verifies arriving documents before the transaction, records them inside it.
+
+    The reports wait in memory between the two steps, keyed by document; each call of
+    :meth:`verify_batch` keeps only those of its own messages, so at most one batch's
+    reports are held.
+    """
+
+    def __init__(
+        self, db: Database, store: ObjectStore, verifier: PdfVerifier, spool_dir: Path
+    ) -> None:
+        self.db = db
         self.store = store
         self.verifier = verifier
         self.spool_dir = spool_dir
+        self._reports: dict[str, VerificationReport] = {}
 
     def verify_stored(self, sha256: str) -> VerificationReport:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -83,10 +114,30 @@ class ArrivalVerification:
             tmp.flush()
             return self.verifier.verify(Path(tmp.name))
 
+    def verify_batch(self, messages: list[Message]) -> None:
+        """Verify the batch's new documents, outside any transaction. A report already
+        held (the same batch retried message by message) is not made again."""
+        received = {m.document: m for m in messages if isinstance(m, DocumentReceived)}
+        self._reports = {d: r for d, r in self._reports.items() if d in received}
+        if not received:
+            return
+        with self.db.reading() as session:
+            known = set(
+                session.scalars(
+                    sa.select(KnownDocument.id).where(KnownDocument.id.in_(list(received)))
+                )
+            )
+        for document, msg in received.items():
+            if document not in known and document not in self._reports:
+                self._reports[document] = self.verify_stored(msg.sha256)
+
     def on_document_received(self, session: Session, msg: DocumentReceived, _env: Envelope) -> None:
         if get_row(session, KnownDocument, msg.document) is not None:
+            self._reports.pop(msg.document, None)
             return
-        report = self.verify_stored(msg.sha256)
+        report = self._reports.pop(msg.document, None)
+        if report is None:
+            raise NotVerifiedYet(f"document {msg.document} was not verified before its batch")
         summary = summarize(report)
         now = datetime.now(UTC)
         add_row(

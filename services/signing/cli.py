@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
+from pyhanko.sign.signers import Signer
 
 from services.common.errors import ValidationFailed
+from services.common.wiring import context_of
 from services.signing.appearance import Box, Profile
-from services.signing.handlers import SignerIdentity, SignOptions
+from services.signing.context import SigningContext
 from services.signing.pades import Level
 from services.signing.pki.cli import pki
 from services.signing.settings import SigningSettings
+from services.signing.signing_service import SignerIdentity, SigningService, SignOptions
 
 
-def _signing_context() -> Any:
+def _signing_context() -> SigningContext:
     from services.signing.app import create_app
 
-    return create_app(SigningSettings.from_env()).extensions["lienthong"]
+    return context_of(create_app(SigningSettings.from_env()), SigningContext)
 
 
 def _box(text: str | None) -> Box | None:
@@ -62,7 +64,7 @@ class Pkcs12Keys:
             common_name=common_name,
         )
 
-    def signer(self, agency: str, kind: str, name: str | None) -> Any:
+    def signer(self, agency: str, kind: str, name: str | None) -> tuple[Signer, SignerIdentity]:
         return self._signer, self._identity
 
 
@@ -118,14 +120,12 @@ def sign(
     if box is not None and page is None:
         raise click.UsageError("--box needs --page")
     context = _signing_context()
-    handlers = context.signing
+    service = context.signing
     if cert is not None:
-        from services.signing.handlers import SigningHandlers
-
-        handlers = SigningHandlers(
+        service = SigningService(
             context.db,
             context.store,
-            handlers.engine,
+            service.engine,
             Pkcs12Keys(cert, cert_password),
             context.spool_dir,
         )
@@ -144,7 +144,7 @@ def sign(
     partial = output.with_name(output.name + ".part")
     try:
         with partial.open("wb") as out:
-            result = handlers.sign_file(source, out, options)
+            result = service.sign_file(source, out, options)
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
@@ -176,12 +176,12 @@ def images(agency: str, seal: Path | None, person: str | None, signature: Path |
         raise click.UsageError("give --seal PNG, or --person NAME --signature PNG")
     if signature is not None and not person:
         raise click.UsageError("--signature needs --person")
-    handlers = _signing_context().signing
+    service = _signing_context().signing
     if seal is not None:
-        row = handlers.register_image(agency, "seal", seal.read_bytes())
+        row = service.register_image(agency, "seal", seal.read_bytes())
         click.echo(f"seal of {agency}: {row.width_mm:.1f} × {row.height_mm:.1f} mm", err=True)
     if signature is not None:
-        row = handlers.register_image(agency, "signature", signature.read_bytes(), person)
+        row = service.register_image(agency, "signature", signature.read_bytes(), person)
         click.echo(f"signature of {person}: {row.width_mm:.1f} × {row.height_mm:.1f} mm", err=True)
 
 
@@ -189,21 +189,21 @@ def seed_demo(agencies: list[tuple[str, str]], leader: str, leader_title: str) -
     """Demo signing material: the PKI, an organization certificate and a seal for each
     agency, and for the first one its leader's personal certificate and signature."""
     from services.signing.images import draw_seal, draw_signature
-    from services.signing.pki import registry
+    from services.signing.pki import issuing, lookup
     from services.signing.pki.ca import init_pki, pki_exists
 
     context = _signing_context()
-    settings, db, handlers = context.settings, context.db, context.signing
+    settings, db, service = context.settings, context.db, context.signing
     if not pki_exists(settings):
         init_pki(settings)
     for index, (code, name) in enumerate(agencies):
-        if registry.current_certificate(db, code, "organization", None) is None:
-            registry.issue(db, settings, agency=code, kind="organization", name=name)
-        if not _has_image(handlers, code, "seal"):
-            handlers.register_image(code, "seal", draw_seal(name, code))
+        if lookup.current_certificate(db, code, "organization", None) is None:
+            issuing.issue(db, settings, agency=code, kind="organization", name=name)
+        if not _has_image(service, code, "seal"):
+            service.register_image(code, "seal", draw_seal(name, code))
         if index == 0:
-            if registry.current_certificate(db, code, "personal", leader) is None:
-                registry.issue(
+            if lookup.current_certificate(db, code, "personal", leader) is None:
+                issuing.issue(
                     db,
                     settings,
                     agency=code,
@@ -212,8 +212,8 @@ def seed_demo(agencies: list[tuple[str, str]], leader: str, leader_title: str) -
                     organization=name,
                     title=leader_title,
                 )
-            if not _has_image(handlers, code, "signature", leader):
-                handlers.register_image(code, "signature", draw_signature(leader), leader)
+            if not _has_image(service, code, "signature", leader):
+                service.register_image(code, "signature", draw_signature(leader), leader)
     click.echo(
         f"  Signing: PKI ready; organization certificates and seals for "
         f"{len(agencies)} agencies; personal certificate and signature of {leader} "
@@ -221,11 +221,11 @@ def seed_demo(agencies: list[tuple[str, str]], leader: str, leader_title: str) -
     )
 
 
-def _has_image(handlers: Any, agency: str, kind: str, person: str | None = None) -> bool:
+def _has_image(signing: SigningService, agency: str, kind: str, person: str | None = None) -> bool:
     from services.common.errors import NotFound
 
     try:
-        handlers.current_image(agency, kind, person)
+        signing.current_image(agency, kind, person)
         return True
     except NotFound:
         return False

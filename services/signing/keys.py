@@ -42,13 +42,11 @@ from pyhanko.sign.signers.pdf_cms import Signer, SimpleSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
-from services.common.db import Database
 from services.signing.pki import pkcs11 as tokens
-from services.signing.pki.ca import PkiMaterial, load_pki
 from services.signing.pki.errors import CertificateUnusable
+from services.signing.pki.material import PkiMaterial, load_pki
 from services.signing.pki.models import Certificate
-from services.signing.pki.registry import CertificateRecord
-from services.signing.pki.registry import current_certificate as _current_certificate
+from services.signing.pki.records import CertificateRecord
 from services.signing.settings import SigningSettings
 
 log = logging.getLogger(__name__)
@@ -57,7 +55,6 @@ __all__ = [
     "CachedKeySigner",
     "KeyRing",
     "TokenSigner",
-    "current_certificate",
     "keyring",
     "signer_for",
 ]
@@ -277,10 +274,3 @@ def keyring(settings: SigningSettings) -> KeyRing:
 
 def signer_for(certificate: CertificateRecord | Certificate, settings: SigningSettings) -> Signer:
     return keyring(settings).signer_for(certificate)
-
-
-def current_certificate(
-    db: Database, agency: str, kind: str, name: str | None = None
-) -> CertificateRecord | None:
-    """The agency's current valid certificate of this kind (see registry.current_certificate)."""
-    return _current_certificate(db, agency, kind, name)

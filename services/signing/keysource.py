@@ -1,11 +1,11 @@
-"""The PKI's certificates as the signing handlers' KeySource."""
+"""The PKI's certificates as the signing service's KeySource."""
 
 from __future__ import annotations
 
 from pyhanko.sign.signers import Signer
 
-from services.signing.handlers import SignerIdentity
 from services.signing.pki.service import PkiService
+from services.signing.signing_service import SignerIdentity
 
 
 class PkiKeySource:

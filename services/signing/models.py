@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.bus.tables import add_bus_tables
-
-Timestamp = sa.DateTime(timezone=True)
+from services.common.db import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -32,10 +31,10 @@ class KnownDocument(Base):
     sha256: Mapped[str] = mapped_column(sa.String(64))  # the version as received
     size: Mapped[int] = mapped_column(sa.BigInteger)
     doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)
-    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     verdict: Mapped[str | None] = mapped_column(sa.String(20))
     verification: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    verified_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DocumentVersion(Base):
@@ -56,7 +55,7 @@ class DocumentVersion(Base):
     certificate_serial: Mapped[str] = mapped_column(sa.String(40))
     signer_subject: Mapped[str] = mapped_column(sa.Text)
     signed_by: Mapped[str] = mapped_column(sa.String(200))  # who asked (user or service)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AppearanceImage(Base):
@@ -74,4 +73,4 @@ class AppearanceImage(Base):
     width_mm: Mapped[float]
     height_mm: Mapped[float]
     is_current: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -18,8 +18,9 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from services.common.errors import LienThongError, NotAPdf, ValidationFailed
+from services.common.errors import LienThongError, ValidationFailed
 from services.signing.appearance import Placement
+from services.signing.errors import NotAPdf
 from services.signing.stampkit import Drawing, KitStampStyle
 
 

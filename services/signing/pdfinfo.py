@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.errors import NotAPdf
 from services.signing.appearance import Box
+from services.signing.errors import NotAPdf
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.errors import NotAPdf
 from services.signing.appearance import Box, Page, TextLine
+from services.signing.errors import NotAPdf
 
 
 def read_page(path: Path, index: int | None = None) -> Page:

@@ -12,8 +12,10 @@ import binascii
 from urllib.parse import unquote
 
 from cryptography.x509 import ocsp
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
+from services.common.wiring import current
+from services.signing.context import SigningContext
 from services.signing.pki.errors import PkiNotInitialized
 from services.signing.pki.ocsp import MAX_REQUEST as OCSP_MAX
 from services.signing.pki.ocsp import unsuccessful
@@ -30,8 +32,7 @@ blueprint = Blueprint("pki", __name__, url_prefix="/pki")
 
 
 def _pki() -> PkiService:
-    service: PkiService = current_app.extensions["lienthong"].extras["pki"]
-    return service
+    return current(SigningContext).pki
 
 
 def _binary(data: bytes, mimetype: str, *, max_age: int | None = None) -> Response:

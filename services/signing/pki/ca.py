@@ -7,14 +7,13 @@ Layout of ``settings.pki_dir`` (the directory is 0700, every file 0600)::
     tsa.pem  tsa-key.pem           time-stamping unit, EKU timeStamping (critical)
     ocsp.pem  ocsp-key.pem         delegated OCSP responder, EKU OCSPSigning + ocsp-nocheck
     chain.pem                      issuing + root, for ``openssl -CAfile``
-    keys/<serial>.p12              end-entity keys (PKCS#12, see registry.py)
+    keys/<serial>.p12              end-entity keys (PKCS#12, see issuing.py)
 
 Private keys are PKCS#8 PEM encrypted with ``settings.pki_passphrase``.
 
 The code is split by concern: :mod:`.certificates` (building certificates),
 :mod:`.storage` (the directory, private files, the lock), :mod:`.material` (loading and
-caching); this module creates the PKI. Every name it defined before that split is still
-importable from it.
+caching); this module creates the PKI.
 """
 
 from __future__ import annotations
@@ -25,9 +24,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from services.common.errors import Conflict
-from services.common.errors import SettingsError as SettingsError
 from services.signing.pki import names
-from services.signing.pki.certificates import PkiKey as PkiKey
 from services.signing.pki.certificates import (
     PublicUrls,
     _key_usage,
@@ -38,19 +35,8 @@ from services.signing.pki.certificates import (
     new_key,
     revocation_pointers,
 )
-from services.signing.pki.certificates import end_entity_extensions as end_entity_extensions
-from services.signing.pki.certificates import key_id as key_id
-from services.signing.pki.certificates import now as now
-from services.signing.pki.errors import PkiNotInitialized as PkiNotInitialized
 from services.signing.pki.material import PkiMaterial, _cache, _cache_lock, load_pki
-from services.signing.pki.material import _Mismatch as _Mismatch
-from services.signing.pki.material import _read as _read
-from services.signing.pki.material import _renew_responder as _renew_responder
-from services.signing.pki.material import _stamp as _stamp
-from services.signing.pki.material import clear_cache as clear_cache
-from services.signing.pki.storage import ROLES as ROLES
 from services.signing.pki.storage import PkiPaths, _locked, _pem_cert, _pem_key, _private_file
-from services.signing.pki.storage import write_private_file as write_private_file
 from services.signing.settings import SigningSettings
 
 log = logging.getLogger(__name__)

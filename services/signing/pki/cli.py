@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from services.common.db import Database
-from services.signing.pki import names, registry
-from services.signing.pki.ca import fingerprint, init_pki
+from services.signing.pki import issuing, lookup, names, revoking
+from services.signing.pki.ca import init_pki
+from services.signing.pki.certificates import fingerprint
 from services.signing.settings import SigningSettings
 
 
@@ -72,7 +73,7 @@ def pki_issue(
 ) -> None:
     """Issue a document-signing certificate; prints its serial (hex) on stdout."""
     settings = _settings()
-    record = registry.issue(
+    record = issuing.issue(
         _db(settings),
         settings,
         agency=agency,
@@ -104,7 +105,7 @@ def pki_issue(
 def pki_revoke(serial: str, reason: str) -> None:
     """Revoke a certificate: the CRL and the OCSP responder say so at once."""
     settings = _settings()
-    record = registry.revoke(_db(settings), serial, reason)
+    record = revoking.revoke(_db(settings), serial, reason)
     click.echo(
         f"revoked {record.serial} ({record.revocation_reason}) at {record.revoked_at}", err=True
     )
@@ -117,7 +118,7 @@ def pki_revoke(serial: str, reason: str) -> None:
 def pki_list(agency: str | None, kind: str | None, current: bool) -> None:
     """List issued certificates, one per line (tab-separated)."""
     settings = _settings()
-    records = registry.list_certificates(_db(settings), agency, kind, current_only=current)
+    records = lookup.list_certificates(_db(settings), agency, kind, current_only=current)
     for r in records:
         state = r.status + (" current" if r.is_current else "")
         click.echo(

@@ -16,9 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from services.common.db import Database
-from services.signing.pki.ca import PkiKey, PkiMaterial, now
+from services.signing.pki.certificates import PkiKey, now
+from services.signing.pki.material import PkiMaterial
 from services.signing.pki.models import STATUS_REVOKED, Certificate
-from services.signing.pki.registry import utc
 
 CRL_LIFETIME = timedelta(days=1)
 ROOT_CRL_LIFETIME = timedelta(days=30)
@@ -114,7 +114,7 @@ class CrlPublisher:
                 )
                 .order_by(Certificate.revoked_at, Certificate.id)
             ).all()
-        return [Revoked(int(serial, 16), utc(at) or now(), reason) for serial, at, reason in rows]
+        return [Revoked(int(serial, 16), at or now(), reason) for serial, at, reason in rows]
 
     def crl(self, material: PkiMaterial) -> bytes:
         """The issuing CA's CRL (DER)."""

@@ -30,8 +30,7 @@ from services.signing.pki.records import CertificateRecord
 from services.signing.pki.storage import write_private_file
 from services.signing.settings import SigningSettings
 
-# records keep the logger name they had before registry.py was split (it shows in the log format)
-log = logging.getLogger("services.signing.pki.registry")
+log = logging.getLogger(__name__)
 
 
 def issue(

@@ -33,8 +33,7 @@ from services.signing.pki.storage import (
 )
 from services.signing.settings import SigningSettings
 
-# records keep the logger name they had before ca.py was split (it shows in the log format)
-log = logging.getLogger("services.signing.pki.ca")
+log = logging.getLogger(__name__)
 
 
 class PkiMaterial:

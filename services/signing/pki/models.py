@@ -7,9 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.db import UtcDateTime
 from services.signing.models import Base
-
-Timestamp = sa.DateTime(timezone=True)
 
 STATUS_VALID = "valid"
 STATUS_REVOKED = "revoked"
@@ -30,14 +29,14 @@ class Certificate(Base):
     name: Mapped[str] = mapped_column(sa.String(200))  # as given to `pki issue --name`
     subject: Mapped[str] = mapped_column(sa.Text)  # RFC 4514
     fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256 of der
-    not_before: Mapped[datetime] = mapped_column(Timestamp)
-    not_after: Mapped[datetime] = mapped_column(Timestamp)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime)
     der: Mapped[bytes] = mapped_column(sa.LargeBinary)
     key_ref: Mapped[str] = mapped_column(
         sa.String(500)
     )  # pkcs12:<path under pki_dir> | pkcs11:<token>/<label>
     status: Mapped[str] = mapped_column(sa.String(10), default=STATUS_VALID)
-    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revocation_reason: Mapped[str | None] = mapped_column(sa.String(32))
     is_current: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -23,9 +23,9 @@ from cryptography.x509 import ocsp
 
 from services.common.db import Database
 from services.signing.pki import names
-from services.signing.pki.ca import PkiMaterial, now
+from services.signing.pki.certificates import now
+from services.signing.pki.material import PkiMaterial
 from services.signing.pki.models import STATUS_REVOKED, Certificate
-from services.signing.pki.registry import utc
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,6 @@ def database_lookup(db: Database, issuer_key_id: str) -> Callable[[int], Status]
         flag = x509.ReasonFlags(reason) if reason else None
         if flag is x509.ReasonFlags.unspecified:
             flag = None  # RFC 5280: omit rather than say "unspecified"
-        return Status(ocsp.OCSPCertStatus.REVOKED, utc(revoked_at) or now(), flag)
+        return Status(ocsp.OCSPCertStatus.REVOKED, revoked_at or now(), flag)
 
     return lookup

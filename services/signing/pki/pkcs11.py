@@ -14,7 +14,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pkcs11
 from cryptography import x509
@@ -71,9 +70,9 @@ class TokenSessions:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._sessions: dict[tuple[str, str], Any] = {}
+        self._sessions: dict[tuple[str, str], pkcs11.Session] = {}
 
-    def session(self, settings: Pkcs11Settings, token_label: str) -> Any:
+    def session(self, settings: Pkcs11Settings, token_label: str) -> pkcs11.Session:
         """The shared, logged-in session for signing with keys on this token."""
         with self._lock:
             key = (settings.library, token_label)
@@ -99,7 +98,9 @@ class TokenSessions:
                 log.info("opened a PKCS#11 session on token %r", token_label)
             return session
 
-    def reopen(self, settings: Pkcs11Settings, token_label: str, stale: Any = None) -> Any:
+    def reopen(
+        self, settings: Pkcs11Settings, token_label: str, stale: pkcs11.Session | None = None
+    ) -> pkcs11.Session:
         """Drop a session that stopped working and open a new one (once per failure)."""
         with self._lock:
             key = (settings.library, token_label)
@@ -111,7 +112,7 @@ class TokenSessions:
             return self.session(settings, token_label)
 
     @contextlib.contextmanager
-    def writing(self, settings: Pkcs11Settings, token_label: str) -> Iterator[Any]:
+    def writing(self, settings: Pkcs11Settings, token_label: str) -> Iterator[pkcs11.Session]:
         """A short read-write session, logged in (through the shared login if any)."""
         with self._lock:
             token = _token(settings, token_label)
@@ -151,7 +152,7 @@ def _pin(settings: Pkcs11Settings, token_label: str) -> str:
     return settings.pin
 
 
-def _token(settings: Pkcs11Settings, token_label: str) -> Any:
+def _token(settings: Pkcs11Settings, token_label: str) -> pkcs11.Token:
     try:
         return pkcs11.lib(settings.library).get_token(token_label=token_label)
     except Exception as e:

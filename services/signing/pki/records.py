@@ -1,4 +1,4 @@
-"""Rows of the ``certificates`` table as detached, timezone-aware records."""
+"""Rows of the ``certificates`` table as detached records (times aware, in UTC)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from services.signing.pki.models import STATUS_REVOKED, Certificate
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -49,12 +43,12 @@ class CertificateRecord:
             name=row.name,
             subject=row.subject,
             fingerprint=row.fingerprint,
-            not_before=utc(row.not_before),  # type: ignore[arg-type]
-            not_after=utc(row.not_after),  # type: ignore[arg-type]
+            not_before=row.not_before,
+            not_after=row.not_after,
             der=row.der,
             key_ref=row.key_ref,
             status=row.status,
-            revoked_at=utc(row.revoked_at),
+            revoked_at=row.revoked_at,
             revocation_reason=row.revocation_reason,
             is_current=row.is_current,
         )

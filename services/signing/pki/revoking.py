@@ -15,8 +15,7 @@ from services.signing.pki.certificates import now
 from services.signing.pki.models import STATUS_REVOKED, Certificate
 from services.signing.pki.records import CertificateRecord
 
-# records keep the logger name they had before registry.py was split (it shows in the log format)
-log = logging.getLogger("services.signing.pki.registry")
+log = logging.getLogger(__name__)
 
 REASONS = {
     flag.value: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl

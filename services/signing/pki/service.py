@@ -1,4 +1,4 @@
-"""The PKI as the signing service holds it: ``context.extras["pki"]``."""
+"""The PKI as the signing service holds it: ``SigningContext.pki``."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from pyhanko.sign.signers.pdf_cms import Signer
 
 from services.common.db import Database
 from services.signing.keys import KeyRing, keyring
-from services.signing.pki import names, registry
-from services.signing.pki.ca import PkiMaterial, init_pki, load_pki, pki_exists
+from services.signing.pki import issuing, lookup, names, revoking
+from services.signing.pki.ca import init_pki, pki_exists
 from services.signing.pki.crl import CrlPublisher
+from services.signing.pki.material import PkiMaterial, load_pki
 from services.signing.pki.ocsp import OcspResponder, database_lookup
-from services.signing.pki.registry import CertificateRecord
+from services.signing.pki.records import CertificateRecord
 from services.signing.pki.trust import trust_roots
 from services.signing.pki.tsa import InProcessTimeStamper, TimeStampAuthority
 from services.signing.settings import SigningSettings
@@ -93,7 +94,7 @@ class PkiService:
     def current_certificate(
         self, agency: str, kind: str, name: str | None = None
     ) -> CertificateRecord | None:
-        return registry.current_certificate(self.db, agency, kind, name)
+        return lookup.current_certificate(self.db, agency, kind, name)
 
     def signer_for(self, certificate: CertificateRecord) -> Signer:
         return self.keys.signer_for(certificate)
@@ -105,7 +106,7 @@ class PkiService:
 
         Raises NotFound (no certificate) or CertificateUnusable (revoked, expired).
         """
-        record = registry.signing_certificate(self.db, agency, kind, name)
+        record = lookup.signing_certificate(self.db, agency, kind, name)
         return self.keys.signer_for(record), record
 
     # --- administration ----------------------------------------------------------------
@@ -122,8 +123,8 @@ class PkiService:
         pkcs11: bool = False,
         token_label: str | None = None,
     ) -> CertificateRecord:
-        """See registry.issue."""
-        return registry.issue(
+        """See issuing.issue."""
+        return issuing.issue(
             self.db,
             self.settings,
             agency=agency,
@@ -138,7 +139,7 @@ class PkiService:
         )
 
     def revoke(self, serial: str, reason: str | None = None) -> CertificateRecord:
-        record = registry.revoke(self.db, serial, reason)
+        record = revoking.revoke(self.db, serial, reason)
         self.keys.forget(record.serial)
         self.crls.invalidate()
         return record
@@ -147,7 +148,7 @@ class PkiService:
 def build_pki_service(
     settings: SigningSettings, db: Database, *, auto_init: bool = False
 ) -> PkiService:
-    """What create_app puts in ``context.extras["pki"]``.
+    """What create_app puts in ``SigningContext.pki``.
 
     The CA material is loaded lazily, so the service starts before `pki init`
     (its PKI endpoints answer 503 until then). ``auto_init`` creates the PKI at once

@@ -8,7 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from services.common.errors import SettingsError
-from services.signing.pki.ca import PkiPaths
+from services.signing.pki.storage import PkiPaths
 from services.signing.settings import SigningSettings
 
 

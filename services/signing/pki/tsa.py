@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from pyhanko.sign.timestamps.api import TimeStamper
 
 from services.signing.pki import names
-from services.signing.pki.ca import PkiMaterial
+from services.signing.pki.material import PkiMaterial
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 ``verify_pdf(path, trust_roots=[...], allow_fetching=False)`` for one document,
 ``Verifier(trust_roots, ...)`` reused for many, ``ProcessVerifier`` when a hostile file
-must not be able to keep a CPU busy, ``render_html(report)`` for people.
+must not be able to keep a CPU busy, ``render_html(report)`` for people. The verdict
+enumeration is shared with the other services: ``services.common.contract.Verdict``.
 """
 
 from services.signing.verification.engine import Verifier, verify_pdf
@@ -17,7 +18,6 @@ from services.signing.verification.model import (
     SignatureReport,
     TimeSource,
     TimestampInfo,
-    Verdict,
     VerificationReport,
 )
 from services.signing.verification.trust import (
@@ -38,7 +38,6 @@ __all__ = [
     "SignatureReport",
     "TimeSource",
     "TimestampInfo",
-    "Verdict",
     "VerificationReport",
     "Verifier",
     "configured_trust_roots",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from asn1crypto import x509
+from pyhanko_certvalidator.path import ValidationPath
 
 from services.signing.verification.model import CertificateInfo
 
@@ -31,7 +31,7 @@ def cert_info(cert: x509.Certificate) -> CertificateInfo:
     )
 
 
-def _path_certs(path: Any) -> list[x509.Certificate]:
+def _path_certs(path: ValidationPath | None) -> list[x509.Certificate]:
     """Leaf first, trust anchor last."""
     if path is None:
         return []

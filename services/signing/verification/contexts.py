@@ -1,45 +1,74 @@
-"""The verifier's configuration and what it builds per document from it: pyHanko
-validation contexts, proofs of existence, the revocation summary of a chain.
+"""The verifier's trust configuration and what it builds per document from it: pyHanko
+validation contexts, and the revocation summary of a chain.
 
-The first layer of :class:`~.engine.Verifier`, whose ``__init__`` sets the attributes
-declared here. The layers above: :mod:`.fields`, :mod:`.timestamps`,
-:mod:`.signatures`, :mod:`.document`.
+One :class:`Contexts` is built by :class:`~.engine.Verifier` and shared (read-only) by
+the checkers of :mod:`.fields`, :mod:`.timestamps`, :mod:`.signatures` and
+:mod:`.document`; the per-document state (:class:`~.state._Doc`) is passed to each call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from asn1crypto import x509
-from pyhanko.sign.diff_analysis import DiffPolicy
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffPolicy
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.registry import CertificateRegistry, SimpleTrustManager
 
 from services.signing.verification import revocation
 from services.signing.verification.model import RevocationInfo
 from services.signing.verification.state import _Doc
+from services.signing.verification.trust import CertSource, load_all
+
+REVOCATION_MODES = ("soft-fail", "hard-fail", "require")
 
 
-class VerifierContexts:
-    """Configuration (set by :meth:`.engine.Verifier.__init__`) and validation contexts."""
+class Contexts:
+    """Trust configuration, parsed once; validation contexts built per document.
 
-    trust_roots: tuple[x509.Certificate, ...]
-    other_certs: tuple[x509.Certificate, ...]
-    allow_fetching: bool
-    revocation_mode: str
-    trust_claimed_signing_time: bool
-    timeout: float | None
-    _trust_manager: SimpleTrustManager
-    _diff_policy: DiffPolicy
-    _key_usage: KeyUsageConstraints
-    _fetcher_backend: Any
-    _anchor_names: tuple[str, ...]
+    See :class:`~.engine.Verifier` for the meaning of the parameters.
+    """
 
-    def _context(
+    def __init__(
+        self,
+        trust_roots: Iterable[CertSource] = (),
+        *,
+        other_certs: Iterable[CertSource] = (),
+        allow_fetching: bool = False,
+        revocation_mode: str = "soft-fail",
+        trust_claimed_signing_time: bool = True,
+        fetch_timeout: float = 10.0,
+        diff_policy: DiffPolicy | None = None,
+    ) -> None:
+        if revocation_mode not in REVOCATION_MODES:
+            raise ValueError(f"unknown revocation mode {revocation_mode!r}")
+        self.trust_roots: tuple[x509.Certificate, ...] = tuple(load_all(trust_roots))
+        self.other_certs: tuple[x509.Certificate, ...] = tuple(load_all(other_certs))
+        self.allow_fetching = allow_fetching
+        self.revocation_mode = revocation_mode
+        self.trust_claimed_signing_time = trust_claimed_signing_time
+        self.diff_policy: DiffPolicy = diff_policy or DEFAULT_DIFF_POLICY
+        self.key_usage = KeyUsageConstraints(
+            key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False
+        )
+        self.anchor_names = tuple(c.subject.human_friendly for c in self.trust_roots)
+        self._trust_manager = SimpleTrustManager.build(trust_roots=list(self.trust_roots))
+        self._fetcher_backend: FetcherBackend | None = None
+        if allow_fetching:
+            from pyhanko_certvalidator.fetchers.api import FetchLimits
+            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+            self._fetcher_backend = RequestsFetcherBackend(
+                per_request_timeout=fetch_timeout,
+                limits=FetchLimits(max_requests=50, max_cert_requests=10),
+            )
+
+    def validation_context(
         self, doc: _Doc, moment: datetime | None, *, revinfo: bool = True
     ) -> ValidationContext:
         registry = CertificateRegistry.build(itertools.chain(self.other_certs, doc.pool.certs))
@@ -56,20 +85,14 @@ class VerifierContexts:
             retroactive_revinfo=True,
         )
 
-    def _now_moment(self, doc: _Doc) -> datetime | None:
-        return doc.now if doc.explicit_now else None
-
-    def _absorb(self, doc: _Doc, vc: ValidationContext) -> None:
+    def absorb(self, doc: _Doc, vc: ValidationContext) -> None:
+        """Keep what a validation context fetched for the next checks of the document."""
         if not self.allow_fetching:
             return
         with contextlib.suppress(Exception):
             doc.pool.absorb_fetched(list(vc.crls), list(vc.ocsps))
 
-    def _covering_poe(self, doc: _Doc, revision: int) -> datetime | None:
-        times = [t for rev, t in doc.poe if rev > revision]
-        return min(times) if times else None
-
-    def _revocation(self, doc: _Doc, chain: list[x509.Certificate]) -> tuple[RevocationInfo, ...]:
+    def revocation(self, doc: _Doc, chain: list[x509.Certificate]) -> tuple[RevocationInfo, ...]:
         out: list[RevocationInfo] = []
         for i, cert in enumerate(chain):
             if (i == len(chain) - 1 and len(chain) > 1) or (

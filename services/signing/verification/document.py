@@ -1,26 +1,41 @@
-"""The whole document: every field judged, then the overall verdict (fifth layer
-of :class:`~.engine.Verifier`)."""
+"""The whole document: every field judged, then the overall verdict.
+
+:class:`DocumentChecker` drives the other checkers (:class:`~.fields.FieldChecker`,
+:class:`~.timestamps.TimestampChecker`, :class:`~.signatures.SignatureChecker`) over one
+parsed document, whose state (:class:`~.state._Doc`) it passes to each of them.
+"""
 
 from __future__ import annotations
 
 import contextlib
 
+from services.common.contract import Verdict
 from services.signing.verification import policy, revocation, structure
+from services.signing.verification.contexts import Contexts
+from services.signing.verification.fields import FieldChecker, empty_report, unvalidated_report
 from services.signing.verification.findings import _iso, _msg
-from services.signing.verification.model import (
-    FieldKind,
-    SignatureReport,
-    Verdict,
-    VerificationReport,
-)
-from services.signing.verification.signatures import SignatureChecks
+from services.signing.verification.model import FieldKind, SignatureReport, VerificationReport
+from services.signing.verification.signatures import SignatureChecker
 from services.signing.verification.state import _Doc
+from services.signing.verification.timestamps import TimestampChecker
 
 
-class DocumentChecks(SignatureChecks):
+class DocumentChecker:
     """Judging a parsed document as a whole."""
 
-    async def _analyse(self, doc: _Doc) -> VerificationReport:
+    def __init__(
+        self,
+        contexts: Contexts,
+        fields: FieldChecker,
+        timestamps: TimestampChecker,
+        signatures: SignatureChecker,
+    ) -> None:
+        self.contexts = contexts
+        self.fields = fields
+        self.timestamps = timestamps
+        self.signatures = signatures
+
+    async def analyse(self, doc: _Doc) -> VerificationReport:
         s = doc.s
         reader = s.reader
         doc_invalid: list[str] = []
@@ -47,7 +62,7 @@ class DocumentChecks(SignatureChecks):
             )
         if not filled:
             verdict = Verdict.INDETERMINATE if doc_indeterminate else Verdict.UNSIGNED
-            empties = tuple(self._empty(f) for f in s.fields)
+            empties = tuple(empty_report(f) for f in s.fields)
             if not empties and verdict == Verdict.UNSIGNED:
                 notes.append("the document has no signature fields")
             return VerificationReport(
@@ -58,8 +73,8 @@ class DocumentChecks(SignatureChecks):
                 encrypted=s.encrypted,
                 signatures=empties,
                 verified_at=_iso(doc.now),
-                trust_anchors=self._anchor_names,
-                fetching_allowed=self.allow_fetching,
+                trust_anchors=self.contexts.anchor_names,
+                fetching_allowed=self.contexts.allow_fetching,
             )
 
         if not s.strict:
@@ -73,7 +88,7 @@ class DocumentChecks(SignatureChecks):
         doc.final_need_appearances = policy.need_appearances(reader, None)
 
         # classify every filled field; parse the ones we can
-        prepared = [self._prepare(doc, f) for f in filled]
+        prepared = [self.fields.prepare(doc, f) for f in filled]
         doc.signed_fields = {p.field.name for p in prepared if p.kind != FieldKind.UNKNOWN}
         for p in prepared:
             if p.emb is not None:
@@ -87,18 +102,18 @@ class DocumentChecks(SignatureChecks):
         stamps = [p for p in prepared if p.kind == FieldKind.DOCUMENT_TIMESTAMP]
         stamps.sort(key=lambda p: -(p.emb.signed_revision if p.emb is not None else -1))
         for p in stamps:
-            reports[id(p.field)] = await self._document_timestamp(doc, p)
+            reports[id(p.field)] = await self.timestamps.document_timestamp(doc, p)
         for p in prepared:
             if p.kind == FieldKind.SIGNATURE:
-                reports[id(p.field)] = await self._signature(doc, p)
+                reports[id(p.field)] = await self.signatures.signature(doc, p)
             elif p.kind == FieldKind.UNKNOWN:
-                reports[id(p.field)] = self._unvalidated(p)
+                reports[id(p.field)] = unvalidated_report(p)
 
         signatures: list[SignatureReport] = []
         timestamps: list[SignatureReport] = []
         for f in s.fields:
             if f.value is None:
-                signatures.append(self._empty(f))
+                signatures.append(empty_report(f))
                 continue
             r = reports[id(f)]
             (timestamps if r.kind == FieldKind.DOCUMENT_TIMESTAMP else signatures).append(r)
@@ -125,8 +140,8 @@ class DocumentChecks(SignatureChecks):
             signatures=tuple(signatures),
             document_timestamps=tuple(timestamps),
             verified_at=_iso(doc.now),
-            trust_anchors=self._anchor_names,
-            fetching_allowed=self.allow_fetching,
+            trust_anchors=self.contexts.anchor_names,
+            fetching_allowed=self.contexts.allow_fetching,
         )
 
     def _tail_problem(self, doc: _Doc) -> str | None:

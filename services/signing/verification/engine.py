@@ -33,11 +33,16 @@ files signed while their certificates were valid verify without freezing anythin
 and those signed (by their own claim) after their certificate expired are
 ``indeterminate``, as they should be.
 
-The checks are layered, each module a base class of the next: :mod:`.contexts`
-(configuration, validation contexts), :mod:`.fields`, :mod:`.timestamps`,
-:mod:`.signatures`, :mod:`.document`, and here :class:`Verifier` with the entry
-points. Shared state lives in :mod:`.state`, report wording in :mod:`.findings`.
-Every name this module defined before that split is still importable from it.
+How the work is divided
+-----------------------
+:class:`Verifier` holds the entry points (timeout, reading the source, opening the
+PDF) and composes the checkers, each built once and holding only configuration:
+:class:`~.contexts.Contexts` (trust configuration, validation contexts),
+:class:`~.fields.FieldChecker`, :class:`~.timestamps.TimestampChecker`,
+:class:`~.signatures.SignatureChecker` and :class:`~.document.DocumentChecker`. What
+one verification learns (the parsed document, its revocation data, proofs of
+existence) lives in :class:`~.state._Doc`, built here per document and passed to the
+checkers explicitly; report wording lives in :mod:`.findings`.
 """
 
 from __future__ import annotations
@@ -52,52 +57,26 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import IO, Any
+from types import EllipsisType
+from typing import IO
 
-from asn1crypto import x509
 from pyhanko.pdf_utils.misc import PdfStrictReadError
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffPolicy
-from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko.sign.diff_analysis import DiffPolicy
 
+from services.common.contract import Verdict
 from services.signing.verification import fastparse, structure
-from services.signing.verification import policy as policy
-from services.signing.verification import revocation as revocation
-from services.signing.verification.certificates import _guess_chain as _guess_chain
-from services.signing.verification.certificates import _path_certs as _path_certs
-from services.signing.verification.certificates import cert_info as cert_info
-from services.signing.verification.document import DocumentChecks
-from services.signing.verification.fields import SIGNATURE_SUBFILTERS as SIGNATURE_SUBFILTERS
-from services.signing.verification.fields import TIMESTAMP_SUBFILTERS as TIMESTAMP_SUBFILTERS
-from services.signing.verification.findings import _TIME_PROBLEMS as _TIME_PROBLEMS
-from services.signing.verification.findings import _TRUST_TEXT as _TRUST_TEXT
-from services.signing.verification.findings import _byte_range as _byte_range
-from services.signing.verification.findings import _coverage as _coverage
+from services.signing.verification.contexts import Contexts
+from services.signing.verification.document import DocumentChecker
+from services.signing.verification.fields import FieldChecker
 from services.signing.verification.findings import _iso, _msg, _now
-from services.signing.verification.findings import _problem_name as _problem_name
-from services.signing.verification.findings import _safe as _safe
-from services.signing.verification.findings import _signature_error as _signature_error
-from services.signing.verification.findings import _trust_text as _trust_text
-from services.signing.verification.findings import _trusted as _trusted
-from services.signing.verification.findings import _ts_info as _ts_info
-from services.signing.verification.model import CertificateInfo as CertificateInfo
-from services.signing.verification.model import Coverage as Coverage
-from services.signing.verification.model import FieldKind as FieldKind
-from services.signing.verification.model import RevocationInfo as RevocationInfo
-from services.signing.verification.model import SignatureReport as SignatureReport
-from services.signing.verification.model import TimeSource as TimeSource
-from services.signing.verification.model import TimestampInfo as TimestampInfo
-from services.signing.verification.model import Verdict, VerificationReport
+from services.signing.verification.model import VerificationReport
 from services.signing.verification.revocation import RevinfoPool
-from services.signing.verification.signatures import CLOCK_SKEW as CLOCK_SKEW
-from services.signing.verification.signatures import PADES_SUBFILTERS as PADES_SUBFILTERS
-from services.signing.verification.sources import _SIG_MARK, _Facts, _name_of, _scan
+from services.signing.verification.signatures import SignatureChecker
+from services.signing.verification.sources import _SIG_MARK, PdfSource, _Facts, _name_of, _scan
 from services.signing.verification.state import _Doc
-from services.signing.verification.state import _Judged as _Judged
-from services.signing.verification.state import _Prepared as _Prepared
-from services.signing.verification.structure import FieldEntry as FieldEntry
 from services.signing.verification.structure import Structure, Unreadable
-from services.signing.verification.trust import CertSource, load_all
+from services.signing.verification.timestamps import TimestampChecker
+from services.signing.verification.trust import CertSource
 
 log = logging.getLogger(__name__)
 fastparse.install()
@@ -105,7 +84,7 @@ fastparse.install()
 DEFAULT_TIMEOUT = 60.0
 
 
-class Verifier(DocumentChecks):
+class Verifier:
     """A reusable PDF signature verifier.
 
     :param trust_roots: trust anchors (see :mod:`.trust` for accepted types). Nothing
@@ -134,43 +113,35 @@ class Verifier(DocumentChecks):
         fetch_timeout: float = 10.0,
         diff_policy: DiffPolicy | None = None,
     ) -> None:
-        if revocation_mode not in ("soft-fail", "hard-fail", "require"):
-            raise ValueError(f"unknown revocation mode {revocation_mode!r}")
-        self.trust_roots: tuple[x509.Certificate, ...] = tuple(load_all(trust_roots))
-        self.other_certs: tuple[x509.Certificate, ...] = tuple(load_all(other_certs))
-        self.allow_fetching = allow_fetching
-        self.revocation_mode = revocation_mode
-        self.trust_claimed_signing_time = trust_claimed_signing_time
-        self.timeout = timeout
-        self._trust_manager = SimpleTrustManager.build(trust_roots=list(self.trust_roots))
-        self._diff_policy = diff_policy or DEFAULT_DIFF_POLICY
-        self._key_usage = KeyUsageConstraints(
-            key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False
+        self.contexts = Contexts(
+            trust_roots,
+            other_certs=other_certs,
+            allow_fetching=allow_fetching,
+            revocation_mode=revocation_mode,
+            trust_claimed_signing_time=trust_claimed_signing_time,
+            fetch_timeout=fetch_timeout,
+            diff_policy=diff_policy,
         )
-        self._fetcher_backend: Any = None
-        if allow_fetching:
-            from pyhanko_certvalidator.fetchers.api import FetchLimits
-            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
-
-            self._fetcher_backend = RequestsFetcherBackend(
-                per_request_timeout=fetch_timeout,
-                limits=FetchLimits(max_requests=50, max_cert_requests=10),
-            )
-        self._anchor_names = tuple(c.subject.human_friendly for c in self.trust_roots)
+        self.timeout = timeout
+        fields = FieldChecker(self.contexts.diff_policy)
+        timestamps = TimestampChecker(self.contexts, fields)
+        signatures = SignatureChecker(self.contexts, fields, timestamps)
+        self.document = DocumentChecker(self.contexts, fields, timestamps, signatures)
 
     # ------------------------------------------------------------------ entry points
 
     def verify(
         self,
-        source: str | os.PathLike[str] | bytes | IO[bytes],
+        source: PdfSource,
         *,
         now: datetime | None = None,
-        timeout: float | object | None = ...,
+        timeout: float | EllipsisType | None = ...,
         file_name: str | None = None,
     ) -> VerificationReport:
         """Verify a PDF given as a path, bytes or a binary file object. Never raises for
-        a bad document: every problem ends up in the report."""
-        limit = self.timeout if timeout is ... else timeout
+        a bad document: every problem ends up in the report. ``timeout``: seconds, or
+        ``None`` for no limit; left out, the verifier's own."""
+        limit = self.timeout if isinstance(timeout, EllipsisType) else timeout
         if now is not None and now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         if limit is None:
@@ -183,7 +154,7 @@ class Verifier(DocumentChecks):
         worker = threading.Thread(target=run, name="pdf-verify", daemon=True)
         started = time.perf_counter()
         worker.start()
-        worker.join(float(limit))  # type: ignore[arg-type]
+        worker.join(limit)
         if "report" in box:
             return box["report"]
         if not worker.is_alive():  # died of a BaseException the worker could not report
@@ -202,7 +173,7 @@ class Verifier(DocumentChecks):
         )
 
     def _verify_source(
-        self, source: Any, now: datetime | None, file_name: str | None
+        self, source: PdfSource, now: datetime | None, file_name: str | None
     ) -> VerificationReport:
         started = time.perf_counter()
         name = file_name or _name_of(source)
@@ -233,17 +204,18 @@ class Verifier(DocumentChecks):
         now: datetime | None,
         file_name: str | None,
         elapsed: float | None = None,
-        **extra: Any,
+        facts: _Facts | None = None,
     ) -> VerificationReport:
         return VerificationReport(
             verdict=verdict,
             reasons=tuple(reasons),
             file_name=file_name,
             verified_at=_iso(now or _now()),
-            trust_anchors=self._anchor_names,
-            fetching_allowed=self.allow_fetching,
+            trust_anchors=self.contexts.anchor_names,
+            fetching_allowed=self.contexts.allow_fetching,
             elapsed_ms=elapsed,
-            **extra,
+            file_size=facts.size if facts else None,
+            sha256=facts.sha256 if facts else None,
         )
 
     # ------------------------------------------------------------------ document
@@ -259,7 +231,6 @@ class Verifier(DocumentChecks):
         explicit_now = now is not None
         now = now or _now()
         size, digest = facts.size, facts.sha256
-        meta: dict[str, Any] = {"file_size": size, "sha256": digest}
         try:
             s = self._open(stream)
         except Unreadable as e:
@@ -269,7 +240,7 @@ class Verifier(DocumentChecks):
                 now,
                 name,
                 elapsed=(time.perf_counter() - started) * 1000,
-                **meta,
+                facts=facts,
             )
         doc = _Doc(
             s=s,
@@ -280,7 +251,7 @@ class Verifier(DocumentChecks):
             pool=RevinfoPool(),
             mentions_signature=facts.mentions_signature,
         )
-        report = asyncio.run(self._analyse(doc))
+        report = asyncio.run(self.document.analyse(doc))
         return replace(
             report,
             file_name=name,
@@ -313,7 +284,7 @@ class Verifier(DocumentChecks):
 
 
 def verify_pdf(
-    stream_or_path: str | os.PathLike[str] | bytes | IO[bytes],
+    stream_or_path: PdfSource,
     *,
     trust_roots: Iterable[CertSource],
     allow_fetching: bool,

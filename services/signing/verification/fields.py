@@ -1,20 +1,24 @@
 """Per-field checks: classify a filled signature field, parse its signature, check
-its digest and coverage and judge the changes made after it (second layer of
-:class:`~.engine.Verifier`)."""
+its digest and coverage and judge the changes made after it.
+
+:class:`FieldChecker` holds the difference policy; the document state is passed to
+each call. The reports of empty and unvalidated fields need nothing else and are plain
+functions.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyhanko.pdf_utils import generic
+from pyhanko.sign.diff_analysis import DiffPolicy
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+from services.common.contract import Verdict
 from services.signing.verification import policy, structure
-from services.signing.verification.contexts import VerifierContexts
 from services.signing.verification.findings import _msg
-from services.signing.verification.model import FieldKind, SignatureReport, Verdict
+from services.signing.verification.model import FieldKind, SignatureReport
+from services.signing.verification.policy import ModificationJudgement
 from services.signing.verification.state import _Doc, _Judged, _Prepared
 from services.signing.verification.structure import FieldEntry
 
@@ -22,30 +26,35 @@ SIGNATURE_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached"
 TIMESTAMP_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
 
 
-class FieldChecks(VerifierContexts):
+def empty_report(f: FieldEntry) -> SignatureReport:
+    return SignatureReport(
+        field_name=f.name,
+        kind=FieldKind.EMPTY,
+        verdict=Verdict.UNSIGNED,
+        notes=("empty signature field",),
+        visible=structure.is_visible(f.field),
+    )
+
+
+def unvalidated_report(p: _Prepared) -> SignatureReport:
+    j, sub_filter = p.judged, p.sub_filter
+    return SignatureReport(
+        field_name=p.field.name,
+        kind=FieldKind.UNKNOWN,
+        verdict=j.verdict() if j.reasons() else Verdict.INDETERMINATE,
+        reasons=j.reasons() or ("the signature was not validated",),
+        notes=tuple(j.notes),
+        sub_filter=sub_filter,
+    )
+
+
+class FieldChecker:
     """Classifying, parsing and integrity-checking the filled signature fields."""
 
-    def _empty(self, f: FieldEntry) -> SignatureReport:
-        return SignatureReport(
-            field_name=f.name,
-            kind=FieldKind.EMPTY,
-            verdict=Verdict.UNSIGNED,
-            notes=("empty signature field",),
-            visible=structure.is_visible(f.field),
-        )
+    def __init__(self, diff_policy: DiffPolicy) -> None:
+        self.diff_policy = diff_policy
 
-    def _unvalidated(self, p: _Prepared) -> SignatureReport:
-        j, sub_filter = p.judged, p.sub_filter
-        return SignatureReport(
-            field_name=p.field.name,
-            kind=FieldKind.UNKNOWN,
-            verdict=j.verdict() if j.reasons() else Verdict.INDETERMINATE,
-            reasons=j.reasons() or ("the signature was not validated",),
-            notes=tuple(j.notes),
-            sub_filter=sub_filter,
-        )
-
-    def _prepare(self, doc: _Doc, f: FieldEntry) -> _Prepared:
+    def prepare(self, doc: _Doc, f: FieldEntry) -> _Prepared:
         j = _Judged()
         try:
             value = f.value
@@ -100,7 +109,7 @@ class FieldChecks(VerifierContexts):
     def _integrity(self, doc: _Doc, emb: EmbeddedPdfSignature, j: _Judged) -> None:
         """Digest, coverage and difference analysis, each failure contained."""
         try:
-            emb.compute_integrity_info(diff_policy=self._diff_policy, skip_diff=True)
+            emb.compute_integrity_info(diff_policy=self.diff_policy, skip_diff=True)
         except SignatureValidationError as e:
             j.reasons_invalid.append(f"the signature cannot be checked: {_msg(e)}")
             return
@@ -108,7 +117,7 @@ class FieldChecks(VerifierContexts):
             j.reasons_invalid.append(f"the signed byte range cannot be read: {_msg(e)}")
             return
         try:
-            emb.diff_result = emb.evaluate_modifications(self._diff_policy)  # type: ignore[assignment]
+            emb.diff_result = emb.evaluate_modifications(self.diff_policy)  # type: ignore[assignment]
         except RecursionError:
             j.reasons_invalid.append("the changes after signing are nested too deeply to analyse")
         except Exception as e:
@@ -122,7 +131,9 @@ class FieldChecks(VerifierContexts):
                     f"the changes made after signing could not be analysed: {_msg(e)}"
                 )
 
-    def _modifications(self, doc: _Doc, emb: EmbeddedPdfSignature, j: _Judged) -> Any:
+    def modifications(
+        self, doc: _Doc, emb: EmbeddedPdfSignature, j: _Judged
+    ) -> ModificationJudgement:
         docmdp_ok = None
         try:
             if emb.coverage is not None:

@@ -6,17 +6,45 @@ time-stamp token is summarised, and the small formatting helpers every check use
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, TypeVar, cast
 
-from pyhanko.sign.ades.report import AdESIndeterminate
+from asn1crypto import x509
+from pyhanko.sign.ades.report import AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.validation.status import RevocationDetails, SignatureCoverageLevel
+from pyhanko_certvalidator.path import ValidationPath
 
+from services.signing.verification import structure
 from services.signing.verification.certificates import _path_certs, cert_info
-from services.signing.verification.model import Coverage, TimeSource, TimestampInfo
-from services.signing.verification.state import _Judged
+from services.signing.verification.model import Coverage, FieldKind, TimeSource, TimestampInfo
+from services.signing.verification.state import _Judged, _Prepared
+
+T = TypeVar("T")
+
+
+class CmsResult(TypedDict, total=False):
+    """What pyHanko's CMS and time-stamp token validations return (as keyword
+    arguments for its status classes): the keys the checks read."""
+
+    intact: bool
+    valid: bool
+    trust_problem_indic: AdESSubIndic | None
+    validation_path: ValidationPath | None
+    signing_cert: x509.Certificate | None
+    timestamp: datetime  # the time a time-stamp token asserts
+    validation_time: datetime | None
+    md_algorithm: str
+    pkcs7_signature_mechanism: str
+    revocation_details: RevocationDetails | None
+
+
+def cms_result(kw: dict[str, Any]) -> CmsResult:
+    """pyHanko's untyped result, read through :class:`CmsResult`."""
+    return cast(CmsResult, kw)
+
 
 #: Trust problems that a proof of existence at an earlier time can resolve.
 _TIME_PROBLEMS = frozenset(
@@ -32,7 +60,7 @@ _TIME_PROBLEMS = frozenset(
     }
 )
 
-_TRUST_TEXT: dict[Any, str] = {
+_TRUST_TEXT: dict[AdESSubIndic, str] = {
     AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND: (
         "the certificate does not chain to a trusted root"
     ),
@@ -77,7 +105,7 @@ def _msg(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _trusted(kw: dict[str, Any]) -> bool:
+def _trusted(kw: CmsResult) -> bool:
     return bool(
         kw.get("intact")
         and kw.get("valid")
@@ -86,18 +114,19 @@ def _trusted(kw: dict[str, Any]) -> bool:
     )
 
 
-def _problem_name(indic: Any) -> str | None:
-    return getattr(indic, "name", None) if indic is not None else None
+def _problem_name(indic: AdESSubIndic | None) -> str | None:
+    name = getattr(indic, "name", None)
+    return name if isinstance(name, str) else None
 
 
-def _trust_text(kw: dict[str, Any]) -> str:
+def _trust_text(kw: CmsResult) -> str:
     indic = kw.get("trust_problem_indic")
     if indic is None:
         return "no trusted certificate path was found"
-    return _TRUST_TEXT.get(indic, f"{indic.name}")
+    return _TRUST_TEXT.get(indic) or str(_problem_name(indic))
 
 
-def _ts_info(kw: dict[str, Any], source: TimeSource) -> TimestampInfo:
+def _ts_info(kw: CmsResult, source: TimeSource) -> TimestampInfo:
     cert = kw.get("signing_cert")
     return TimestampInfo(
         time=_iso(kw.get("timestamp")),
@@ -109,6 +138,24 @@ def _ts_info(kw: dict[str, Any], source: TimeSource) -> TimestampInfo:
         validation_time=_iso(kw.get("validation_time")),
         validation_time_source=source.value,
         chain=tuple(cert_info(c) for c in _path_certs(kw.get("validation_path"))),
+    )
+
+
+class ReportBase(TypedDict):
+    """The fields every report of a filled field starts with."""
+
+    field_name: str
+    kind: FieldKind
+    sub_filter: str | None
+    visible: bool | None
+
+
+def _report_base(p: _Prepared) -> ReportBase:
+    return ReportBase(
+        field_name=p.field.name,
+        kind=p.kind,
+        sub_filter=p.sub_filter,
+        visible=_safe(lambda: structure.is_visible(p.field.field)),
     )
 
 
@@ -138,7 +185,7 @@ def _byte_range(emb: EmbeddedPdfSignature) -> tuple[int, ...] | None:
         return None
 
 
-def _safe(fn: Any) -> Any:
+def _safe(fn: Callable[[], T]) -> T | None:
     try:
         return fn()
     except Exception:

@@ -18,10 +18,13 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import IO, Any
 
-from services.signing.verification.model import Verdict, VerificationReport
+from services.common.contract import Verdict
+from services.signing.verification.model import VerificationReport
+from services.signing.verification.sources import PdfSource
 from services.signing.verification.trust import CertSource, load_all
 
 STARTUP_TIMEOUT = 120.0
@@ -96,7 +99,7 @@ class ProcessVerifier:
         self._memory_limit_mb = memory_limit_mb
         self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
-        self._process: Any = None
+        self._process: SpawnProcess | None = None
         self._conn: Connection | None = None
         self._anchors = tuple(c.subject.human_friendly for c in load_all(trust_roots))
         self.restarts = 0
@@ -145,7 +148,7 @@ class ProcessVerifier:
 
     def verify(
         self,
-        source: str | os.PathLike[str] | bytes | IO[bytes],
+        source: PdfSource,
         *,
         now: datetime | None = None,
         file_name: str | None = None,
@@ -153,7 +156,7 @@ class ProcessVerifier:
     ) -> VerificationReport:
         limit = self.timeout if timeout is None else timeout
         if isinstance(source, os.PathLike):
-            payload: Any = os.fspath(source)
+            payload: str | bytes = os.fspath(source)
         elif isinstance(source, str):
             payload = source
         elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -211,6 +214,6 @@ class ProcessVerifier:
             self._process, self._conn = None, None
 
 
-def _name(source: Any) -> str | None:
+def _name(source: IO[bytes]) -> str | None:
     name = getattr(source, "name", None)
     return Path(name).name if isinstance(name, str) else None

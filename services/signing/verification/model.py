@@ -12,26 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-
-class Verdict(StrEnum):
-    """The verdict of one signature field or of the whole document.
-
-    ``valid``          intact, trusted, covering what it should, no disallowed change after it.
-    ``invalid``        proven wrong: tampered bytes, bad coverage, a disallowed change after
-                       signing, a revoked certificate, a malformed signature.
-    ``indeterminate``  nothing proven wrong, but validity cannot be established (untrusted or
-                       expired certificate, no proof of time, unsupported format, an internal
-                       error while checking).
-    ``unsigned``       an empty signature field, or a document without any signature.
-    ``unreadable``     the file cannot be parsed as a PDF at all (document level only).
-    """
-
-    VALID = "valid"
-    INVALID = "invalid"
-    INDETERMINATE = "indeterminate"
-    UNSIGNED = "unsigned"
-    UNREADABLE = "unreadable"
-
+from services.common.contract import Verdict
 
 #: Exit codes of ``lienthong verify``.
 EXIT_CODES: dict[Verdict, int] = {

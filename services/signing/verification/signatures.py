@@ -1,12 +1,15 @@
 """Signature fields: the signature time-stamp, the time at which the signer is
-judged, the CMS signature and the signer's chain, seed values and the PAdES level
-(fourth layer of :class:`~.engine.Verifier`)."""
+judged, the CMS signature and the signer's chain, seed values and the PAdES level.
+
+:class:`SignatureChecker` uses the trust configuration (:class:`~.contexts.Contexts`),
+the field checks (:class:`~.fields.FieldChecker`) and the time-stamp checks
+(:class:`~.timestamps.TimestampChecker`); the document state is passed to each call.
+"""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from asn1crypto import x509
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
@@ -17,44 +20,51 @@ from pyhanko.sign.validation.pdf_embedded import (
     report_seed_value_validation,
 )
 
-from services.signing.verification import revocation, structure
+from services.signing.verification import revocation
 from services.signing.verification.certificates import _guess_chain, _path_certs, cert_info
+from services.signing.verification.contexts import Contexts
+from services.signing.verification.fields import FieldChecker
 from services.signing.verification.findings import (
+    CmsResult,
     _byte_range,
     _coverage,
     _iso,
     _msg,
     _problem_name,
+    _report_base,
     _safe,
     _signature_error,
     _trust_text,
     _trusted,
     _ts_info,
+    cms_result,
 )
 from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
 from services.signing.verification.state import _Doc, _Judged, _Prepared
-from services.signing.verification.timestamps import TimestampChecks
+from services.signing.verification.timestamps import TimestampChecker
 
 PADES_SUBFILTERS = frozenset({"/ETSI.CAdES.detached"})
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-class SignatureChecks(TimestampChecks):
+class SignatureChecker:
     """Judging signature fields."""
 
-    async def _signature(self, doc: _Doc, p: _Prepared) -> SignatureReport:
-        f, kind, emb, j, sub_filter = p.field, p.kind, p.emb, p.judged, p.sub_filter
-        base: dict[str, Any] = dict(
-            field_name=f.name,
-            kind=kind,
-            sub_filter=sub_filter,
-            visible=_safe(lambda: structure.is_visible(f.field)),
-        )
+    def __init__(
+        self, contexts: Contexts, fields: FieldChecker, timestamps: TimestampChecker
+    ) -> None:
+        self.contexts = contexts
+        self.fields = fields
+        self.timestamps = timestamps
+
+    async def signature(self, doc: _Doc, p: _Prepared) -> SignatureReport:
+        emb, j, sub_filter = p.emb, p.judged, p.sub_filter
+        base = _report_base(p)
         if emb is None:
             return SignatureReport(
                 verdict=j.verdict(), reasons=j.reasons(), notes=tuple(j.notes), **base
             )
-        judgement = self._modifications(doc, emb, j)
+        judgement = self.fields.modifications(doc, emb, j)
         claimed = _safe(lambda: emb.self_reported_timestamp)
         signer_info = emb.signer_info
 
@@ -67,10 +77,10 @@ class SignatureChecks(TimestampChecks):
         except Exception as e:
             tsts = []
             j.reasons_invalid.append(f"the signature time-stamp cannot be read: {_msg(e)}")
-        last_tst: dict[str, Any] = {}
+        last_tst: CmsResult = {}
         for tst in tsts[:4]:
             try:
-                kw, source = await self._validate_tst(
+                kw, source = await self.timestamps.validate_tst(
                     doc,
                     tst,
                     generic_cms.message_imprint_checker(signer_info),
@@ -102,7 +112,7 @@ class SignatureChecks(TimestampChecks):
         try:
             content_tsts = list(generic_cms.extract_tst_data_iter(signer_info, signed=True))
             for content_tst in content_tsts[:2]:
-                kw, _src = await self._validate_tst(
+                kw, _src = await self.timestamps.validate_tst(
                     doc, content_tst, emb.compute_digest, emb.signed_revision, j
                 )
                 if not (kw["intact"] and kw["valid"]):
@@ -119,7 +129,7 @@ class SignatureChecks(TimestampChecks):
             )
 
         # 2. the time at which the signer's certificate is judged
-        poe = self._covering_poe(doc, emb.signed_revision)
+        poe = doc.covering_poe(emb.signed_revision)
         if claimed is not None and claimed.tzinfo is None:
             claimed = claimed.replace(tzinfo=UTC)
         if proven is not None:
@@ -128,7 +138,7 @@ class SignatureChecks(TimestampChecks):
                 j.notes.append("the claimed signing time is later than the signature time-stamp")
         elif (
             claimed is not None
-            and self.trust_claimed_signing_time
+            and self.contexts.trust_claimed_signing_time
             and claimed <= doc.now + CLOCK_SKEW
         ):
             at, source = claimed, TimeSource.CLAIMED
@@ -145,14 +155,14 @@ class SignatureChecks(TimestampChecks):
             j.reasons_indeterminate.append("the claimed signing time lies in the future")
 
         # 3. the CMS signature itself and the signer's chain at that time
-        kw2: dict[str, Any] = {}
+        kw2: CmsResult = {}
         chain: list[x509.Certificate] = []
         point_in_time = source != TimeSource.NOW or doc.explicit_now
         try:
             kw2 = await self._cms(doc, emb, at if point_in_time else None)
             if (
                 kw2.get("trust_problem_indic") == AdESIndeterminate.TRY_LATER
-                and self.revocation_mode == "soft-fail"
+                and self.contexts.revocation_mode == "soft-fail"
             ):
                 again = await self._cms(doc, emb, at if point_in_time else None, revinfo=False)
                 if _trusted(again):
@@ -168,11 +178,10 @@ class SignatureChecks(TimestampChecks):
         if kw2:
             chain = _path_certs(kw2.get("validation_path"))
             self._judge_signer(doc, kw2, j, at, source, chain)
-            if kw2.get("validation_path") is not None:
+            validation_path = kw2.get("validation_path")
+            if validation_path is not None:
                 try:
-                    sv = report_seed_value_validation(
-                        emb, kw2["validation_path"], proven is not None
-                    )
+                    sv = report_seed_value_validation(emb, validation_path, proven is not None)
                     if sv.get("seed_value_constraint_error") is not None:
                         j.reasons_invalid.append(
                             "the signature violates its field's seed value constraints: "
@@ -187,7 +196,9 @@ class SignatureChecks(TimestampChecks):
             chain = _guess_chain(
                 signer,
                 itertools.chain(
-                    _safe(lambda: emb.other_embedded_certs) or (), doc.pool.certs, self.other_certs
+                    _safe(lambda: emb.other_embedded_certs) or (),
+                    doc.pool.certs,
+                    self.contexts.other_certs,
                 ),
             )
 
@@ -216,7 +227,7 @@ class SignatureChecks(TimestampChecks):
             if kw2.get("validation_path") is not None and chain
             else None,
             trust_problem=_problem_name(kw2.get("trust_problem_indic")) if kw2 else None,
-            revocation=self._revocation(doc, chain if kw2.get("validation_path") else []),
+            revocation=self.contexts.revocation(doc, chain if kw2.get("validation_path") else []),
             signing_time=_iso(claimed),
             validation_time=_iso(at),
             validation_time_source=source,
@@ -238,21 +249,21 @@ class SignatureChecks(TimestampChecks):
         emb: EmbeddedPdfSignature,
         moment: datetime | None,
         revinfo: bool = True,
-    ) -> dict[str, Any]:
-        vc = self._context(doc, moment, revinfo=revinfo)
+    ) -> CmsResult:
+        vc = self.contexts.validation_context(doc, moment, revinfo=revinfo)
         kw = await generic_cms.cms_basic_validation(
             emb.signed_data,
             raw_digest=emb.compute_digest(),
             validation_context=vc,
-            key_usage_settings=self._key_usage,
+            key_usage_settings=self.contexts.key_usage,
         )
-        self._absorb(doc, vc)
-        return kw
+        self.contexts.absorb(doc, vc)
+        return cms_result(kw)
 
     def _judge_signer(
         self,
         doc: _Doc,
-        kw: dict[str, Any],
+        kw: CmsResult,
         j: _Judged,
         at: datetime,
         source: TimeSource,
@@ -341,7 +352,7 @@ class SignatureChecks(TimestampChecks):
         sub_filter: str | None,
         proven: datetime | None,
         chain: list[x509.Certificate],
-        kw: dict[str, Any],
+        kw: CmsResult,
         tst_chain: list[x509.Certificate],
     ) -> str | None:
         if sub_filter not in PADES_SUBFILTERS:

@@ -7,7 +7,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+#: What :meth:`~.engine.Verifier.verify` reads: a path, the bytes, or a binary file object.
+PdfSource = str | os.PathLike[str] | bytes | IO[bytes]
 
 _SIG_MARK = b"/ByteRange"
 
@@ -37,7 +40,7 @@ def _scan(fh: IO[bytes]) -> _Facts:
     return _Facts(size, h.hexdigest(), seen)
 
 
-def _name_of(source: Any) -> str | None:
+def _name_of(source: PdfSource) -> str | None:
     if isinstance(source, (str, os.PathLike)):
         return Path(source).name
     name = getattr(source, "name", None)

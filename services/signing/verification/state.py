@@ -1,5 +1,6 @@
-"""State the checks share while one document is verified: the document, each
-prepared signature field, and each report under construction."""
+"""State the checkers share while one document is verified: the document, each
+prepared signature field, and each report under construction. The checkers hold only
+configuration; this state is passed to them explicitly, call by call."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import IO
 
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from services.signing.verification.model import FieldKind, Verdict
+from services.common.contract import Verdict
+from services.signing.verification.model import FieldKind
 from services.signing.verification.revocation import RevinfoPool
 from services.signing.verification.structure import FieldEntry, Structure
 
@@ -30,6 +32,15 @@ class _Doc:
     poe: list[tuple[int, datetime]] = field(default_factory=list)
     final_need_appearances: bool = False
     mentions_signature: bool = False  # the raw bytes contain "/ByteRange"
+
+    def now_moment(self) -> datetime | None:
+        """The validation moment for "now": ``None`` (the live clock) unless given."""
+        return self.now if self.explicit_now else None
+
+    def covering_poe(self, revision: int) -> datetime | None:
+        """The earliest trusted document time-stamp covering ``revision``, if any."""
+        times = [t for rev, t in self.poe if rev > revision]
+        return min(times) if times else None
 
 
 @dataclass

@@ -1,63 +1,79 @@
 """Time-stamp tokens: validating one (on a signature or as a document time-stamp)
-and judging a document time-stamp field (third layer of :class:`~.engine.Verifier`)."""
+and judging a document time-stamp field.
+
+:class:`TimestampChecker` uses the trust configuration (:class:`~.contexts.Contexts`)
+and the field checks (:class:`~.fields.FieldChecker`); the document state is passed to
+each call. A trusted document time-stamp adds a proof of existence to that state.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from asn1crypto import cms, x509
 from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.errors import SignatureValidationError
 
-from services.signing.verification import structure
 from services.signing.verification.certificates import _path_certs, cert_info
-from services.signing.verification.fields import FieldChecks
+from services.signing.verification.contexts import Contexts
+from services.signing.verification.fields import FieldChecker
 from services.signing.verification.findings import (
     _TIME_PROBLEMS,
+    CmsResult,
     _byte_range,
     _coverage,
     _msg,
-    _safe,
+    _report_base,
     _signature_error,
     _trust_text,
     _trusted,
     _ts_info,
+    cms_result,
 )
 from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
 from services.signing.verification.state import _Doc, _Judged, _Prepared
 
 
-class TimestampChecks(FieldChecks):
+class TimestampChecker:
     """Time-stamp token validation and document time-stamp fields."""
 
-    async def _validate_tst(
-        self, doc: _Doc, signed_data: cms.SignedData, imprint: Any, revision: int, j: _Judged
-    ) -> tuple[dict[str, Any], TimeSource]:
+    def __init__(self, contexts: Contexts, fields: FieldChecker) -> None:
+        self.contexts = contexts
+        self.fields = fields
+
+    async def validate_tst(
+        self,
+        doc: _Doc,
+        signed_data: cms.SignedData,
+        imprint: Callable[[str], bytes],
+        revision: int,
+        j: _Judged,
+    ) -> tuple[CmsResult, TimeSource]:
         """Validate a time-stamp token now; failing that for reasons of time, at a later
         trusted document time-stamp (the LTA chain); failing that because the embedded
         revocation data is too old for today, now without it (soft-fail semantics: the
         current status is then unknown, which the notes say)."""
 
-        async def once(moment: datetime | None, revinfo: bool = True) -> dict[str, Any]:
-            vc = self._context(doc, moment, revinfo=revinfo)
-            kw = await generic_cms.validate_tst_signed_data(signed_data, vc, imprint)
-            self._absorb(doc, vc)
+        async def once(moment: datetime | None, revinfo: bool = True) -> CmsResult:
+            vc = self.contexts.validation_context(doc, moment, revinfo=revinfo)
+            kw = cms_result(await generic_cms.validate_tst_signed_data(signed_data, vc, imprint))
+            self.contexts.absorb(doc, vc)
             return kw
 
-        kw = await once(self._now_moment(doc))
+        kw = await once(doc.now_moment())
         if _trusted(kw):
             return kw, TimeSource.NOW
         indic = kw.get("trust_problem_indic")
         if indic in _TIME_PROBLEMS or indic == AdESIndeterminate.TRY_LATER:
-            poe = self._covering_poe(doc, revision)
+            poe = doc.covering_poe(revision)
             if poe is not None:
                 again = await once(poe)
                 if _trusted(again):
                     return again, TimeSource.DOCUMENT_TIMESTAMP
-        if indic == AdESIndeterminate.TRY_LATER and self.revocation_mode == "soft-fail":
-            again = await once(self._now_moment(doc), revinfo=False)
+        if indic == AdESIndeterminate.TRY_LATER and self.contexts.revocation_mode == "soft-fail":
+            again = await once(doc.now_moment(), revinfo=False)
             if _trusted(again):
                 j.notes.append(
                     "the embedded revocation data for the time-stamping authority is too old "
@@ -66,26 +82,19 @@ class TimestampChecks(FieldChecks):
                 return again, TimeSource.NOW
         return kw, TimeSource.NOW
 
-    # ------------------------------------------------------------------ document time-stamps
-
-    async def _document_timestamp(self, doc: _Doc, p: _Prepared) -> SignatureReport:
-        f, kind, emb, j, sub_filter = p.field, p.kind, p.emb, p.judged, p.sub_filter
-        base: dict[str, Any] = dict(
-            field_name=f.name,
-            kind=kind,
-            sub_filter=sub_filter,
-            visible=_safe(lambda: structure.is_visible(f.field)),
-        )
+    async def document_timestamp(self, doc: _Doc, p: _Prepared) -> SignatureReport:
+        emb, j = p.emb, p.judged
+        base = _report_base(p)
         if emb is None:
             return SignatureReport(
                 verdict=j.verdict(), reasons=j.reasons(), notes=tuple(j.notes), **base
             )
-        judgement = self._modifications(doc, emb, j)
+        judgement = self.fields.modifications(doc, emb, j)
         ts_info: TimestampInfo | None = None
         chain: list[x509.Certificate] = []
         tsa_cert: x509.Certificate | None = None
         try:
-            kw, source = await self._validate_tst(
+            kw, source = await self.validate_tst(
                 doc, emb.signed_data, emb.compute_digest, emb.signed_revision, j
             )
             tsa_cert = kw.get("signing_cert")
@@ -118,7 +127,7 @@ class TimestampChecks(FieldChecks):
             trusted=ts_info.trusted if ts_info else None,
             trust_anchor=chain[-1].subject.human_friendly if chain else None,
             trust_problem=ts_info.problem if ts_info else None,
-            revocation=self._revocation(doc, chain),
+            revocation=self.contexts.revocation(doc, chain),
             signing_time=ts_info.time if ts_info else None,
             validation_time=ts_info.validation_time if ts_info else None,
             validation_time_source=TimeSource(ts_info.validation_time_source)

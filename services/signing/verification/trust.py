@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from asn1crypto import pem, x509
+from cryptography import x509 as pyca_x509
+
+if TYPE_CHECKING:
+    from services.signing.settings import SigningSettings
 
 #: A certificate as asn1crypto, cryptography, DER/PEM bytes or a path to such a file.
-CertSource: TypeAlias = Any
+CertSource: TypeAlias = x509.Certificate | pyca_x509.Certificate | bytes | str | Path
 
 
 class CertificateLoadError(ValueError):
@@ -80,20 +84,9 @@ def _from_bytes(data: bytes) -> list[x509.Certificate]:
         raise CertificateLoadError(f"not a DER or PEM certificate ({e})") from e
 
 
-def configured_trust_roots(settings: Any) -> list[x509.Certificate]:
-    """The trust anchors of a running signing service.
+def configured_trust_roots(settings: SigningSettings) -> list[x509.Certificate]:
+    """The trust anchors of a running signing service: our internal root plus the
+    operator's national roots (``services.signing.pki.trust.trust_roots``)."""
+    from services.signing.pki.trust import trust_roots  # the PKI needs the settings loaded
 
-    Uses ``services.signing.pki.trust.trust_roots(settings)`` (our internal root plus
-    the operator's national roots, as ``cryptography`` certificates) and falls back to
-    the files named by ``settings.trust_roots`` if the PKI package does not provide it.
-    """
-    provider = None
-    try:
-        from services.signing.pki import trust as pki_trust
-
-        provider = getattr(pki_trust, "trust_roots", None)
-    except ImportError:
-        provider = None
-    if callable(provider):
-        return load_all(provider(settings))
-    return load_all(getattr(settings, "trust_roots", ()) or ())
+    return load_all(trust_roots(settings))

@@ -1,4 +1,4 @@
-"""The signing service's own parts (PKI, PAdES engine, handlers) on a PKI made in a
+"""The signing service's own parts (PKI, PAdES engine, signing service) on a PKI made in a
 temporary directory, for the tests of what the service signs; and that PKI's
 endpoints served on a real port, for clients that fetch CRLs and OCSP answers.
 
@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import request
+from flask import Flask, request
 from werkzeug.serving import make_server
 
 from services.common.db import Database
 from services.common.storage import ObjectStore, open_store
-from services.common.wiring import ServiceContext, new_flask_app
+from services.common.wiring import Runtime, new_flask_app
 from services.signing.appearance import Profile
-from services.signing.handlers import SignedFile, SigningHandlers, SignOptions
 from services.signing.images import draw_seal, draw_signature
 from services.signing.keysource import PkiKeySource
 from services.signing.models import Base
@@ -36,6 +35,7 @@ from services.signing.pki.api import blueprint as pki_blueprint
 from services.signing.pki.ca import init_pki
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
+from services.signing.signing_service import SignedFile, SigningService, SignOptions
 from testkit.infra import unavailable
 from testkit.official_doc import official_letter
 
@@ -72,7 +72,7 @@ class SigningKit:
     db: Database
     pki: PkiService
     store: ObjectStore
-    handlers: SigningHandlers
+    signing: SigningService
     workdir: Path
     _made: Iterator[int] = field(default_factory=itertools.count)
 
@@ -113,7 +113,7 @@ class SigningKit:
         person: str | None = None,
         **options: object,
     ) -> tuple[Path, SignedFile]:
-        """Sign ``source`` through SigningHandlers.sign_file, as the CLI and API do."""
+        """Sign ``source`` through SigningService.sign_file, as the CLI and API do."""
         if profile is Profile.PERSONAL and person is None:
             person = LEADER
         # a new file every time: tests sharing the kit never overwrite each other's
@@ -127,7 +127,7 @@ class SigningKit:
             **options,  # type: ignore[arg-type]
         )
         with target.open("wb") as output:
-            result = self.handlers.sign_file(source, output, opts)
+            result = self.signing.sign_file(source, output, opts)
         return target, result
 
     def close(self) -> None:
@@ -136,7 +136,7 @@ class SigningKit:
 
 def provision(
     pki: PkiService,
-    handlers: SigningHandlers,
+    signing: SigningService,
     *,
     agency: str = AGENCY,
     organization: str = ORGANIZATION,
@@ -147,13 +147,13 @@ def provision(
     pki.issue(
         agency=agency, kind="personal", name=leader, organization=organization, title=LEADER_TITLE
     )
-    handlers.register_image(agency, "seal", draw_seal(organization, agency))
-    handlers.register_image(agency, "signature", draw_signature(leader), leader)
+    signing.register_image(agency, "seal", draw_seal(organization, agency))
+    signing.register_image(agency, "signature", draw_signature(leader), leader)
 
 
 def build_kit(workdir: Path, public_url: str = PUBLIC_URL) -> SigningKit:
     """A new PKI (its certificates point at ``public_url``) with one provisioned agency."""
-    from services.signing.app import long_term_validation
+    from services.signing.verifier import long_term_validation
 
     workdir.mkdir(parents=True, exist_ok=True)
     settings = settings_for(
@@ -167,11 +167,22 @@ def build_kit(workdir: Path, public_url: str = PUBLIC_URL) -> SigningKit:
         timestamper=pki.timestamper, validation_context=lambda: long_term_validation(pki)
     )
     store = open_store(settings.common.storage_url)
-    handlers = SigningHandlers(
+    signing = SigningService(
         db, store, engine, PkiKeySource(pki), settings.common.data_dir / "spool"
     )
-    provision(pki, handlers)
-    return SigningKit(settings, db, pki, store, handlers, workdir)
+    provision(pki, signing)
+    return SigningKit(settings, db, pki, store, signing, workdir)
+
+
+def pki_app(settings: SigningSettings, db: Database, pki: PkiService) -> Flask:
+    """A Flask app serving only the /pki endpoints of ``pki``."""
+    from services.signing.app import signing_context
+    from services.signing.verifier import LazyVerifier
+
+    verifier = LazyVerifier(settings, pki, isolated=False)  # built only if used
+    app = new_flask_app(Runtime("signing", db), signing_context(settings, db, pki, verifier))
+    app.register_blueprint(pki_blueprint)
+    return app
 
 
 def pdftotext(path: Path) -> str:
@@ -201,10 +212,7 @@ def serving_pki(kit: SigningKit) -> Iterator[PkiServer]:
     where = urlsplit(kit.public_url)
     assert where.hostname and where.port, kit.public_url
     served = PkiServer(kit.public_url.rstrip("/"))
-    app = new_flask_app(
-        "signing", ServiceContext("signing", kit.settings, kit.db, extras={"pki": kit.pki})
-    )
-    app.register_blueprint(pki_blueprint)
+    app = pki_app(kit.settings, kit.db, kit.pki)
 
     @app.before_request
     def _record() -> None:

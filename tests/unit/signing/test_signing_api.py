@@ -1,7 +1,8 @@
 """Signing's HTTP API through Flask's test client: create_app on SQLite, a local object
 directory and kombu's memory transport (nothing is relayed), the kit's PKI directory.
-Documents arrive as ingest announces them: a DocumentReceived handled by the arrival
-verification inside a unit of work, as the bus consumer would."""
+Documents arrive as ingest announces them: a DocumentReceived verified first, then
+recorded inside a unit of work, through signing's subscriptions as the bus consumer
+does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import hashlib
 import io
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,17 +19,24 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from kombu import Connection, Exchange, Producer, Queue
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from services.common.bus.messages import DocumentReceived, wrap
+from services.common.bus.consumer import BusConsumer, Subscriptions
+from services.common.bus.messages import DocumentReceived, Envelope, Message, wrap
+from services.common.contract import Verdict
 from services.common.storage import spool
-from services.common.wiring import ServiceContext, migrate
+from services.common.wiring import Runtime, context_of, migrate, runtime_of
+from services.signing import consumers
 from services.signing.app import create_app
 from services.signing.appearance import Profile
 from services.signing.arrival import ArrivalVerification
-from services.signing.models import BUS
+from services.signing.context import SigningContext
+from services.signing.models import BUS, KnownDocument
 from services.signing.pades import Level
-from services.signing.verification import Verdict
+from services.signing.verification.model import VerificationReport
+from services.signing.verification.sources import PdfSource
 from testkit.official_doc import official_letter
 from tests.unit.signing.kit import (
     AGENCY,
@@ -46,7 +55,8 @@ PROBLEM_JSON = "application/problem+json"
 @dataclass
 class Signing:
     client: FlaskClient
-    ctx: ServiceContext
+    ctx: SigningContext
+    runtime: Runtime
 
     @property
     def auth(self) -> dict[str, str]:
@@ -64,16 +74,15 @@ class Signing:
     def stored(self, sha256: str) -> bytes:
         return b"".join(self.ctx.store.iter_bytes(sha256))
 
-    def receive(self, pdf: bytes, metadata: dict[str, Any] | None = None) -> str:
-        """Store a document and announce it, as ingest does; returns its id."""
+    def announce(self, pdf: bytes, metadata: dict[str, Any] | None = None) -> DocumentReceived:
+        """Store a document and make the message ingest announces it with."""
         upload = spool(io.BytesIO(pdf), self.ctx.spool_dir, len(pdf) + 1)
         try:
             stored = self.ctx.store.put(upload)
         finally:
             upload.discard()
-        document = str(uuid.uuid4())
-        message = DocumentReceived(
-            document=document,
+        return DocumentReceived(
+            document=str(uuid.uuid4()),
             document_id=f"{AGENCY},2026/11/21,15/UBND-VP",
             sender=AGENCY,
             recipients=("000.00.01.H41",),
@@ -81,16 +90,38 @@ class Signing:
             size=stored.size,
             received_at=datetime.now(UTC).isoformat(),
             metadata=metadata if metadata is not None else _metadata(),
+            **RECEIVED_FIELDS,
         )
-        arrival = ArrivalVerification(self.ctx.store, self.ctx.verifier, self.ctx.spool_dir)
+
+    def receive(self, pdf: bytes, metadata: dict[str, Any] | None = None) -> str:
+        """Store a document and announce it, as ingest does; returns its id."""
+        message = self.announce(pdf, metadata)
+        arrival = ArrivalVerification(
+            self.ctx.db, self.ctx.store, self.ctx.verifier, self.ctx.spool_dir
+        )
+        subscriptions = consumers.subscriptions(arrival)
+        assert subscriptions.outside_transaction is not None
+        subscriptions.outside_transaction([message])
         with self.ctx.db.unit_of_work() as session:
-            arrival.on_document_received(session, message, wrap(message))
-        return document
+            subscriptions.handlers[DocumentReceived](session, message, wrap(message))
+        return message.document
 
     def sign(self, document: str, body: dict[str, Any], **headers: str) -> TestResponse:
         return self.client.post(
             f"/v1/documents/{document}/signatures", json=body, headers={**self.auth, **headers}
         )
+
+
+# The typed fields of DocumentReceived v2 this service does not read.
+RECEIVED_FIELDS: dict[str, Any] = {
+    "subject": "Công văn 15/UBND-VP",
+    "priority": 0,
+    "due_date": None,
+    "paper": 0,
+    "business_doc_type": 0,
+    "supersedes": None,
+    "business_reason": "",
+}
 
 
 def _metadata() -> dict[str, Any]:
@@ -113,10 +144,11 @@ def signing(kit: SigningKit, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     migrate("signing", settings.database_url)
     app = create_app(settings)
     app.config["TESTING"] = True
-    ctx: ServiceContext = app.extensions["lienthong"]
+    ctx = context_of(app, SigningContext)
+    runtime = runtime_of(app)
     provision(ctx.pki, ctx.signing)
-    yield Signing(app.test_client(), ctx)
-    for close in ctx.on_close:
+    yield Signing(app.test_client(), ctx, runtime)
+    for close in runtime.on_close:
         close()
     ctx.db.dispose()
 
@@ -264,6 +296,102 @@ def test_the_verdict_on_arrival_is_kept_and_announced(
     assert again.get_json() == stored  # stored on arrival, not verified again
     missing = signing.client.get(f"/v1/documents/{uuid.uuid4()}/verification", headers=signing.auth)
     assert_problem(missing, 404)
+
+
+class WatchedVerifier:
+    """The service's verifier, noting whether a transaction was open at each call."""
+
+    def __init__(self, signing: Signing, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.inner = signing.ctx.verifier
+        self.in_transaction: list[bool] = []
+        self.open = 0
+        db = signing.ctx.db
+        unit_of_work = db.unit_of_work
+
+        @contextmanager
+        def watched() -> Iterator[Session]:
+            self.open += 1
+            try:
+                with unit_of_work() as session:
+                    yield session
+            finally:
+                self.open -= 1
+
+        monkeypatch.setattr(db, "unit_of_work", watched)
+
+    def verify(self, source: PdfSource, *, file_name: str | None = None) -> VerificationReport:
+        self.in_transaction.append(self.open > 0)
+        return self.inner.verify(source, file_name=file_name)
+
+
+def _known(signing: Signing, messages: list[DocumentReceived]) -> dict[str, str | None]:
+    with signing.ctx.db.reading() as session:
+        rows = session.scalars(
+            sa.select(KnownDocument).where(KnownDocument.id.in_([m.document for m in messages]))
+        )
+        return {row.id: row.verdict for row in rows}
+
+
+def _consume(signing: Signing, subscriptions: Subscriptions, messages: list[Message]) -> None:
+    """Signing's consumer applying ``messages`` as one batch from a private queue."""
+    connection = Connection("memory://")
+    name = f"lt.unit.{uuid.uuid4().hex}"
+    queue = Queue(name, exchange=Exchange(name, type="direct"), routing_key="k")
+    queue(connection.default_channel).declare()
+    consumer = BusConsumer(
+        consumers.CONSUMER_NAME, signing.ctx.db, BUS, connection, subscriptions, lambda: [queue]
+    )
+    producer = Producer(connection.default_channel)
+    for msg in messages:
+        producer.publish(
+            wrap(msg).to_json(), exchange=queue.exchange, routing_key="k", serializer="json"
+        )
+    bound = queue(connection.default_channel)
+    raws = []
+    while (raw := bound.get(no_ack=False)) is not None:
+        raws.append(raw)
+    consumer.on_batch(raws)
+    assert bound.get() is None  # all acknowledged
+    connection.release()
+
+
+def test_documents_are_verified_before_the_consumers_transaction(
+    signing: Signing, certified_copy: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is verified first, then recorded in a short transaction (issue 9 §4)."""
+    watched = WatchedVerifier(signing, monkeypatch)
+    arrival = ArrivalVerification(signing.ctx.db, signing.ctx.store, watched, signing.ctx.spool_dir)
+    batch = [signing.announce(certified_copy), signing.announce(official_letter())]
+    _consume(signing, consumers.subscriptions(arrival), list(batch))
+    assert watched.in_transaction == [False, False]
+    assert _known(signing, batch) == {batch[0].document: "valid", batch[1].document: "unsigned"}
+
+    # Known documents are not verified again.
+    _consume(signing, consumers.subscriptions(arrival), list(batch))
+    assert watched.in_transaction == [False, False]
+
+
+def test_a_batch_retried_one_by_one_is_verified_outside_the_transaction_too(
+    signing: Signing, certified_copy: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = WatchedVerifier(signing, monkeypatch)
+    arrival = ArrivalVerification(signing.ctx.db, signing.ctx.store, watched, signing.ctx.spool_dir)
+    batch = [signing.announce(certified_copy), signing.announce(certified_copy)]
+    failed: list[str] = []
+
+    def fails_once(session: Session, msg: DocumentReceived, envelope: Envelope) -> None:
+        if msg.document == batch[1].document and not failed:
+            failed.append(msg.document)
+            raise RuntimeError("the batch breaks here")
+        arrival.on_document_received(session, msg, envelope)
+
+    wired = consumers.subscriptions(arrival)
+    _consume(signing, replace(wired, handlers={DocumentReceived: fails_once}), list(batch))
+    assert failed == [batch[1].document]
+    # The batch (two documents), then each message alone, verified again before its
+    # own transaction: nothing the failed transaction held is reused.
+    assert watched.in_transaction == [False] * 4
+    assert _known(signing, batch) == {m.document: "valid" for m in batch}
 
 
 def test_signing_makes_versions_two_then_three(signing: Signing, kit: SigningKit) -> None:

@@ -1,4 +1,4 @@
-"""Every Decree 30 profile at every PAdES level, signed through SigningHandlers.sign_file
+"""Every Decree 30 profile at every PAdES level, signed through SigningService.sign_file
 on a PKI made for the test session, judged by our verifier and looked at once rendered
 (poppler's pdftoppm): a stamp nobody can see is a failure too."""
 
@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from services.common.contract import Verdict
 from services.signing.appearance import Box, Profile
 from services.signing.arrival import summarize
-from services.signing.handlers import SignedFile
 from services.signing.pades import Level
 from services.signing.pdfinfo import SignatureWidget, signature_widgets
 from services.signing.pdftext import read_page
-from services.signing.verification import Verdict, VerificationReport
+from services.signing.signing_service import SignedFile
+from services.signing.verification import VerificationReport
 from testkit.infra import unavailable
 from tests.unit.signing.kit import LEADER, ORGANIZATION, SigningKit
 

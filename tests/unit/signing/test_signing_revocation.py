@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from services.common.contract import Verdict
 from services.signing.appearance import Profile
 from services.signing.pades import Level
-from services.signing.pki import registry
+from services.signing.pki import revoking
 from services.signing.pki.errors import CertificateUnusable
-from services.signing.verification import SignatureReport, Verdict
+from services.signing.verification import SignatureReport
 from tests.unit.signing.kit import AGENCY, PkiServer, SigningKit
 
 
@@ -36,7 +37,7 @@ def _new_agency(kit: SigningKit, name: str) -> Holder:
 
 def _revoke(kit: SigningKit, serial: str, at: datetime) -> None:
     """As `lienthong pki revoke` in another process would: only the database changes."""
-    registry.revoke(kit.db, serial, "keyCompromise", at=at)
+    revoking.revoke(kit.db, serial, "keyCompromise", at=at)
 
 
 def _sign_copy(kit: SigningKit, holder: Holder, level: Level, name: str) -> tuple[Path, datetime]:

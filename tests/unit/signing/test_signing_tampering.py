@@ -11,10 +11,11 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
+from services.common.contract import Verdict
 from services.signing.appearance import Profile
 from services.signing.pades import Level
 from services.signing.pdfinfo import signature_widgets
-from services.signing.verification import Verdict, VerificationReport
+from services.signing.verification import VerificationReport
 from tests.unit.signing.kit import SigningKit
 
 

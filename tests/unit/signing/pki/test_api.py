@@ -11,28 +11,19 @@ from asn1crypto import algos, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-from flask import Flask
 from flask.testing import FlaskClient
 
 from services.common.db import Database
-from services.common.wiring import ServiceContext, new_flask_app
-from services.signing.pki.api import blueprint
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.pki.tsa import TimeStampResp
 from services.signing.settings import SigningSettings
+from tests.unit.signing.kit import pki_app
 from tests.unit.signing.pki.conftest import AGENCY, settings_for
-
-
-def _app(settings: SigningSettings, db: Database, pki: PkiService) -> Flask:
-    context = ServiceContext("signing", settings, db, extras={"pki": pki})
-    app = new_flask_app("signing", context)
-    app.register_blueprint(blueprint)
-    return app
 
 
 @pytest.fixture
 def client(settings: SigningSettings, db: Database, pki: PkiService) -> FlaskClient:
-    return _app(settings, db, pki).test_client()
+    return pki_app(settings, db, pki).test_client()
 
 
 def _ocsp_request(pki: PkiService, cert: x509.Certificate) -> bytes:
@@ -122,7 +113,7 @@ def test_tsa(client: FlaskClient) -> None:
 def test_without_a_pki(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data", tmp_path / "no-pki")
     db = Database(settings.database_url)
-    client = _app(settings, db, build_pki_service(settings, db)).test_client()
+    client = pki_app(settings, db, build_pki_service(settings, db)).test_client()
     response = client.get("/pki/root.crt")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"

@@ -17,7 +17,7 @@ from cryptography.x509.oid import (
 )
 
 from services.common.errors import Conflict, SettingsError
-from services.signing.pki import ca, names
+from services.signing.pki import ca, certificates, material, names, storage
 from services.signing.pki.errors import PkiNotInitialized
 from services.signing.pki.trust import trust_roots
 from services.signing.settings import SigningSettings
@@ -30,7 +30,7 @@ def _ext(cert: x509.Certificate, cls: type) -> x509.Extension:
 
 def test_files_are_private_and_keys_encrypted(shared_pki_dir: Path) -> None:
     assert stat.S_IMODE(shared_pki_dir.stat().st_mode) == 0o700
-    for role in ca.ROLES:
+    for role in storage.ROLES:
         for path in (shared_pki_dir / f"{role}.pem", shared_pki_dir / f"{role}-key.pem"):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
         pem = (shared_pki_dir / f"{role}-key.pem").read_bytes()
@@ -42,7 +42,7 @@ def test_files_are_private_and_keys_encrypted(shared_pki_dir: Path) -> None:
 
 
 def test_root_and_issuing_ca(settings: SigningSettings) -> None:
-    m = ca.load_pki(settings)
+    m = material.load_pki(settings)
     root, issuing = m.root_cert, m.issuing_cert
     assert root.public_key().key_size == 4096  # type: ignore[union-attr]
     assert issuing.public_key().key_size == 3072  # type: ignore[union-attr]
@@ -72,7 +72,7 @@ def test_root_and_issuing_ca(settings: SigningSettings) -> None:
 
 
 def test_tsa_certificate(settings: SigningSettings) -> None:
-    m = ca.load_pki(settings)
+    m = material.load_pki(settings)
     tsa = m.tsa_cert
     tsa.verify_directly_issued_by(m.issuing_cert)
     eku = _ext(tsa, x509.ExtendedKeyUsage)
@@ -83,7 +83,7 @@ def test_tsa_certificate(settings: SigningSettings) -> None:
 
 
 def test_ocsp_responder_certificate(settings: SigningSettings) -> None:
-    m = ca.load_pki(settings)
+    m = material.load_pki(settings)
     responder = m.ocsp_cert
     responder.verify_directly_issued_by(m.issuing_cert)
     assert list(_ext(responder, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.OCSP_SIGNING]
@@ -95,7 +95,7 @@ def test_ocsp_responder_certificate(settings: SigningSettings) -> None:
 def test_init_is_idempotent_and_force_replaces(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data", tmp_path / "pki")
     with pytest.raises(PkiNotInitialized):
-        ca.load_pki(settings)
+        material.load_pki(settings)
     first = ca.init_pki(settings, root_key_size=2048, ca_key_size=2048)
     assert first.created
     again = ca.init_pki(settings)
@@ -104,7 +104,7 @@ def test_init_is_idempotent_and_force_replaces(tmp_path: Path) -> None:
     replaced = ca.init_pki(settings, force=True, root_key_size=2048, ca_key_size=2048)
     assert replaced.created
     assert replaced.material.root_der != first.material.root_der
-    assert ca.load_pki(settings).root_der == replaced.material.root_der
+    assert material.load_pki(settings).root_der == replaced.material.root_der
 
 
 def test_partial_pki_is_refused(tmp_path: Path) -> None:
@@ -114,23 +114,23 @@ def test_partial_pki_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="part of a PKI"):
         ca.init_pki(settings)
     with pytest.raises(PkiNotInitialized):
-        ca.load_pki(settings)
+        material.load_pki(settings)
 
 
 def test_wrong_passphrase_is_a_settings_error(tmp_path: Path, shared_pki_dir: Path) -> None:
-    ca.clear_cache()
+    material.clear_cache()
     wrong = settings_for(
         tmp_path / "data", shared_pki_dir, LIENTHONG_PKI_PASSPHRASE="not the right one!"
     )
     with pytest.raises(SettingsError, match="PASSPHRASE"):
-        ca.load_pki(wrong)
+        material.load_pki(wrong)
 
 
 def test_expiring_responder_is_renewed_on_load(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data", tmp_path / "pki")
     m = ca.init_pki(settings, root_key_size=2048, ca_key_size=2048).material
-    old_key = ca.new_key(2048)
-    short = ca.build_certificate(
+    old_key = certificates.new_key(2048)
+    short = certificates.build_certificate(
         subject=m.ocsp_cert.subject,
         public_key=old_key.public_key(),
         issuer=m.issuing_cert,
@@ -138,8 +138,8 @@ def test_expiring_responder_is_renewed_on_load(tmp_path: Path) -> None:
         lifetime=timedelta(days=10),
         extensions=[(x509.OCSPNoCheck(), False)],
     )
-    paths = ca.PkiPaths(settings.pki_dir)
-    ca.write_private_file(
+    paths = storage.PkiPaths(settings.pki_dir)
+    storage.write_private_file(
         paths.key("ocsp"),
         old_key.private_bytes(
             serialization.Encoding.PEM,
@@ -147,18 +147,18 @@ def test_expiring_responder_is_renewed_on_load(tmp_path: Path) -> None:
             serialization.BestAvailableEncryption(settings.pki_passphrase),
         ),
     )
-    ca.write_private_file(paths.cert("ocsp"), short.public_bytes(serialization.Encoding.PEM))
-    ca.clear_cache()
-    renewed = ca.load_pki(settings).ocsp_cert
+    storage.write_private_file(paths.cert("ocsp"), short.public_bytes(serialization.Encoding.PEM))
+    material.clear_cache()
+    renewed = material.load_pki(settings).ocsp_cert
     assert renewed.serial_number != short.serial_number
-    assert renewed.not_valid_after_utc - ca.now() > timedelta(days=300)
+    assert renewed.not_valid_after_utc - certificates.now() > timedelta(days=300)
     on_disk = x509.load_pem_x509_certificate(paths.cert("ocsp").read_bytes())
     assert on_disk == renewed
 
 
 def test_trust_roots_add_configured_files(tmp_path: Path, shared_pki_dir: Path) -> None:
-    other = ca.new_key(2048)
-    foreign = ca.build_certificate(
+    other = certificates.new_key(2048)
+    foreign = certificates.build_certificate(
         subject=names.pki_subject("Root CA quốc gia (thử)"),
         public_key=other.public_key(),
         issuer=None,

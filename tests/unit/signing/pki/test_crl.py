@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from cryptography import x509
 
+from services.signing.pki import revoking
 from services.signing.pki.service import PkiService
 from tests.unit.signing.pki.conftest import AGENCY
 
@@ -52,11 +53,9 @@ def test_crl_is_cached_until_a_revocation(pki: PkiService) -> None:
 
 def test_revocation_by_another_process_shows_at_once(pki: PkiService) -> None:
     """The CLI revokes in its own process: the serving process's cache must notice."""
-    from services.signing.pki import registry
-
     record = pki.issue(agency=AGENCY, kind="organization", name="Sở Tài chính")
     assert len(x509.load_der_x509_crl(pki.crl_der())) == 0
-    registry.revoke(pki.db, record.serial, "superseded")  # not through the service
+    revoking.revoke(pki.db, record.serial, "superseded")  # not through the service
     crl = x509.load_der_x509_crl(pki.crl_der())
     assert crl.get_revoked_certificate_by_serial_number(record.serial_number) is not None
 

@@ -24,7 +24,7 @@ from services.common.db import Database
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.signing import keys
 from services.signing.models import Base
-from services.signing.pki import ca, names, registry
+from services.signing.pki import ca, lookup, names, records
 from services.signing.pki.cli import pki as pki_group
 from services.signing.pki.errors import CertificateUnusable
 from services.signing.pki.service import PkiService
@@ -33,7 +33,7 @@ from testkit.pdfs import one_page_pdf
 from tests.unit.signing.pki.conftest import AGENCY, AGENCY_NAME, PASSPHRASE, PUBLIC_URL
 
 
-def _organization(pki: PkiService) -> registry.CertificateRecord:
+def _organization(pki: PkiService) -> records.CertificateRecord:
     return pki.issue(agency=AGENCY, kind="organization", name=AGENCY_NAME)
 
 
@@ -109,18 +109,18 @@ def test_key_is_in_an_encrypted_pkcs12(pki: PkiService) -> None:
 def test_reissuing_moves_current(pki: PkiService, db: Database) -> None:
     first = _organization(pki)
     second = _organization(pki)
-    assert not registry.find_certificate(db, first.serial).is_current  # type: ignore[union-attr]
-    current = keys.current_certificate(db, AGENCY, "organization")
+    assert not lookup.find_certificate(db, first.serial).is_current  # type: ignore[union-attr]
+    current = lookup.current_certificate(db, AGENCY, "organization")
     assert current is not None and current.serial == second.serial
-    assert keys.current_certificate(db, "000.00.99.H41", "organization") is None
+    assert lookup.current_certificate(db, "000.00.99.H41", "organization") is None
 
 
 def test_several_holders_need_a_name(pki: PkiService, db: Database) -> None:
     pki.issue(agency=AGENCY, kind="personal", name="Nguyễn Văn An", organization=AGENCY_NAME)
     b = pki.issue(agency=AGENCY, kind="personal", name="Trần Thị Bình", organization=AGENCY_NAME)
     with pytest.raises(Conflict, match="several holders"):
-        keys.current_certificate(db, AGENCY, "personal")
-    found = keys.current_certificate(db, AGENCY, "personal", "Trần Thị Bình")
+        lookup.current_certificate(db, AGENCY, "personal")
+    found = lookup.current_certificate(db, AGENCY, "personal", "Trần Thị Bình")
     assert found is not None and found.serial == b.serial
 
 
@@ -147,7 +147,7 @@ def test_revoke(pki: PkiService, db: Database) -> None:
     assert revoked.revoked_at is not None
     assert (datetime.now(UTC) - revoked.revoked_at).total_seconds() < 5
     assert not revoked.is_current
-    assert keys.current_certificate(db, AGENCY, "organization") is None
+    assert lookup.current_certificate(db, AGENCY, "organization") is None
     with pytest.raises(Conflict, match="already revoked"):
         pki.revoke(record.serial)
     with pytest.raises(NotFound):
@@ -211,7 +211,7 @@ def test_signer_refuses_a_certificate_of_a_replaced_ca(
     pki: PkiService, tmp_path: Path, db: Database
 ) -> None:
     record = _organization(pki)
-    foreign = registry.CertificateRecord(**{**record.__dict__, "issuer_key_id": "00" * 20})
+    foreign = records.CertificateRecord(**{**record.__dict__, "issuer_key_id": "00" * 20})
     with pytest.raises(CertificateUnusable, match="no longer uses"):
         pki.keys.signer_for(foreign)
 
@@ -251,7 +251,7 @@ def test_cli_init_issue_list_revoke(tmp_path: Path) -> None:
     )
     assert issued.exit_code == 0, issued.output
     serial = issued.stdout.strip()
-    assert registry.find_certificate(database, serial) is not None
+    assert lookup.find_certificate(database, serial) is not None
 
     listed = runner.invoke(pki_group, ["list"], env=env)
     assert listed.exit_code == 0
@@ -259,7 +259,7 @@ def test_cli_init_issue_list_revoke(tmp_path: Path) -> None:
 
     revoked = runner.invoke(pki_group, ["revoke", serial, "--reason", "superseded"], env=env)
     assert revoked.exit_code == 0, revoked.output
-    record = registry.find_certificate(database, serial)
+    record = lookup.find_certificate(database, serial)
     assert record is not None and record.status == "revoked"
     assert record.revocation_reason == "superseded"
     database.dispose()

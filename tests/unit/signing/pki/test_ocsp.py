@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 
-from services.signing.pki import ca, names
+from services.signing.pki import certificates, names
 from services.signing.pki.ocsp import OcspResponder
 from services.signing.pki.service import PkiService
 from tests.unit.signing.pki.conftest import AGENCY
@@ -81,13 +81,13 @@ def test_revoked(pki: PkiService) -> None:
 
 def test_unknown_serial(pki: PkiService) -> None:
     material = pki.material
-    key = ca.new_key(2048)
-    stranger = ca.build_certificate(  # signed by our CA but never recorded
+    key = certificates.new_key(2048)
+    stranger = certificates.build_certificate(  # signed by our CA but never recorded
         subject=names.pki_subject("Không có trong sổ"),
         public_key=key.public_key(),
         issuer=material.issuing_cert,
         issuer_key=material.issuing_key,
-        lifetime=ca.names.OCSP_LIFETIME,
+        lifetime=names.OCSP_LIFETIME,
         extensions=[],
     )
     response = _answer(pki, _request(stranger, material.issuing_cert, hashes.SHA256()))

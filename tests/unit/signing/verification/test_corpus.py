@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from services.signing.verification import FieldKind, Verdict, Verifier
+from services.common.contract import Verdict
+from services.signing.verification import FieldKind, Verifier
 
 V, X, I, U, R = (  # noqa: E741
     Verdict.VALID,

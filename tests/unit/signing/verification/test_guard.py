@@ -10,7 +10,8 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 
-from services.signing.verification import ProcessVerifier, Verdict, Verifier, fastparse
+from services.common.contract import Verdict
+from services.signing.verification import ProcessVerifier, Verifier, fastparse
 from services.signing.verification import structure as structure_mod
 from tests.unit.signing.verification.helpers import ThrowawayPki
 

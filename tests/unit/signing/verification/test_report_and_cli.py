@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
+from services.common.contract import Verdict
 from services.signing.verification import (
     CertificateInfo,
     FieldKind,
     SignatureReport,
-    Verdict,
     VerificationReport,
     Verifier,
     render_html,

@@ -9,7 +9,8 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from services.signing.verification import FieldKind, Verdict, Verifier
+from services.common.contract import Verdict
+from services.signing.verification import FieldKind, Verifier
 from tests.unit.signing.verification import helpers as h
 from tests.unit.signing.verification.helpers import ThrowawayPki
 

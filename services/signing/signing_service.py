@@ -1,14 +1,14 @@
 """Signing's use cases: sign a file or a document with a Decree 30 profile, and the
-appearance images. Shared by the HTTP API, the CLI and the web UI."""
+appearance images. Shared by the HTTP API and the CLI."""
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, TypedDict
 
 import sqlalchemy as sa
 from pyhanko.sign.signers import Signer
@@ -69,11 +69,29 @@ class SignedFile:
     signed_at: datetime
 
 
+class SignedVersion(TypedDict):
+    """A document's new signed version, as the API answers it."""
+
+    document: str
+    version: int
+    sha256: str
+    size: int
+    previous_sha256: str
+    field_name: str
+    profile: str
+    level: str
+    certificate_serial: str
+    signer: str
+    signed_at: str
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SigningHandlers:
+class SigningService:
+    """Signing files and stored documents, and the appearance images they show."""
+
     def __init__(
         self,
         db: Database,
@@ -216,7 +234,9 @@ class SigningHandlers:
             self.engine.sign(f, output, signer, request)
         return SignedFile(field_name, identity, options.profile, options.level, moment)
 
-    def sign_document(self, document: str, options: SignOptions, requested_by: str) -> dict:
+    def sign_document(
+        self, document: str, options: SignOptions, requested_by: str
+    ) -> SignedVersion:
         """Sign a document's latest version; the result is stored as its next version."""
         with self.db.reading() as session:
             known = session.get(KnownDocument, document)
@@ -232,10 +252,10 @@ class SigningHandlers:
         version = (latest.version if latest else 1) + 1
         signer_info = metadata.get("SignerInfo") or {}
         if options.signer_full_name is None and isinstance(signer_info, dict):
-            options = _with(options, signer_full_name=signer_info.get("FullName"))
+            options = replace(options, signer_full_name=signer_info.get("FullName"))
         code = metadata.get("Code") or {}
         if options.document_code is None and isinstance(code, dict) and code.get("CodeNumber"):
-            options = _with(
+            options = replace(
                 options, document_code=f"{code.get('CodeNumber')}/{code.get('CodeNotation', '')}"
             )
         self.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -287,29 +307,23 @@ class SigningHandlers:
                 ),
                 exchange=EVENTS.name,
             )
-        return {
-            "document": document,
-            "version": version,
-            "sha256": upload.sha256,
-            "size": upload.size,
-            "previous_sha256": current_sha,
-            "field_name": result.field_name,
-            "profile": result.profile.value,
-            "level": result.level.value,
-            "certificate_serial": result.identity.serial,
-            "signer": result.identity.subject,
-            "signed_at": result.signed_at.isoformat(),
-        }
+        return SignedVersion(
+            document=document,
+            version=version,
+            sha256=upload.sha256,
+            size=upload.size,
+            previous_sha256=current_sha,
+            field_name=result.field_name,
+            profile=result.profile.value,
+            level=result.level.value,
+            certificate_serial=result.identity.serial,
+            signer=result.identity.subject,
+            signed_at=result.signed_at.isoformat(),
+        )
 
 
 def _person_is(person: str | None) -> sa.ColumnElement[bool]:
     return AppearanceImage.person.is_(None) if person is None else AppearanceImage.person == person
-
-
-def _with(options: SignOptions, **changes: object) -> SignOptions:
-    from dataclasses import replace
-
-    return replace(options, **changes)  # type: ignore[arg-type]
 
 
 def png_bytes(stream: IO[bytes]) -> bytes:

@@ -1,0 +1,73 @@
+"""The verifier the signing service serves: trusting our root (and the configured
+ones), rebuilt when the trust anchors change; and what a B-LT signature embeds."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko_certvalidator import ValidationContext
+
+from services.signing.pki.service import PkiService
+from services.signing.settings import SigningSettings
+from services.signing.verification.engine import Verifier
+from services.signing.verification.guard import ProcessVerifier
+from services.signing.verification.model import VerificationReport
+from services.signing.verification.sources import PdfSource
+
+
+class PdfVerifier(Protocol):
+    """What the API and verify-on-arrival need of a verifier."""
+
+    def verify(self, source: PdfSource, *, file_name: str | None = None) -> VerificationReport: ...
+
+
+def long_term_validation(pki: PkiService) -> ValidationContext:
+    """What a B-LT signature embeds: our chain and fresh CRLs, made in-process."""
+    material = pki.material
+    return ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(material.root_der)],
+        other_certs=[asn1_x509.Certificate.load(material.issuing_der)],
+        crls=[
+            asn1_crl.CertificateList.load(pki.crl_der()),
+            asn1_crl.CertificateList.load(pki.root_crl_der()),
+        ],
+        allow_fetching=False,
+        revocation_mode="hard-fail",
+    )
+
+
+class LazyVerifier:
+    """The verifier trusts our root, which exists only once `lienthong pki init` has run:
+    it is built at the first verification, and again when the trust anchors change."""
+
+    def __init__(self, settings: SigningSettings, pki: PkiService, *, isolated: bool) -> None:
+        self.settings = settings
+        self.pki = pki
+        self.isolated = isolated
+        self._verifier: Verifier | ProcessVerifier | None = None
+        self._anchors: tuple[bytes, ...] = ()
+
+    def _current(self) -> Verifier | ProcessVerifier:
+        roots = self.pki.trust_roots()
+        anchors = tuple(sorted(r.public_bytes(serialization.Encoding.DER) for r in roots))
+        if self._verifier is None or anchors != self._anchors:
+            if isinstance(self._verifier, ProcessVerifier):
+                self._verifier.close()
+            fetch = self.settings.verify_allow_fetching
+            self._verifier = (
+                ProcessVerifier(roots, allow_fetching=fetch)
+                if self.isolated
+                else Verifier(roots, allow_fetching=fetch)
+            )
+            self._anchors = anchors
+        return self._verifier
+
+    def verify(self, source: PdfSource, *, file_name: str | None = None) -> VerificationReport:
+        return self._current().verify(source, file_name=file_name)
+
+    def close(self) -> None:
+        if isinstance(self._verifier, ProcessVerifier):
+            self._verifier.close()
