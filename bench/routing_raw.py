@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
-from services.common.bus.messages import DocumentReceived, wrap
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DocumentReceived
 from testkit.stack import metadata_to
 
 PREFETCH = 50

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.run --only signing      (writes bench/RESULTS.md)
 
 Everything runs in one run on one 1-page PDF (``official_letter()``) with RSA-2048
-certificates of a PKI created in a temporary directory (``init_pki``, ``registry.issue``).
+certificates of a PKI created in a temporary directory (``init_pki``, ``issuing.issue``).
 Ours is the signing service as ``create_app`` wires it (SQLite, file store, the
 filesystem bus: no server needed), driven through its own objects:
 
@@ -46,7 +46,7 @@ from bench.measure import RssSampler
 from bench.signing_plain import run_for
 
 if TYPE_CHECKING:  # imported where used: `--only delivery` never loads the service
-    from services.signing.handlers import SignOptions
+    from services.signing.signing_service import SignOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENCY = "000.00.00.H41"
@@ -201,11 +201,12 @@ class Bench:
     """The signing service over a fresh PKI, and the files both sides work on."""
 
     def __init__(self, work: Path) -> None:
-        from services.common.wiring import migrate
+        from services.common.wiring import context_of, migrate, runtime_of
         from services.signing.app import create_app
+        from services.signing.context import SigningContext
         from services.signing.images import draw_seal, draw_signature
-        from services.signing.pki import registry
         from services.signing.pki.ca import init_pki
+        from services.signing.pki.issuing import issue
         from services.signing.settings import SigningSettings
         from testkit.official_doc import official_letter
 
@@ -222,13 +223,12 @@ class Bench:
         self.pki_seconds = time.perf_counter() - began
         migrate("signing", self.settings.database_url)
         self.app = create_app(self.settings)
-        self.context = self.app.extensions["lienthong"]
+        self.context = context_of(self.app, SigningContext)
+        self.runtime = runtime_of(self.app)
         self.handlers = self.context.signing
         db = self.context.db
-        self.org = registry.issue(
-            db, self.settings, agency=AGENCY, kind="organization", name=ORGANIZATION
-        )
-        self.person = registry.issue(
+        self.org = issue(db, self.settings, agency=AGENCY, kind="organization", name=ORGANIZATION)
+        self.person = issue(
             db, self.settings, agency=AGENCY, kind="personal", name=PERSON, title="Chủ tịch"
         )
         self.seal_png = draw_seal(ORGANIZATION, AGENCY)
@@ -253,8 +253,8 @@ class Bench:
 
     def options_for(self, profile: str, level: str) -> SignOptions:
         from services.signing.appearance import Profile
-        from services.signing.handlers import SignOptions
         from services.signing.pades import Level
+        from services.signing.signing_service import SignOptions
 
         kind = Profile(profile)
         person = PERSON if kind is Profile.PERSONAL else None
@@ -338,7 +338,7 @@ class Bench:
         return verify
 
     def close(self) -> None:
-        for close in self.context.on_close:
+        for close in self.runtime.on_close:
             close()
         self.context.db.dispose()
 

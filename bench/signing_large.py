@@ -38,15 +38,17 @@ def _max_rss() -> int:
 def main(argv: list[str]) -> int:
     config: dict[str, Any] = json.loads(argv[0])
     began = time.perf_counter()
+    from services.common.wiring import context_of, runtime_of
     from services.signing.app import create_app
     from services.signing.appearance import Profile
-    from services.signing.handlers import SignOptions
+    from services.signing.context import SigningContext
     from services.signing.pades import Level
     from services.signing.settings import SigningSettings
+    from services.signing.signing_service import SignOptions
     from services.signing.verification import Verifier
 
     app = create_app(SigningSettings.from_env())
-    context = app.extensions["lienthong"]
+    context = context_of(app, SigningContext)
     handlers = context.signing
     verifier = Verifier(context.pki.trust_roots())
     phases: list[dict[str, Any]] = [
@@ -80,7 +82,7 @@ def main(argv: list[str]) -> int:
         lambda: sign(personal, sealed, SignOptions(Profile.ORGANIZATION, Level.B_LT, agency)),
     )
     report = phase("verify (2 signatures)", lambda: verifier.verify(sealed))
-    for close in context.on_close:
+    for close in runtime_of(app).on_close:
         close()
     context.db.dispose()
     print(

@@ -24,23 +24,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LIENTHONG_DATA_DIR"] = tmp
         os.environ["LIENTHONG_BROKER_URL"] = "memory://"
-        from services.common.wiring import migrate
+        from services.common.wiring import context_of, migrate
         from services.signing.app import create_app
         from services.signing.appearance import Profile
-        from services.signing.handlers import SignOptions
+        from services.signing.context import SigningContext
         from services.signing.images import draw_seal, draw_signature
         from services.signing.pades import Level
-        from services.signing.pki import registry
         from services.signing.pki.ca import init_pki
+        from services.signing.pki.issuing import issue
         from services.signing.settings import SigningSettings
+        from services.signing.signing_service import SignOptions
         from testkit.official_doc import official_letter
 
         settings = SigningSettings.from_env()
         migrate("signing", settings.database_url)
         init_pki(settings)
-        context = create_app(settings).extensions["lienthong"]
-        registry.issue(context.db, settings, agency=AGENCY, kind="organization", name=AGENCY_NAME)
-        registry.issue(
+        context = context_of(create_app(settings), SigningContext)
+        issue(context.db, settings, agency=AGENCY, kind="organization", name=AGENCY_NAME)
+        issue(
             context.db,
             settings,
             agency=AGENCY,

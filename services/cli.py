@@ -17,7 +17,7 @@ from flask import Flask
 from kombu import Connection, Queue
 
 from services.common.bus.connection import connect
-from services.common.bus.messages import Message
+from services.common.bus.envelope import Message
 from services.common.bus.topology import declare_queues, service_queue
 from services.common.errors import LienThongError
 from services.common.runtime import Runner, Service

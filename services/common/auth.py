@@ -1,25 +1,13 @@
-"""Agency API keys and the service-to-service token."""
+"""Bearer tokens, and the service-to-service token (the agency API-key format is
+ingest's: ``services.ingest.apikeys``)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 
 from flask import Request
 
 from services.common.errors import Unauthorized
-
-API_KEY_PREFIX = "lt_"
-
-
-def new_api_key() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_api_key(key: str) -> str:
-    # Keys carry 256 random bits, so a plain SHA-256 is enough: no dictionary to attack.
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def bearer_token(request: Request) -> str:

@@ -52,16 +52,6 @@ class ValidationFailed(LienThongError):
         self.errors = errors or []
 
 
-class NotAPdf(ValidationFailed):
-    code = "not_a_pdf"
-    title = "Not a readable PDF"
-
-
-class EncryptedPdf(ValidationFailed):
-    code = "encrypted_pdf"
-    title = "Encrypted PDFs are refused"
-
-
 class PayloadTooLarge(LienThongError):
     status = 413
     code = "payload_too_large"
@@ -90,11 +80,6 @@ class Conflict(LienThongError):
     status = 409
     code = "conflict"
     title = "Conflict"
-
-
-class TransitionRejected(Conflict):
-    code = "transition_rejected"
-    title = "Status transition rejected"
 
 
 class Unavailable(LienThongError):

@@ -15,6 +15,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from sqlalchemy.orm import Session
 
 from services.common.bus.consumer import Subscriptions
+from services.common.bus.envelope import Envelope, Message, unfold
 from services.common.bus.messages import (
     DeliveriesCreated,
     DeliveryCreated,
@@ -24,9 +25,6 @@ from services.common.bus.messages import (
     DeliveryStatusChanged,
     DocumentSigned,
     DocumentVerified,
-    Envelope,
-    Message,
-    unfold,
 )
 from services.common.bus.topology import agency_queue, service_queue
 from services.common.db import Database, insert_all_if_absent, load_rows, lock_rows

@@ -10,6 +10,7 @@ from typing import TypedDict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services.common.bus.envelope import Envelope
 from services.common.bus.messages import (
     DeliveriesArrived,
     DeliveriesCreated,
@@ -21,7 +22,6 @@ from services.common.bus.messages import (
     DeliveryStatusChanged,
     DocumentSigned,
     DocumentVerified,
-    Envelope,
 )
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS

@@ -16,15 +16,13 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.orm import Session
 
 from services.common.bus.consumer import Handler, Subscriptions
+from services.common.bus.envelope import Envelope, Message, unfold
 from services.common.bus.messages import (
     AgencyRegistered,
     AgencyRegisteredV2,
     DeliveryArrived,
     DocumentReceived,
     DocumentVerified,
-    Envelope,
-    Message,
-    unfold,
 )
 from services.common.db import add_row, get_row, load_rows, lock_rows
 from services.routing import audit

@@ -18,13 +18,8 @@ from typing import TypedDict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.common.bus.messages import (
-    DocumentReceived,
-    DocumentsVerified,
-    DocumentVerified,
-    Envelope,
-    Message,
-)
+from services.common.bus.envelope import Envelope, Message
+from services.common.bus.messages import DocumentReceived, DocumentsVerified, DocumentVerified
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
 from services.common.contract import Verdict

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from services.common.bus.consumer import BatchPreparer, Handler, Subscriptions
-from services.common.bus.messages import DocumentReceived, Message
+from services.common.bus.envelope import Message
+from services.common.bus.messages import DocumentReceived
 from services.signing.arrival import ArrivalVerification, check_batch
 
 CONSUMER_NAME = "signing-events"

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import requests
 
+from services.common.contract import Verdict
 from services.signing.images import draw_seal, draw_signature
-from services.signing.verification import Verdict, Verifier
+from services.signing.verification import Verifier
 from testkit.infra import postgres_databases, rabbit_vhost
 from testkit.official_doc import official_letter
 from testkit.seaweed import SeaweedS3

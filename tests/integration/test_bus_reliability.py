@@ -15,13 +15,8 @@ from kombu import Connection, Queue
 from services.common.bus import topology
 from services.common.bus.connection import connect
 from services.common.bus.consumer import BusConsumer
-from services.common.bus.messages import (
-    DeliveryArrived,
-    DocumentReceived,
-    Envelope,
-    read_envelope,
-    wrap,
-)
+from services.common.bus.envelope import Envelope, read_envelope, wrap
+from services.common.bus.messages import DeliveryArrived, DocumentReceived
 from services.common.bus.outbox import OutboxRelay, add_to_outbox
 from services.common.db import Database
 from services.common.settings import BrokerSettings

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from services.common.bus.messages import DocumentReceived, wrap
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DocumentReceived
 from services.common.contract import Status
 from services.common.db import Database
 from services.common.internal_api import StatusReport

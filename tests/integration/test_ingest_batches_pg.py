@@ -15,13 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from services.common.bus.consumer import each_item
+from services.common.bus.envelope import Message, wrap
 from services.common.bus.messages import (
     DeliveriesCreated,
     DeliveriesDispatched,
     DeliveryDispatched,
     DocumentsRouted,
-    Message,
-    wrap,
 )
 from services.common.db import Database
 from services.common.wiring import migrate

@@ -27,17 +27,17 @@ from pyhanko_certvalidator import ValidationContext
 from werkzeug.serving import make_server
 
 from services.common.db import Database
-from services.common.wiring import ServiceContext, new_flask_app
 from services.signing import keys
 from services.signing.models import Base
 from services.signing.pki import models as _models  # noqa: F401 - registers the table
-from services.signing.pki import registry
-from services.signing.pki.api import blueprint
 from services.signing.pki.ca import init_pki
+from services.signing.pki.records import CertificateRecord
+from services.signing.pki.revoking import revoke
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
 from testkit.infra import free_port, unavailable
 from testkit.pdfs import one_page_pdf
+from tests.unit.signing.kit import pki_app
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = Database(settings.database_url)
     Base.metadata.create_all(db.engine)
     pki = build_pki_service(settings, db)
-    app = new_flask_app("signing", ServiceContext("signing", settings, db, extras={"pki": pki}))
-    app.register_blueprint(blueprint)
+    app = pki_app(settings, db, pki)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -117,7 +116,7 @@ def test_openssl_ocsp_good_then_revoked(served: Served) -> None:
     assert f"{cert}: good" in output
     assert "WARNING" not in output  # the nonce came back
 
-    registry.revoke(served.db, record.serial, "keyCompromise")  # as `lienthong pki revoke` does
+    revoke(served.db, record.serial, "keyCompromise")  # as `lienthong pki revoke` does
     revoked = _openssl(
         "ocsp", "-issuer", issuer, "-cert", cert, "-url", url, "-CAfile", served.chain
     )
@@ -212,7 +211,7 @@ def test_openssl_checks_the_crl(served: Served) -> None:
     assert "certificate revoked" in refused.stdout + refused.stderr
 
 
-def _sign_b_b(served: Served, record: registry.CertificateRecord, name: str) -> Path:
+def _sign_b_b(served: Served, record: CertificateRecord, name: str) -> Path:
     out = io.BytesIO()
     signers.sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(one_page_pdf())),

@@ -11,7 +11,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from services.signing.verification import Verdict, Verifier
+from services.common.contract import Verdict
+from services.signing.verification import Verifier
 from tests.unit.signing.verification import helpers as h
 
 

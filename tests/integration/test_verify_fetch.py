@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services.signing.verification import Verdict, Verifier
+from services.common.contract import Verdict
+from services.signing.verification import Verifier
 from tests.unit.signing.verification import helpers as h
 from tests.unit.signing.verification.helpers import NOW, ThrowawayPki
 

@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from kombu import Connection
 
 from services.common.bus import topology
-from services.common.bus.messages import DeliveryDispatched, Message, wrap
+from services.common.bus.envelope import Message, wrap
+from services.common.bus.messages import DeliveryDispatched
 from services.common.runtime import Runner
 from services.common.wiring import context_of, migrate, service_of
 from services.ingest import projections

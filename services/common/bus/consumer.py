@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
-from services.common.bus.messages import (
+from services.common.bus.envelope import (
     Envelope,
     Folded,
     Message,

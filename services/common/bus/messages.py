@@ -1,65 +1,14 @@
-"""The versioned bus messages, frozen dataclasses (the envelope machinery is in
-``services.common.bus.envelope``, re-exported here for the services).
-"""
+"""The versioned bus messages, frozen dataclasses (how they travel, as envelopes,
+is in ``services.common.bus.envelope``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.bus.envelope import (
-    _REGISTRY,
-    Envelope,
-    Folded,
-    Message,
-    fold_items,
-    folded_types,
-    message,
-    now_iso,
-    parse,
-    parse_payload,
-    payload_of,
-    read_envelope,
-    unfold,
-    wrap,
-)
+from services.common.bus.envelope import Folded, Message, message
 from services.common.contract import Verdict
 from services.common.errors import MessageFormatError
-
-__all__ = [
-    "_REGISTRY",
-    "AgencyRegistered",
-    "AgencyRegisteredV2",
-    "DeliveriesArrived",
-    "DeliveriesCreated",
-    "DeliveriesDispatched",
-    "DeliveryArrived",
-    "DeliveryCreated",
-    "DeliveryDispatched",
-    "DeliveryDueSoon",
-    "DeliveryOverdue",
-    "DeliveryStatusChanged",
-    "DeliveryStatusesChanged",
-    "DocumentReceived",
-    "DocumentSigned",
-    "DocumentVerified",
-    "DocumentsRouted",
-    "DocumentsVerified",
-    "Envelope",
-    "Folded",
-    "Message",
-    "fold_items",
-    "folded_types",
-    "message",
-    "now_iso",
-    "parse",
-    "parse_payload",
-    "payload_of",
-    "read_envelope",
-    "unfold",
-    "wrap",
-]
-
 
 # --- The messages ---------------------------------------------------------
 

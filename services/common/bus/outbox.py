@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.bus import topology
-from services.common.bus.messages import Envelope, Message, wrap
+from services.common.bus.envelope import Envelope, Message, wrap
 from services.common.bus.tables import BusTables
 from services.common.db import (
     Database,

@@ -24,13 +24,12 @@ from sqlalchemy.orm import Session
 
 from services.common.bus import topology
 from services.common.bus.consumer import BusConsumer, Handler, Subscriptions
+from services.common.bus.envelope import Envelope, wrap
 from services.common.bus.messages import (
     DeliveryArrived,
     DeliveryCreated,
     DeliveryDispatched,
     DocumentReceived,
-    Envelope,
-    wrap,
 )
 from services.common.bus.outbox import BatchConfirms, OutboxRelay, add_to_outbox
 from services.common.bus.tables import BusTables, add_bus_tables

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from services.common.bus import messages
+from services.common.bus import envelope
+from services.common.bus.envelope import (
+    Envelope,
+    Folded,
+    Message,
+    message,
+    parse,
+    read_envelope,
+    wrap,
+)
 from services.common.bus.messages import (
     AgencyRegistered,
     AgencyRegisteredV2,
@@ -29,13 +38,6 @@ from services.common.bus.messages import (
     DocumentsRouted,
     DocumentsVerified,
     DocumentVerified,
-    Envelope,
-    Folded,
-    Message,
-    message,
-    parse,
-    read_envelope,
-    wrap,
 )
 from services.common.contract import Verdict
 from services.common.errors import MessageFormatError
@@ -205,7 +207,7 @@ def _wire_body(sample: Message) -> dict[str, Any]:
 
 
 def test_every_registered_message_type_has_a_sample() -> None:
-    assert {(s.TYPE, s.VERSION) for s in SAMPLES} == set(messages._REGISTRY)
+    assert {(s.TYPE, s.VERSION) for s in SAMPLES} == set(envelope._REGISTRY)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=_ids)
@@ -261,7 +263,7 @@ def test_defining_a_message_twice_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="defined twice"):
         message("agency.registered", 1)(Impostor)
-    assert messages._REGISTRY[("agency.registered", 1)] is AgencyRegistered
+    assert envelope._REGISTRY[("agency.registered", 1)] is AgencyRegistered
 
 
 # --- envelopes that are not envelopes ---------------------------------------
@@ -441,7 +443,7 @@ PLAIN_FIELD_TYPES = {
 }
 
 
-REGISTERED: list[type[Message]] = sorted(messages._REGISTRY.values(), key=lambda c: c.TYPE)
+REGISTERED: list[type[Message]] = sorted(envelope._REGISTRY.values(), key=lambda c: c.TYPE)
 
 
 @pytest.mark.parametrize("cls", REGISTERED)
@@ -470,7 +472,7 @@ def test_a_folded_message_gives_back_its_items_in_order(sample: Folded[Message])
     items = parsed.messages()
     assert len(items) == len(sample.items) >= 2
     assert all(type(item) is sample.ITEM for item in items)
-    assert messages.fold_items(items) == sample.items
+    assert envelope.fold_items(items) == sample.items
     assert items == sample.messages()
 
 
@@ -496,7 +498,7 @@ def test_unfold_puts_items_in_place_of_the_folded_message() -> None:
     arrived = _sample(DeliveriesArrived)
     single = _sample(DocumentReceived)
     assert isinstance(arrived, DeliveriesArrived)
-    assert messages.unfold([single, arrived, single]) == [
+    assert envelope.unfold([single, arrived, single]) == [
         single,
         *arrived.messages(),
         single,

@@ -11,17 +11,8 @@ from sqlalchemy.orm import Session
 
 from services.common.bus import outbox, topology
 from services.common.bus.consumer import BusConsumer, Subscriptions
-from services.common.bus.messages import (
-    DeliveriesArrived,
-    DeliveriesDispatched,
-    DeliveryArrived,
-    Envelope,
-    Folded,
-    Message,
-    parse,
-    read_envelope,
-    wrap,
-)
+from services.common.bus.envelope import Envelope, Folded, Message, parse, read_envelope, wrap
+from services.common.bus.messages import DeliveriesArrived, DeliveriesDispatched, DeliveryArrived
 from services.common.bus.outbox import OutboxRelay, add_folded_to_outbox, add_to_outbox
 from tests.unit.common.test_bus import (  # noqa: F401 (the fixture)
     Bus,

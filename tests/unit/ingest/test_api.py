@@ -20,7 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged, wrap
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged
 from services.common.contract import Status
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.internal_api import StatusReport, TakeBackRequest

@@ -13,14 +13,13 @@ from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message as RawMessage
 
 from services.common.bus.consumer import BusConsumer, Handler, Subscriptions
+from services.common.bus.envelope import Message, wrap
 from services.common.bus.messages import (
     DeliveriesCreated,
     DeliveriesDispatched,
     DeliveryDispatched,
     DeliveryStatusChanged,
     DeliveryStatusesChanged,
-    Message,
-    wrap,
 )
 from services.ingest.consumers import lock_for_batch
 from services.ingest.models import BUS, Delivery

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.common.bus.messages import DeliveryDispatched, DeliveryDueSoon, DeliveryOverdue, wrap
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DeliveryDispatched, DeliveryDueSoon, DeliveryOverdue
 from services.ingest.models import Delivery, WebhookJob
 from services.ingest.projections import (
     on_delivery_dispatched,

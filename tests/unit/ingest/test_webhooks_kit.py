@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged, wrap
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged
 from services.common.wiring import context_of, migrate
 from services.ingest.agencies import add_agency, create_api_key, list_agencies
 from services.ingest.app import create_app

@@ -13,6 +13,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message as RawMessage
 
 from services.common.bus.consumer import BusConsumer, Subscriptions
+from services.common.bus.envelope import parse, read_envelope, wrap
 from services.common.bus.messages import (
     DeliveriesArrived,
     DeliveriesDispatched,
@@ -21,9 +22,6 @@ from services.common.bus.messages import (
     DocumentsRouted,
     DocumentsVerified,
     DocumentVerified,
-    parse,
-    read_envelope,
-    wrap,
 )
 from services.common.contract import Verdict
 from services.common.db import Database

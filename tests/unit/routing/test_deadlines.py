@@ -9,14 +9,12 @@ from email.policy import default as default_policy
 
 import pytest
 
+from services.common.bus.envelope import parse, read_envelope, wrap
 from services.common.bus.messages import (
     AgencyRegistered,
     AgencyRegisteredV2,
     DeliveryDueSoon,
     DeliveryOverdue,
-    parse,
-    read_envelope,
-    wrap,
 )
 from services.common.errors import SettingsError
 from services.routing.deadlines import notices, rules

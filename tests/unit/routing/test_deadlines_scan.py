@@ -13,12 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.common.bus.messages import (
-    AgencyRegistered,
-    AgencyRegisteredV2,
-    DocumentReceived,
-    wrap,
-)
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import AgencyRegistered, AgencyRegisteredV2, DocumentReceived
 from services.common.db import Database
 from services.common.wiring import context_of, migrate, runtime_of
 from services.routing import consumers

@@ -10,15 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from services.common.bus.messages import (
-    DeliveryArrived,
-    DeliveryStatusChanged,
-    DocumentReceived,
-    parse,
-    read_envelope,
-    unfold,
-    wrap,
-)
+from services.common.bus.envelope import parse, read_envelope, unfold, wrap
+from services.common.bus.messages import DeliveryArrived, DeliveryStatusChanged, DocumentReceived
 from services.common.contract import Status
 from services.common.db import Database
 from services.common.internal_api import StatusReport

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from services.common.bus.messages import DeliveryArrived, DocumentReceived, wrap
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DeliveryArrived, DocumentReceived
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.internal_api import StatusReport, TakeBackRequest

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from services.common.bus.consumer import BusConsumer, Subscriptions
-from services.common.bus.messages import DocumentReceived, Envelope, Message, wrap
+from services.common.bus.envelope import Envelope, Message, wrap
+from services.common.bus.messages import DocumentReceived
 from services.common.contract import Verdict
 from services.common.storage import spool
 from services.common.wiring import Runtime, context_of, migrate, runtime_of
