@@ -10,9 +10,9 @@ filesystem bus: no server needed), driven through its own objects:
 * B-B invisible: ``PadesEngine.sign`` with the signer of ``PkiKeySource.signer`` (the
   certificate looked up and checked in the database, the key from the ``KeyRing``),
   what the API does minus the visible stamp;
-* B-B full: ``SigningHandlers.sign_file``, profile ``copy`` (a text stamp placed from
+* B-B full: ``SigningService.sign_file``, profile ``copy`` (a text stamp placed from
   the page's text);
-* organization: ``SigningHandlers.sign_file``, profile ``organization`` (seal and
+* organization: ``SigningService.sign_file``, profile ``organization`` (seal and
   caption), on the letter already carrying a personal signature;
 * verification: ``Verifier(PKI root).verify(bytes)`` of a personal B-T letter (our
   in-process TSA), and the service's own verifier (a worker process) for context;
@@ -134,9 +134,9 @@ LABELS = {
     "plain_load": "plain: SimpleSigner.load + sign_pdf per signature, invisible B-B",
     "plain_once": "plain: SimpleSigner loaded once + sign_pdf, invisible B-B",
     "ours_engine": "ours: PadesEngine.sign, PkiKeySource signer, invisible B-B",
-    "ours_copy": "ours: SigningHandlers.sign_file, profile copy, B-B",
+    "ours_copy": "ours: SigningService.sign_file, profile copy, B-B",
     "plain_stamp": "plain: TextStampStyle (seal PdfImage, GlyphAccumulator font), B-B",
-    "ours_org": "ours: SigningHandlers.sign_file, profile organization, B-B",
+    "ours_org": "ours: SigningService.sign_file, profile organization, B-B",
     "plain_verify": "plain: validate_pdf_signature, B-T letter",
     "ours_verify": "ours: Verifier.verify(bytes), B-T letter",
     "ours_verify_service": "ours: the service's verifier (worker process), B-T letter",
@@ -225,15 +225,15 @@ class Bench:
         self.app = create_app(self.settings)
         self.context = context_of(self.app, SigningContext)
         self.runtime = runtime_of(self.app)
-        self.handlers = self.context.signing
+        self.signing = self.context.signing
         db = self.context.db
         self.org = issue(db, self.settings, agency=AGENCY, kind="organization", name=ORGANIZATION)
         self.person = issue(
             db, self.settings, agency=AGENCY, kind="personal", name=PERSON, title="Chủ tịch"
         )
         self.seal_png = draw_seal(ORGANIZATION, AGENCY)
-        self.handlers.register_image(AGENCY, "seal", self.seal_png)
-        self.handlers.register_image(AGENCY, "signature", draw_signature(PERSON), PERSON)
+        self.signing.register_image(AGENCY, "seal", self.seal_png)
+        self.signing.register_image(AGENCY, "signature", draw_signature(PERSON), PERSON)
         self.letter = official_letter()
         self.letter_path = self._write("letter.pdf", self.letter)
         self.seal_path = self._write("seal.png", self.seal_png)
@@ -262,7 +262,7 @@ class Bench:
 
     def _sign(self, source: Path, profile: str, level: str) -> bytes:
         out = io.BytesIO()
-        self.handlers.sign_file(source, out, self.options_for(profile, level))
+        self.signing.sign_file(source, out, self.options_for(profile, level))
         return out.getvalue()
 
     def _export_key(self) -> None:
@@ -304,7 +304,7 @@ class Bench:
     def engine_invisible(self) -> Callable[[], bytes]:
         from services.signing.pades import Level, SignatureRequest
 
-        engine, keys = self.handlers.engine, self.handlers.keys
+        engine, keys = self.signing.engine, self.signing.keys
         request = SignatureRequest(field_name="Signature1", level=Level.B_B)
 
         def sign() -> bytes:
@@ -317,11 +317,11 @@ class Bench:
 
     def sign_file(self, source: Path, profile: str) -> Callable[[], bytes]:
         options = self.options_for(profile, "B-B")
-        handlers = self.handlers
+        signing = self.signing
 
         def sign() -> bytes:
             out = io.BytesIO()
-            handlers.sign_file(source, out, options)
+            signing.sign_file(source, out, options)
             return out.getvalue()
 
         return sign
@@ -442,7 +442,7 @@ def _settings(bench: Bench, options: SigningOptions, field_box: tuple[int, ...])
         f"the issuing CA under an RSA-{root_bits} root; PKI created by `init_pki` in "
         f"{bench.pki_seconds:.1f} s in a temporary directory",
         "ours": "`create_app(SigningSettings.from_env(env))` on the embedded defaults (SQLite, "
-        "file store, filesystem bus); its `SigningHandlers`, `PadesEngine` (in-process TSA "
+        "file store, filesystem bus); its `SigningService`, `PadesEngine` (in-process TSA "
         "for B-T/B-LT), `PkiKeySource`",
         "plain pyHanko": "a separate Python process that imports pyHanko only (the service "
         "replaces pyHanko's hex-string reader when its verifier is imported); the same PDF "

@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
 
     app = create_app(SigningSettings.from_env())
     context = context_of(app, SigningContext)
-    handlers = context.signing
+    signing = context.signing
     verifier = Verifier(context.pki.trust_roots())
     phases: list[dict[str, Any]] = [
         {"name": "start-up", "start": began, "end": time.perf_counter(), "max_rss": _max_rss()}
@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
 
     def sign(src: Path, dst: Path, options: SignOptions) -> None:
         with dst.open("wb") as out:
-            handlers.sign_file(src, out, options)
+            signing.sign_file(src, out, options)
 
     phase(
         "sign personal B-LT",

@@ -65,7 +65,7 @@ def targets(res: SigningResults) -> list[Row]:
             _at_least(_ratio(engine, load), 5),
         ),
         Row(
-            "B-B through `SigningHandlers.sign_file` (profile copy: visible text stamp "
+            "B-B through `SigningService.sign_file` (profile copy: visible text stamp "
             "placed from the page text) vs the same plain",
             "B-B sign_file copy vs plain load+sign",
             _rate(copy),

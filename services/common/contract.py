@@ -57,20 +57,6 @@ _MEANINGS: dict[Status, tuple[str, str]] = {
     Status.TAKE_BACK_REFUSED: ("từ chối lấy lại / cập nhật", "take-back refused"),
 }
 
-#: What a recipient's document system reports through the API; 01 is recorded by the
-#: platform when the copy reaches the inbox, 13 is the sender's take-back request.
-REPORTED_BY_RECIPIENT: frozenset[Status] = frozenset(
-    {
-        Status.REJECTED,
-        Status.REGISTERED,
-        Status.ASSIGNED,
-        Status.PROCESSING,
-        Status.COMPLETED,
-        Status.TAKE_BACK_ACCEPTED,
-        Status.TAKE_BACK_REFUSED,
-    }
-)
-
 
 class Verdict(StrEnum):
     """The verdict of one signature field or of the whole document.

@@ -26,7 +26,7 @@ class RegisteredAgency:
 
 
 def add_agency(
-    db: Database, code: str, name: str, parent: str | None = None, email: str | None = None
+    db: Database, code: str, name: str, *, parent: str | None = None, email: str | None = None
 ) -> RegisteredAgency:
     checked = check_agency_code(code)
     email = check_mailbox(email)

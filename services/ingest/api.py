@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
 from services.common.auth import bearer_token
-from services.common.contract import REPORTED_BY_RECIPIENT, Status
+from services.common.contract import Status
 from services.common.errors import BadRequest, ValidationFailed
 from services.common.internal_api import StatusReport
 from services.common.web import json_body, page_limit
@@ -18,6 +18,7 @@ from services.ingest.openapi import OPENAPI
 from services.ingest.projections import record_reported_status
 from services.ingest.submission import Submission, submit_document
 from services.ingest.times import iso
+from services.ingest.validation import REPORTED_BY_RECIPIENT
 from services.ingest.webhooks import store as webhook_store
 
 api = Blueprint("ingest_api", __name__)
@@ -88,7 +89,9 @@ def get_content(doc_id: str) -> Response:
         version = int(raw_version) if raw_version else None
     except ValueError as e:
         raise BadRequest("version must be a whole number") from e
-    sha256, size, chunks = queries.document_content(ctx.db, ctx.store, g.agency, doc_id, version)
+    sha256, size, chunks = queries.document_content(
+        ctx.db, ctx.store, g.agency, doc_id, version=version
+    )
     response = Response(stream_with_context(chunks), mimetype="application/pdf")
     response.headers["Content-Length"] = str(size)
     response.headers["ETag"] = f'"{sha256}"'
@@ -104,7 +107,11 @@ def get_inbox() -> Response:
     # view=all: also what was taken back (15)
     everything = request.args.get("view") == "all"
     items = queries.inbox(
-        current(IngestContext).db, g.agency, limit, status, include_taken_back=everything
+        current(IngestContext).db,
+        g.agency,
+        limit=limit,
+        status=status,
+        include_taken_back=everything,
     )
     return jsonify({"agency": g.agency, "items": items})
 
@@ -151,7 +158,7 @@ def put_webhook() -> tuple[Response, int]:
         ctx.webhook_box,
         g.agency,
         body.get("url"),
-        body.get("events"),
+        events=body.get("events"),
         allow_loopback=ctx.settings.webhook.allow_loopback,
     )
     # The secret is shown here, once; only an encrypted copy is kept.

@@ -34,7 +34,7 @@ def agencies() -> None:
 @click.option("--email", default=None, help="Official mailbox (hòm thư công vụ) for reminders.")
 def agencies_add(code: str, name: str, parent: str | None, email: str | None) -> None:
     """Register an agency."""
-    agency = add_agency(_db(), code, name, parent, email)
+    agency = add_agency(_db(), code, name, parent=parent, email=email)
     if agency.nonstandard_code:
         click.echo(
             f"warning: {agency.code} is not a QĐ 20/2020 identifier; registered with a "
@@ -82,7 +82,7 @@ def agencies_webhook(code: str, url: str | None, events: tuple[str, ...], remove
         SecretBox(settings.webhook.secret_keys),
         code,
         url,
-        list(events) or None,
+        events=list(events) or None,
         allow_loopback=settings.webhook.allow_loopback,
     )
     click.echo(secret)
@@ -158,7 +158,7 @@ def seed_demo_agencies() -> list[tuple[str, str, str]]:
     known = {a.code for a in list_agencies(db)}
     for code, name, parent in DEMO_AGENCIES:
         if code not in known:
-            add_agency(db, code, name, parent)
+            add_agency(db, code, name, parent=parent)
     seeded = []
     for code, name, _parent in DEMO_AGENCIES:
         revoke_api_keys(db, code, DEMO_LABEL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.contract import REPORTED_BY_RECIPIENT
+from services.ingest.validation import REPORTED_BY_RECIPIENT
 from services.ingest.webhooks.openapi import WEBHOOK_PATHS, WEBHOOKS
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}

@@ -143,7 +143,7 @@ def read_document(db: Database, agency: str, doc_id: str) -> DocumentView:
 
 
 def document_content(
-    db: Database, store: ObjectStore, agency: str, doc_id: str, version: int | None = None
+    db: Database, store: ObjectStore, agency: str, doc_id: str, *, version: int | None = None
 ) -> tuple[str, int, Iterator[bytes]]:
     """The bytes of a version (the latest when none is asked for): sha256, size, chunks."""
     with db.reading() as session:
@@ -164,6 +164,7 @@ def document_content(
 def inbox(
     db: Database,
     agency: str,
+    *,
     limit: int,
     status: str | None,
     include_taken_back: bool = False,

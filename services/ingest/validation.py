@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from services.common.contract import Status
 from services.common.errors import ValidationFailed
 from services.ingest.errors import EncryptedPdf, NotAPdf
 
@@ -15,6 +16,20 @@ from services.ingest.errors import EncryptedPdf, NotAPdf
 AGENCY_CODE = re.compile(r"^\d{2,3}(\.\d{2}){2}\.[A-Z]\d{2}$")
 # What real systems also use; accepted with a warning flag.
 LOOSE_AGENCY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+
+#: What a recipient's document system reports through the API; 01 is recorded by the
+#: platform when the copy reaches the inbox, 13 is the sender's take-back request.
+REPORTED_BY_RECIPIENT: frozenset[Status] = frozenset(
+    {
+        Status.REJECTED,
+        Status.REGISTERED,
+        Status.ASSIGNED,
+        Status.PROCESSING,
+        Status.COMPLETED,
+        Status.TAKE_BACK_ACCEPTED,
+        Status.TAKE_BACK_REFUSED,
+    }
+)
 
 
 @dataclass(frozen=True)

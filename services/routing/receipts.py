@@ -118,8 +118,9 @@ def load_or_create(path: Path) -> ReceiptKey:
 
 
 class ReceiptKeys:
-    """The platform's receipt key at ``path``, loaded (or created) on first use and
-    kept: built once at start-up, shared by every request thread."""
+    """The platform's receipt key at ``path``. This holder is built once at start-up
+    and shared by every request thread; the key itself is loaded (or created) on
+    first use, then kept."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -47,6 +47,7 @@ def record(
     delivery: Delivery,
     code: Status,
     role: Role,
+    *,
     at: datetime,
     reported_by: str,
     description: str = "",
@@ -114,7 +115,14 @@ def record(
 def record_arrival(session: Session, delivery: Delivery, at: datetime) -> None:
     """Status 01, once, whichever path tells us first (the connector's event or a report)."""
     if delivery.arrived_at is None and delivery.status is None:
-        record(session, delivery, Status.ARRIVED, Role.RECIPIENT, at, delivery.recipient_code)
+        record(
+            session,
+            delivery,
+            Status.ARRIVED,
+            Role.RECIPIENT,
+            at=at,
+            reported_by=delivery.recipient_code,
+        )
 
 
 def report_status(db: Database, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
@@ -138,8 +146,8 @@ def report_status(db: Database, delivery_id: str, report: StatusReport) -> Deliv
             delivery,
             report.code,
             role,
-            now(),
-            reporter,
-            report.description,
-            dict(report.staff),
+            at=now(),
+            reported_by=reporter,
+            description=report.description,
+            staff=dict(report.staff),
         )

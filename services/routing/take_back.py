@@ -43,6 +43,7 @@ class TakeBackAnswer(TypedDict):
 def _take_back(
     session: Session,
     exchange: Exchange,
+    *,
     kind: str,
     requested_by: str,
     reason: str,
@@ -64,10 +65,10 @@ def _take_back(
                 delivery,
                 Status.TAKE_BACK_REQUESTED,
                 Role.SENDER,
-                _now(),
-                requested_by,
-                reason,
-                {**staff, "take_back": kind, "replaced_by": replaced_by},
+                at=_now(),
+                reported_by=requested_by,
+                description=reason,
+                staff={**staff, "take_back": kind, "replaced_by": replaced_by},
             )
         except TransitionRejected as e:
             results.append(
@@ -108,11 +109,11 @@ def request_take_back(db: Database, document: str, request: TakeBackRequest) -> 
         results = _take_back(
             session,
             exchange,
-            request.kind,
-            request.requested_by,
-            request.reason,
-            dict(request.staff),
-            request.replaced_by,
+            kind=request.kind,
+            requested_by=request.requested_by,
+            reason=request.reason,
+            staff=dict(request.staff),
+            replaced_by=request.replaced_by,
         )
     return {"document": document, "kind": request.kind, "deliveries": results}
 
@@ -138,9 +139,9 @@ def supersede(session: Session, exchange: Exchange, msg: DocumentReceived) -> No
     _take_back(
         session,
         old,
-        kind,
-        exchange.sender_code,
-        msg.business_reason,
-        {},
-        exchange.document,
+        kind=kind,
+        requested_by=exchange.sender_code,
+        reason=msg.business_reason,
+        staff={},
+        replaced_by=exchange.document,
     )

@@ -16,6 +16,7 @@ import pytest
 
 from services.common.bus import topology
 from services.common.bus.messages import DeliveryOverdue, DeliveryStatusChanged
+from services.common.contract import Status
 from services.common.runtime import Runner
 from testkit.infra import RabbitVhost
 from tests.integration.test_webhooks_kit import (
@@ -117,8 +118,8 @@ def test_pushed_once_with_a_valid_signature_through_the_connector(
             delivery_id=msg.delivery_id,
             document=msg.document,
             recipient=RECIPIENT,
-            code="03",
-            status="03",
+            code=Status.REGISTERED,
+            status=Status.REGISTERED,
             seq=2,
             at=datetime.now(UTC).isoformat(),
             reported_by=RECIPIENT,
@@ -145,7 +146,7 @@ def test_pushed_once_with_a_valid_signature_through_the_connector(
             sender=SENDER,
             recipient=RECIPIENT,
             subject=msg.subject,
-            status="03",
+            status=Status.REGISTERED,
             due_at=datetime.now(UTC).isoformat(),
             noticed_at=datetime.now(UTC).isoformat(),
         ),

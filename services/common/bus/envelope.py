@@ -155,6 +155,18 @@ def _check(value: Any, hint: Any, where: str) -> None:
             raise MessageFormatError(f"{where}: {value!r} is not a {hint.__name__}") from e
 
 
+def _enum_of(hint: Any) -> type[enum.Enum] | None:
+    """The enumeration a field holds (``Status`` or ``Status | None``), if any: it
+    travels as its value and is read back as a member."""
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            if isinstance(option, type) and issubclass(option, enum.Enum):
+                return option
+    return None
+
+
 def parse(envelope: Envelope) -> Message:
     cls = _REGISTRY.get((envelope.type, envelope.version))
     if cls is None:
@@ -175,8 +187,8 @@ def parse_payload(cls: type[MT], payload: Any, where: str) -> MT:
         _check(value, hint, f"{where}.{name}")
         if is_tuple:
             value = tuple(value)
-        elif isinstance(hint, type) and issubclass(hint, enum.Enum):
-            value = hint(value)
+        elif value is not None and (kind := _enum_of(hint)) is not None:
+            value = kind(value)
         values[name] = value
     return cls(**values)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.bus.envelope import Folded, Message, message
-from services.common.contract import Verdict
+from services.common.contract import Status, Verdict
 from services.common.errors import MessageFormatError
 
 # --- The messages ---------------------------------------------------------
@@ -107,8 +107,8 @@ class DeliveryStatusChanged(Message):
     delivery_id: str
     document: str
     recipient: str
-    code: str  # the event reported
-    status: str | None  # the delivery's status after it (16 restores the earlier one)
+    code: Status  # the event reported
+    status: Status | None  # the delivery's status after it (16 restores the earlier one)
     seq: int
     at: str
     reported_by: str
@@ -172,7 +172,7 @@ class DeliveryDueSoon(Message):
     sender: str
     recipient: str
     subject: str
-    status: str | None
+    status: Status | None
     due_at: str
     noticed_at: str
 
@@ -189,7 +189,7 @@ class DeliveryOverdue(Message):
     sender: str
     recipient: str
     subject: str
-    status: str | None
+    status: Status | None
     due_at: str
     noticed_at: str
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from services.common.db import UtcDateTime
+
 
 @dataclass(frozen=True)
 class BusTables:
@@ -28,8 +30,8 @@ def add_bus_tables(metadata: sa.MetaData) -> BusTables:
         sa.Column("exchange", sa.String(100), nullable=False),
         sa.Column("routing_key", sa.String(200), nullable=False),
         sa.Column("body", sa.JSON, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("published_at", UtcDateTime, nullable=True),
     )
     sa.Index(
         "ix_outbox_unpublished",
@@ -42,7 +44,7 @@ def add_bus_tables(metadata: sa.MetaData) -> BusTables:
         metadata,
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("message_id", sa.String(100), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", UtcDateTime, nullable=False),
     )
     failures = sa.Table(
         "message_failures",
@@ -51,6 +53,6 @@ def add_bus_tables(metadata: sa.MetaData) -> BusTables:
         sa.Column("message_id", sa.String(100), primary_key=True),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("last_error", sa.Text, nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
     )
     return BusTables(outbox=outbox, processed=processed, failures=failures)

@@ -85,8 +85,8 @@ def register_webhook(
     box: SecretBox,
     agency: str,
     url: object,
-    events: object = None,
     *,
+    events: object = None,
     allow_loopback: bool,
 ) -> tuple[WebhookConfig, str, bool]:
     """Set the agency's endpoint with a fresh secret: (view, secret, created).
@@ -152,6 +152,7 @@ def enqueue(
     session: Session,
     agency: str,
     event: str,
+    *,
     role: str,
     data: Mapping[str, object],
     dedupe_key: str,
@@ -210,9 +211,9 @@ def delivery_received(session: Session, msg: DeliveryDispatched, delivery: Deliv
         session,
         msg.recipient,
         EVENT_RECEIVED,
-        "recipient",
-        data,
-        f"received:{delivery.delivery_id}",
+        role="recipient",
+        data=data,
+        dedupe_key=f"received:{delivery.delivery_id}",
     )
 
 
@@ -235,9 +236,9 @@ def status_changed(session: Session, msg: DeliveryStatusChanged) -> None:
         "staff": msg.staff,
     }
     key = f"status:{msg.delivery_id}:{msg.seq}"
-    enqueue(session, msg.recipient, EVENT_STATUS, "recipient", data, key)
+    enqueue(session, msg.recipient, EVENT_STATUS, role="recipient", data=data, dedupe_key=key)
     if doc is not None and doc.sender_code != msg.recipient:
-        enqueue(session, doc.sender_code, EVENT_STATUS, "sender", data, key)
+        enqueue(session, doc.sender_code, EVENT_STATUS, role="sender", data=data, dedupe_key=key)
 
 
 def deadline_noticed(
@@ -257,9 +258,9 @@ def deadline_noticed(
         "noticed_at": msg.noticed_at,
     }
     key = f"{event}:{msg.delivery_id}"
-    enqueue(session, msg.recipient, event, "recipient", data, key)
+    enqueue(session, msg.recipient, event, role="recipient", data=data, dedupe_key=key)
     if overdue and msg.sender != msg.recipient:
-        enqueue(session, msg.sender, event, "sender", data, key)
+        enqueue(session, msg.sender, event, role="sender", data=data, dedupe_key=key)
 
 
 # --- looking at jobs, retrying dead ones --------------------------------------------

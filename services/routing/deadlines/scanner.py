@@ -116,7 +116,7 @@ def _notice(
         sender=exchange.sender_code,
         recipient=delivery.recipient_code,
         subject=exchange.subject,
-        status=delivery.status,
+        status=Status.of(delivery.status),
         due_at=due.isoformat(),
         noticed_at=now.isoformat(),
     )

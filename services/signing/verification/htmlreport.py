@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from html import escape
 
+from services.common.contract import Verdict
 from services.signing.verification.model import (
     CertificateInfo,
     RevocationInfo,
     SignatureReport,
     TimestampInfo,
-    Verdict,
     VerificationReport,
 )
 

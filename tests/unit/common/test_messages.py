@@ -39,7 +39,7 @@ from services.common.bus.messages import (
     DocumentsVerified,
     DocumentVerified,
 )
-from services.common.contract import Verdict
+from services.common.contract import Status, Verdict
 from services.common.errors import MessageFormatError
 
 SENDER = "000.00.00.H41"
@@ -104,8 +104,8 @@ SAMPLES: list[Message] = [
         delivery_id=str(uuid.uuid4()),
         document=str(uuid.uuid4()),
         recipient=RECIPIENT,
-        code="03",
-        status="03",
+        code=Status.REGISTERED,
+        status=Status.REGISTERED,
         seq=2,
         at="2024-03-15T09:00:00+00:00",
         reported_by=RECIPIENT,
@@ -116,7 +116,7 @@ SAMPLES: list[Message] = [
         delivery_id=str(uuid.uuid4()),
         document=str(uuid.uuid4()),
         recipient=RECIPIENT,
-        code="15",
+        code=Status.TAKE_BACK_ACCEPTED,
         status=None,
         seq=7,
         at="2024-03-16T09:00:00+00:00",
@@ -161,7 +161,7 @@ SAMPLES: list[Message] = [
         sender=SENDER,
         recipient=RECIPIENT,
         subject="Về việc triển khai",
-        status="03",
+        status=Status.REGISTERED,
         due_at="2024-03-16T16:59:59+00:00",
         noticed_at="2024-03-16T10:59:59+00:00",
     ),
@@ -438,7 +438,9 @@ PLAIN_FIELD_TYPES = {
     "str | None",
     "tuple[str, ...]",
     "dict[str, Any]",
-    "Verdict",  # a StrEnum: it travels as its string
+    "Verdict",  # StrEnums travel as their string
+    "Status",
+    "Status | None",
     "tuple[dict[str, Any], ...]",  # a folded message's items: payloads, plain values too
 }
 

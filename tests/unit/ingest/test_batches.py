@@ -21,6 +21,7 @@ from services.common.bus.messages import (
     DeliveryStatusChanged,
     DeliveryStatusesChanged,
 )
+from services.common.contract import Status
 from services.ingest.consumers import lock_for_batch
 from services.ingest.models import BUS, Delivery
 from services.ingest.projections import (
@@ -98,8 +99,8 @@ def test_created_dispatched_and_a_status_in_one_batch(
             delivery_id=ids[RECIPIENT],
             document=doc["id"],
             recipient=RECIPIENT,
-            code="03",
-            status="03",
+            code=Status.REGISTERED,
+            status=Status.REGISTERED,
             seq=2,
             at=now,
             reported_by=RECIPIENT,
@@ -149,8 +150,8 @@ def test_folded_copies_and_statuses_apply_like_single_ones(
             delivery_id=ids[recipient],
             document=doc["id"],
             recipient=recipient,
-            code=code,
-            status=code,
+            code=Status(code),
+            status=Status(code),
             seq=seq,
             at=now,
             reported_by=recipient,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from services.common.bus.envelope import wrap
 from services.common.bus.messages import DeliveryDispatched, DeliveryDueSoon, DeliveryOverdue
+from services.common.contract import Status
 from services.ingest.models import Delivery, WebhookJob
 from services.ingest.projections import (
     on_delivery_dispatched,
@@ -167,7 +168,7 @@ def _deadline(
         sender=SENDER,
         recipient=msg.recipient,
         subject=msg.subject,
-        status="03",
+        status=Status.REGISTERED,
         due_at="2026-12-01T10:00:00+07:00",
         noticed_at=datetime.now(UTC).isoformat(),
     )

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from services.common.bus.envelope import wrap
 from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged
+from services.common.contract import Status
 from services.common.wiring import context_of, migrate
 from services.ingest.agencies import add_agency, create_api_key, list_agencies
 from services.ingest.app import create_app
@@ -125,8 +126,8 @@ def status(
         delivery_id=msg.delivery_id,
         document=msg.document,
         recipient=msg.recipient,
-        code=code,
-        status=new_status or code,
+        code=Status(code),
+        status=Status(new_status or code),
         seq=seq,
         at=datetime.now(UTC).isoformat(),
         reported_by=msg.recipient,

@@ -56,9 +56,9 @@ class Setup:
                     session,
                     AGENCY,
                     "delivery.received",
-                    "recipient",
-                    {"n": str(uuid.uuid4())},
-                    str(uuid.uuid4()),
+                    role="recipient",
+                    data={"n": str(uuid.uuid4())},
+                    dedupe_key=str(uuid.uuid4()),
                 )
                 assert job is not None
                 ids.append(job)

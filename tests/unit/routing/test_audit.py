@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from services.common.db import Database
 from services.common.wiring import migrate
-from services.routing.audit import AuditHead, AuditRecord, append, verify_chain
+from services.routing.audit import append, verify_chain
+from services.routing.models import AuditHead, AuditRecord
 
 
 @pytest.fixture
