@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from services.common.auth import bearer_token
 from services.common.contract import Status
 from services.common.errors import BadRequest, ValidationFailed
 from services.common.internal_api import StatusReport
 from services.common.web import json_body, page_limit
 from services.common.wiring import current
 from services.ingest import queries
+from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
 from services.ingest.openapi import OPENAPI
 from services.ingest.projections import record_reported_status
@@ -30,7 +30,7 @@ PAGE_DEFAULT, PAGE_MAXIMUM = 50, 500  # items in one inbox or webhook-deliveries
 def _authenticate() -> None:
     if request.endpoint in ("ingest_api.openapi",):
         return
-    g.agency = current(IngestContext).api_keys.agency_of(bearer_token(request))
+    authenticate()
 
 
 @api.get("/openapi.json")
@@ -62,7 +62,7 @@ def post_document() -> tuple[Response, int]:
     if key is not None and not (0 < len(key.strip()) <= 200):
         raise BadRequest("Idempotency-Key must be 1 to 200 characters")
     accepted = submit_document(
-        Submission(g.agency, upload.stream, metadata, key.strip() if key else None),
+        Submission(calling_agency(), upload.stream, metadata, key.strip() if key else None),
         db=ctx.db,
         agencies=ctx.known_agencies,
         store=ctx.store,
@@ -78,7 +78,7 @@ def post_document() -> tuple[Response, int]:
 
 @api.get("/v1/documents/<doc_id>")
 def get_document(doc_id: str) -> Response:
-    return jsonify(queries.read_document(current(IngestContext).db, g.agency, doc_id))
+    return jsonify(queries.read_document(current(IngestContext).db, calling_agency(), doc_id))
 
 
 @api.get("/v1/documents/<doc_id>/content")
@@ -90,7 +90,7 @@ def get_content(doc_id: str) -> Response:
     except ValueError as e:
         raise BadRequest("version must be a whole number") from e
     sha256, size, chunks = queries.document_content(
-        ctx.db, ctx.store, g.agency, doc_id, version=version
+        ctx.db, ctx.store, calling_agency(), doc_id, version=version
     )
     response = Response(stream_with_context(chunks), mimetype="application/pdf")
     response.headers["Content-Length"] = str(size)
@@ -108,12 +108,12 @@ def get_inbox() -> Response:
     everything = request.args.get("view") == "all"
     items = queries.inbox(
         current(IngestContext).db,
-        g.agency,
+        calling_agency(),
         limit=limit,
         status=status,
         include_taken_back=everything,
     )
-    return jsonify({"agency": g.agency, "items": items})
+    return jsonify({"agency": calling_agency(), "items": items})
 
 
 @api.post("/v1/deliveries/<delivery_id>/status")
@@ -132,12 +132,12 @@ def post_status(delivery_id: str) -> Response:
     staff = body.get("staff") or {}
     if not isinstance(description, str) or not isinstance(staff, dict):
         raise ValidationFailed("description must be text and staff an object")
-    delivery = queries.delivery_for_recipient(ctx.db, g.agency, delivery_id)
+    delivery = queries.delivery_for_recipient(ctx.db, calling_agency(), delivery_id)
     changed = ctx.routing.report_status(
         delivery_id,
         StatusReport(
             code=code,
-            reported_by=g.agency,
+            reported_by=calling_agency(),
             description=description[:2000],
             staff=staff,
             arrived_at=iso(delivery.arrived_at),
@@ -156,7 +156,7 @@ def put_webhook() -> tuple[Response, int]:
     view, secret, created = webhook_store.register_webhook(
         ctx.db,
         ctx.webhook_box,
-        g.agency,
+        calling_agency(),
         body.get("url"),
         events=body.get("events"),
         allow_loopback=ctx.settings.webhook.allow_loopback,
@@ -169,12 +169,12 @@ def put_webhook() -> tuple[Response, int]:
 
 @api.get("/v1/webhook")
 def get_webhook() -> Response:
-    return jsonify(webhook_store.webhook_config(current(IngestContext).db, g.agency))
+    return jsonify(webhook_store.webhook_config(current(IngestContext).db, calling_agency()))
 
 
 @api.delete("/v1/webhook")
 def delete_webhook() -> tuple[str, int]:
-    webhook_store.remove_webhook(current(IngestContext).db, g.agency)
+    webhook_store.remove_webhook(current(IngestContext).db, calling_agency())
     return "", 204
 
 
@@ -182,10 +182,12 @@ def delete_webhook() -> tuple[str, int]:
 def get_webhook_deliveries() -> Response:
     limit = page_limit(request, default=PAGE_DEFAULT, maximum=PAGE_MAXIMUM)
     state = request.args.get("state") or None
-    items = webhook_store.list_jobs(current(IngestContext).db, g.agency, state, limit)
-    return jsonify({"agency": g.agency, "items": items})
+    items = webhook_store.list_jobs(current(IngestContext).db, calling_agency(), state, limit)
+    return jsonify({"agency": calling_agency(), "items": items})
 
 
 @api.post("/v1/webhook/deliveries/<job_id>/retry")
 def retry_webhook_delivery(job_id: str) -> Response:
-    return jsonify(webhook_store.retry_job(current(IngestContext).db, job_id, agency=g.agency))
+    return jsonify(
+        webhook_store.retry_job(current(IngestContext).db, job_id, agency=calling_agency())
+    )

@@ -5,13 +5,13 @@ Routing owns these records; ingest checks who may see what and forwards.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from services.common.auth import bearer_token
 from services.common.errors import Forbidden, NotFound, ValidationFailed
 from services.common.internal_api import TakeBackRequest
 from services.common.web import json_body
 from services.common.wiring import current
+from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
 from services.ingest.models import Delivery, Document
 from services.ingest.queries import readable_document
@@ -23,15 +23,15 @@ exchange_api = Blueprint("ingest_exchange_api", __name__)
 def _authenticate() -> None:
     if request.endpoint == "ingest_exchange_api.receipt_key":
         return  # the public key is public: anyone may check a receipt
-    g.agency = current(IngestContext).api_keys.agency_of(bearer_token(request))
+    authenticate()
 
 
 @exchange_api.post("/v1/documents/<doc_id>/recall")
 def recall(doc_id: str) -> Response:
     """The sender asks every recipient to give the document back (edXML 13)."""
     ctx = current(IngestContext)
-    doc = readable_document(ctx.db, g.agency, doc_id)
-    if doc.sender_code != g.agency:
+    doc = readable_document(ctx.db, calling_agency(), doc_id)
+    if doc.sender_code != calling_agency():
         raise Forbidden("only the sender may recall a document")
     body = json_body(request) if request.data else {}
     reason = body.get("reason") or ""
@@ -39,7 +39,7 @@ def recall(doc_id: str) -> Response:
     if not isinstance(reason, str) or not isinstance(staff, dict):
         raise ValidationFailed("reason must be text and staff an object")
     request_back = TakeBackRequest(
-        requested_by=g.agency, kind="recall", reason=reason[:2000], staff=staff
+        requested_by=calling_agency(), kind="recall", reason=reason[:2000], staff=staff
     )
     return jsonify(ctx.routing.take_back(doc_id, request_back))
 
@@ -48,11 +48,11 @@ def recall(doc_id: str) -> Response:
 def timeline(doc_id: str) -> Response:
     """Every event of every delivery; a recipient sees its own delivery only."""
     ctx = current(IngestContext)
-    doc = readable_document(ctx.db, g.agency, doc_id)
+    doc = readable_document(ctx.db, calling_agency(), doc_id)
     result = ctx.routing.timeline(doc_id)
-    if g.agency != doc.sender_code:
-        result["deliveries"] = [d for d in result["deliveries"] if d["OrganId"] == g.agency]
-        result["events"] = [e for e in result["events"] if e["OrganId"] == g.agency]
+    if calling_agency() != doc.sender_code:
+        result["deliveries"] = [d for d in result["deliveries"] if d["OrganId"] == calling_agency()]
+        result["events"] = [e for e in result["events"] if e["OrganId"] == calling_agency()]
     return jsonify(result)
 
 
@@ -65,8 +65,8 @@ def receipt(delivery_id: str) -> Response:
         doc = session.get(Document, delivery.document) if delivery else None
     if delivery is None or doc is None:
         raise NotFound(f"no delivery {delivery_id}")
-    if g.agency not in (doc.sender_code, delivery.recipient_code):
-        raise Forbidden(f"delivery {delivery_id} is neither from nor to {g.agency}")
+    if calling_agency() not in (doc.sender_code, delivery.recipient_code):
+        raise Forbidden(f"delivery {delivery_id} is neither from nor to {calling_agency()}")
     return jsonify(ctx.routing.receipt(delivery_id))
 
 
@@ -78,7 +78,7 @@ def receipt_key() -> Response:
 @exchange_api.get("/v1/overdue")
 def overdue() -> Response:
     """Late deliveries addressed to an agency, oldest due first (the caller's own)."""
-    agency = request.args.get("agency") or g.agency
-    if agency != g.agency:
+    agency = request.args.get("agency") or calling_agency()
+    if agency != calling_agency():
         raise Forbidden("an agency sees its own overdue work only")
     return jsonify(current(IngestContext).routing.overdue(agency))
