@@ -8,10 +8,13 @@ imports the other: this module is their contract.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from services.common.contract import Status
 from services.common.errors import BadRequest
+
+#: Who did what, as the reporting system tells it (edXML StaffInfo: names, roles...).
+StaffInfo = dict[str, object]
 
 
 def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str:
@@ -23,7 +26,7 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str:
     return value
 
 
-def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+def _object(body: dict[str, Any], name: str) -> StaffInfo:
     value = body.get(name)
     if value is None:
         return {}
@@ -39,7 +42,7 @@ class StatusReport:
     code: Status
     reported_by: str  # the reporting agency's code
     description: str = ""
-    staff: dict[str, Any] = field(default_factory=dict)
+    staff: StaffInfo = field(default_factory=dict)
     arrived_at: str | None = None  # when ingest put the copy in the inbox (status 01)
 
     @classmethod
@@ -72,7 +75,7 @@ class TakeBackRequest:
     requested_by: str  # the sending agency's code
     kind: str = "recall"  # recall | update | replace (edXML BussinessDocType 1, 2, 3)
     reason: str = ""
-    staff: dict[str, Any] = field(default_factory=dict)
+    staff: StaffInfo = field(default_factory=dict)
     replaced_by: str | None = None  # our id of the update or replacement
 
     @classmethod
@@ -93,3 +96,91 @@ class TakeBackRequest:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# --- what routing answers (ingest forwards these to the agency as they are) ----------
+# "OrganId" is edXML's name for an agency code: these answers speak it to agencies.
+
+
+class TakeBackOutcome(TypedDict):
+    OrganId: str  # the recipient agency
+    delivery_id: str
+    requested: bool
+    reason: NotRequired[str]  # why it could not be asked
+    status: str | None
+
+
+class TakeBackAnswer(TypedDict):
+    """The answer to a ``TakeBackRequest``: what was asked of each recipient."""
+
+    document: str
+    kind: str
+    deliveries: list[TakeBackOutcome]
+
+
+class TimelineDelivery(TypedDict):
+    delivery_id: str
+    OrganId: str
+    status: str | None
+    due_at: str | None
+    take_back: str | None
+    replaced_by: str | None
+
+
+class TimelineEvent(TypedDict):
+    delivery_id: str
+    OrganId: str
+    seq: int
+    code: str
+    status_after: str | None
+    at: str
+    reported_by: str
+    description: str
+    staff: StaffInfo
+
+
+class Timeline(TypedDict):
+    """``GET /internal/v1/documents/{id}/timeline``: every delivery and every event."""
+
+    document: str
+    document_id: str
+    sender: str
+    sent_at: str
+    supersedes: str | None
+    deliveries: list[TimelineDelivery]
+    events: list[TimelineEvent]
+
+
+class ReceiptAnswer(TypedDict):
+    """``GET /internal/v1/deliveries/{id}/receipt``: a signed receipt (compact JWS)."""
+
+    receipt: str
+    key_id: str
+
+
+class ReceiptKeyAnswer(TypedDict):
+    """``GET /internal/v1/receipts/key``: the key that checks receipts."""
+
+    key_id: str
+    public_key_pem: str
+    jwk: dict[str, str]
+
+
+class OverdueItem(TypedDict):
+    delivery_id: str
+    document: str
+    document_id: str
+    sender: str
+    due_at: str
+    overdue_by_seconds: int
+    status: str | None
+    subject: str
+
+
+class OverdueListing(TypedDict):
+    """``GET /internal/v1/overdue?agency=CODE``: open deliveries past their due time."""
+
+    agency: str
+    now: str
+    total: int
+    overdue: list[OverdueItem]

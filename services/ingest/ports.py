@@ -3,13 +3,18 @@ fakes in tests are both checked against them."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.common.bus.messages import DeliveryStatusChanged
-from services.common.internal_api import StatusReport, TakeBackRequest
-
-#: A JSON object routing answers and ingest forwards to the agency as it is.
-JsonObject = dict[str, Any]
+from services.common.internal_api import (
+    OverdueListing,
+    ReceiptAnswer,
+    ReceiptKeyAnswer,
+    StatusReport,
+    TakeBackAnswer,
+    TakeBackRequest,
+    Timeline,
+)
 
 
 class RoutingPort(Protocol):
@@ -19,12 +24,12 @@ class RoutingPort(Protocol):
         """Record a status an agency reports; the change routing made (its event follows)."""
         ...
 
-    def take_back(self, document: str, request: TakeBackRequest) -> JsonObject: ...
+    def take_back(self, document: str, request: TakeBackRequest) -> TakeBackAnswer: ...
 
-    def timeline(self, document: str) -> JsonObject: ...
+    def timeline(self, document: str) -> Timeline: ...
 
-    def receipt(self, delivery_id: str) -> JsonObject: ...
+    def receipt(self, delivery_id: str) -> ReceiptAnswer: ...
 
-    def receipt_key(self) -> JsonObject: ...
+    def receipt_key(self) -> ReceiptKeyAnswer: ...
 
-    def overdue(self, agency: str) -> JsonObject: ...
+    def overdue(self, agency: str) -> OverdueListing: ...

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from typing import Any, cast
 
 import requests
 
+from services.common.bus.envelope import parse_payload
 from services.common.bus.messages import DeliveryStatusChanged
-from services.common.errors import BadRequest, Forbidden, NotFound, Unavailable
-from services.common.internal_api import StatusReport, TakeBackRequest
+from services.common.errors import BadRequest, Forbidden, MessageFormatError, NotFound, Unavailable
+from services.common.internal_api import (
+    OverdueListing,
+    ReceiptAnswer,
+    ReceiptKeyAnswer,
+    StatusReport,
+    TakeBackAnswer,
+    TakeBackRequest,
+    Timeline,
+)
 from services.ingest.errors import TransitionRejected
-from services.ingest.ports import JsonObject
 
-_STATUS_CHANGE_FIELDS = tuple(f.name for f in fields(DeliveryStatusChanged))
+# Routing's answers are forwarded as they are; their shapes are the contract's
+# TypedDicts (services/common/internal_api.py), which routing's views return.
+_Answer = dict[str, Any]
 
 
 class RoutingClient:
@@ -29,32 +39,35 @@ class RoutingClient:
             "POST", f"/internal/v1/deliveries/{delivery_id}/status", report.to_json()
         )
         try:
-            return DeliveryStatusChanged(**{name: changed[name] for name in _STATUS_CHANGE_FIELDS})
-        except KeyError as e:
-            raise Unavailable(f"routing answered a status report without {e}") from e
+            return parse_payload(DeliveryStatusChanged, changed, "routing's status answer")
+        except MessageFormatError as e:
+            raise Unavailable(f"routing's answer to a status report is malformed: {e}") from e
 
-    def take_back(self, document: str, request: TakeBackRequest) -> JsonObject:
-        return self._call("POST", f"/internal/v1/documents/{document}/take-back", request.to_json())
+    def take_back(self, document: str, request: TakeBackRequest) -> TakeBackAnswer:
+        path = f"/internal/v1/documents/{document}/take-back"
+        return cast(TakeBackAnswer, self._call("POST", path, request.to_json()))
 
-    def timeline(self, document: str) -> JsonObject:
-        return self._call("GET", f"/internal/v1/documents/{document}/timeline")
+    def timeline(self, document: str) -> Timeline:
+        return cast(Timeline, self._call("GET", f"/internal/v1/documents/{document}/timeline"))
 
-    def receipt(self, delivery_id: str) -> JsonObject:
-        return self._call("GET", f"/internal/v1/deliveries/{delivery_id}/receipt")
+    def receipt(self, delivery_id: str) -> ReceiptAnswer:
+        path = f"/internal/v1/deliveries/{delivery_id}/receipt"
+        return cast(ReceiptAnswer, self._call("GET", path))
 
-    def receipt_key(self) -> JsonObject:
-        return self._call("GET", "/internal/v1/receipts/key")
+    def receipt_key(self) -> ReceiptKeyAnswer:
+        return cast(ReceiptKeyAnswer, self._call("GET", "/internal/v1/receipts/key"))
 
-    def overdue(self, agency: str) -> JsonObject:
-        return self._call("GET", "/internal/v1/overdue", params={"agency": agency})
+    def overdue(self, agency: str) -> OverdueListing:
+        path = "/internal/v1/overdue"
+        return cast(OverdueListing, self._call("GET", path, params={"agency": agency}))
 
     def _call(
         self,
         method: str,
         path: str,
-        body: JsonObject | None = None,
+        body: _Answer | None = None,
         params: dict[str, str] | None = None,
-    ) -> JsonObject:
+    ) -> _Answer:
         try:
             response = self.session.request(
                 method, self.base_url + path, json=body, params=params, timeout=self.timeout

@@ -8,7 +8,12 @@ from dataclasses import asdict
 from flask import Blueprint, Response, jsonify, request
 
 from services.common.auth import require_service_token
-from services.common.internal_api import StatusReport, TakeBackRequest
+from services.common.internal_api import (
+    ReceiptAnswer,
+    ReceiptKeyAnswer,
+    StatusReport,
+    TakeBackRequest,
+)
 from services.common.web import json_body
 from services.common.wiring import current
 from services.routing import views
@@ -54,10 +59,19 @@ def receipt(delivery_id: str) -> Response:
     delivery = views.delivery_view(context.db, delivery_id)
     exchange = views.exchange_view(context.db, delivery["document"])
     key = context.receipt_keys.get()
-    return jsonify({"receipt": key.sign(receipt_claims(delivery, exchange)), "key_id": key.key_id})
+    answer: ReceiptAnswer = {
+        "receipt": key.sign(receipt_claims(delivery, exchange)),
+        "key_id": key.key_id,
+    }
+    return jsonify(answer)
 
 
 @internal.get("/receipts/key")
 def receipt_key() -> Response:
     key = current(RoutingContext).receipt_keys.get()
-    return jsonify({"key_id": key.key_id, "public_key_pem": key.public_pem(), "jwk": key.jwk()})
+    answer: ReceiptKeyAnswer = {
+        "key_id": key.key_id,
+        "public_key_pem": key.public_pem(),
+        "jwk": key.jwk(),
+    }
+    return jsonify(answer)

@@ -16,13 +16,10 @@ from services.common.bus.topology import EVENTS
 from services.common.contract import Status
 from services.common.db import Database, get_locked, insert_at_commit
 from services.common.errors import Forbidden, NotFound
-from services.common.internal_api import StatusReport
+from services.common.internal_api import StaffInfo, StatusReport
 from services.routing import audit
 from services.routing.lifecycle import DeliveryState, Role, next_state
 from services.routing.models import BUS, Delivery, Exchange, StatusEvent
-
-# Who did what, as the reporting system tells it (edXML StaffInfo: names, roles...).
-StaffInfo = dict[str, object]
 
 
 def now() -> datetime:

@@ -4,8 +4,6 @@ that supersedes an earlier document."""
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -13,31 +11,17 @@ from services.common.bus.messages import DocumentReceived
 from services.common.contract import Status
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
-from services.common.internal_api import TakeBackRequest
+from services.common.internal_api import StaffInfo, TakeBackAnswer, TakeBackOutcome, TakeBackRequest
 from services.routing import audit
 from services.routing.errors import TransitionRejected
 from services.routing.lifecycle import Role
 from services.routing.models import Delivery, Exchange
-from services.routing.statuses import StaffInfo, record
 from services.routing.statuses import now as _now
+from services.routing.statuses import record
 
 # edXML BussinessDocType of a document that supersedes an earlier one, and the
 # take-back it asks for.
 SUPERSEDING_KINDS = {2: "update", 3: "replace"}
-
-
-class TakeBackOutcome(TypedDict):
-    OrganId: str  # the recipient agency (edXML's name for an agency code)
-    delivery_id: str
-    requested: bool
-    reason: NotRequired[str]  # why it could not be asked
-    status: str | None
-
-
-class TakeBackAnswer(TypedDict):
-    document: str
-    kind: str
-    deliveries: list[TakeBackOutcome]
 
 
 def _take_back(

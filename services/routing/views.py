@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.errors import NotFound
+from services.common.internal_api import StaffInfo, Timeline
 from services.routing.models import Delivery, Exchange, StatusEvent
-from services.routing.statuses import StaffInfo
 
 
 class EventView(TypedDict):
@@ -37,38 +37,6 @@ class ExchangeView(TypedDict):
     document_id: str
     sender: str
     sha256: str
-
-
-# "OrganId" is edXML's name for an agency code: the timeline speaks it to its readers.
-class TimelineDelivery(TypedDict):
-    delivery_id: str
-    OrganId: str
-    status: str | None
-    due_at: str | None
-    take_back: str | None
-    replaced_by: str | None
-
-
-class TimelineEvent(TypedDict):
-    delivery_id: str
-    OrganId: str
-    seq: int
-    code: str
-    status_after: str | None
-    at: str
-    reported_by: str
-    description: str
-    staff: StaffInfo
-
-
-class Timeline(TypedDict):
-    document: str
-    document_id: str
-    sender: str
-    sent_at: str
-    supersedes: str | None
-    deliveries: list[TimelineDelivery]
-    events: list[TimelineEvent]
 
 
 def _event(e: StatusEvent) -> EventView:

@@ -6,7 +6,6 @@ Service token only; ingest exposes it to agencies as ``GET /v1/overdue``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypedDict
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
@@ -14,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from services.common.auth import require_service_token
 from services.common.db import Database
 from services.common.errors import BadRequest
+from services.common.internal_api import OverdueItem, OverdueListing
 from services.common.web import page_limit
 from services.common.wiring import current
 from services.routing.context import RoutingContext
@@ -23,24 +23,6 @@ from services.routing.models import Delivery, Exchange
 deadlines_internal = Blueprint("routing_deadlines", __name__, url_prefix="/internal/v1")
 
 DEFAULT_LIMIT, MAX_LIMIT = 200, 1000
-
-
-class OverdueItem(TypedDict):
-    delivery_id: str
-    document: str
-    document_id: str
-    sender: str
-    due_at: str
-    overdue_by_seconds: int
-    status: str | None
-    subject: str
-
-
-class OverdueListing(TypedDict):
-    agency: str
-    now: str
-    total: int
-    overdue: list[OverdueItem]
 
 
 def overdue_for(

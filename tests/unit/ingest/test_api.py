@@ -24,14 +24,22 @@ from services.common.bus.envelope import wrap
 from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChanged
 from services.common.contract import Status
 from services.common.errors import Conflict, Forbidden, NotFound
-from services.common.internal_api import StatusReport, TakeBackRequest
+from services.common.internal_api import (
+    OverdueListing,
+    ReceiptAnswer,
+    ReceiptKeyAnswer,
+    StatusReport,
+    TakeBackAnswer,
+    TakeBackRequest,
+    Timeline,
+)
 from services.common.wiring import context_of, migrate
 from services.ingest.agencies import add_agency, create_api_key, revoke_api_keys
 from services.ingest.app import create_app
 from services.ingest.context import IngestContext
 from services.ingest.errors import TransitionRejected
 from services.ingest.models import BUS, Delivery, Document
-from services.ingest.ports import JsonObject, RoutingPort
+from services.ingest.ports import RoutingPort
 from services.ingest.projections import on_delivery_dispatched
 from services.ingest.settings import IngestSettings
 from services.routing.lifecycle import DeliveryState, Role, next_state
@@ -97,19 +105,19 @@ class FakeRouting(RoutingPort):
             staff=report.staff,
         )
 
-    def take_back(self, document: str, request: TakeBackRequest) -> JsonObject:
+    def take_back(self, document: str, request: TakeBackRequest) -> TakeBackAnswer:
         raise NotImplementedError
 
-    def timeline(self, document: str) -> JsonObject:
+    def timeline(self, document: str) -> Timeline:
         raise NotImplementedError
 
-    def receipt(self, delivery_id: str) -> JsonObject:
+    def receipt(self, delivery_id: str) -> ReceiptAnswer:
         raise NotImplementedError
 
-    def receipt_key(self) -> JsonObject:
+    def receipt_key(self) -> ReceiptKeyAnswer:
         raise NotImplementedError
 
-    def overdue(self, agency: str) -> JsonObject:
+    def overdue(self, agency: str) -> OverdueListing:
         raise NotImplementedError
 
 
