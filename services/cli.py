@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,8 +17,7 @@ from flask import Flask
 from kombu import Connection, Queue
 
 from services.common.bus.connection import connect
-from services.common.bus.envelope import Message
-from services.common.bus.topology import declare_queues, service_queue
+from services.common.bus.topology import declare_queues
 from services.common.errors import LienThongError
 from services.common.runtime import Runner, Service
 from services.common.settings import CommonSettings, Env, load_common
@@ -43,7 +42,7 @@ class ServiceEntry:
     """One service as the composition root knows it; each is imported only when used."""
 
     load: Callable[[], tuple[ServiceSettings, Callable[[Any], Flask]]]
-    event_types: Callable[[], Sequence[type[Message]]]  # what its events queue reads
+    events_queue: Callable[[], Queue]  # bound to what its handler map reads
 
 
 def _ingest() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
@@ -67,22 +66,22 @@ def _routing() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
     return RoutingSettings.from_env(), create_app
 
 
-def _ingest_events() -> Sequence[type[Message]]:
-    from services.ingest.consumers import EVENT_TYPES
+def _ingest_events() -> Queue:
+    from services.ingest.consumers import EVENTS_QUEUE
 
-    return EVENT_TYPES
-
-
-def _signing_events() -> Sequence[type[Message]]:
-    from services.signing.consumers import EVENT_TYPES
-
-    return EVENT_TYPES
+    return EVENTS_QUEUE
 
 
-def _routing_events() -> Sequence[type[Message]]:
-    from services.routing.consumers import EVENT_TYPES
+def _signing_events() -> Queue:
+    from services.signing.consumers import EVENTS_QUEUE
 
-    return EVENT_TYPES
+    return EVENTS_QUEUE
+
+
+def _routing_events() -> Queue:
+    from services.routing.consumers import EVENTS_QUEUE
+
+    return EVENTS_QUEUE
 
 
 SERVICES: dict[str, ServiceEntry] = {
@@ -94,7 +93,7 @@ SERVICES: dict[str, ServiceEntry] = {
 
 def service_queues() -> list[Queue]:
     """Every service's events queue, bound from its own handler map."""
-    return [service_queue(name, entry.event_types()) for name, entry in SERVICES.items()]
+    return [entry.events_queue() for entry in SERVICES.values()]
 
 
 def declare_bus(common: CommonSettings) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from kombu import Queue
 from sqlalchemy.orm import Session
 
 from services.common.bus.consumer import Subscriptions
@@ -103,6 +104,9 @@ CONNECTOR: tuple[AnyHandling, ...] = (
 
 #: What ingest's event queue is bound to (services.cli declares it from this).
 EVENT_TYPES: tuple[type[Message], ...] = tuple(h.message for h in EVENTS_CONSUMER)
+#: The service's events queue, bound to exactly those types (declared by the
+#: composition root before any service runs, and by the consumer itself).
+EVENTS_QUEUE: Queue = service_queue("ingest", EVENT_TYPES)
 
 _BY_TYPE: dict[type[Message], AnyHandling] = {h.message: h for h in (*EVENTS_CONSUMER, *CONNECTOR)}
 
@@ -137,7 +141,7 @@ def subscriptions(table: Iterable[AnyHandling]) -> Subscriptions:
 def add_consumers(runtime: Runtime, common: CommonSettings, db: Database) -> None:
     """The events consumer, and the connector: every registered agency's delivery
     queue feeds its inbox."""
-    events = service_queue("ingest", EVENT_TYPES)
+    events = EVENTS_QUEUE
     add_consumer(
         runtime, common, BUS, "ingest-events", subscriptions(EVENTS_CONSUMER), lambda: [events]
     )

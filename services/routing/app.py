@@ -6,7 +6,6 @@ import logging
 
 from flask import Flask
 
-from services.common.bus.topology import service_queue
 from services.common.db import Database
 from services.common.web import health_blueprint
 from services.common.wiring import Runtime, add_consumer, add_relay, new_flask_app
@@ -55,7 +54,7 @@ def create_app(settings: RoutingSettings) -> Flask:
         BUS,
         "routing-events",
         consumers.subscriptions(),
-        lambda: [service_queue("routing", consumers.EVENT_TYPES)],
+        lambda: [consumers.EVENTS_QUEUE],
     )
     scanner, mail_worker = _deadline_workers(runtime, settings)
     context = RoutingContext(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from kombu import Queue
 from sqlalchemy.orm import Session
 
 from services.common.bus.consumer import Handler, Subscriptions
@@ -24,6 +25,7 @@ from services.common.bus.messages import (
     DocumentReceived,
     DocumentVerified,
 )
+from services.common.bus.topology import service_queue
 from services.common.db import add_row, get_row, load_rows, lock_rows
 from services.routing import audit
 from services.routing.deadlines.notices import usable_address
@@ -118,6 +120,9 @@ CONSUMED: tuple[Consumed[Any], ...] = (
 
 #: The message types routing's queue is bound to (``topology.service_queue``).
 EVENT_TYPES: tuple[type[Message], ...] = tuple(c.message for c in CONSUMED)
+#: The service's events queue, bound to exactly those types (declared by the
+#: composition root before any service runs, and by the consumer itself).
+EVENTS_QUEUE: Queue = service_queue("routing", EVENT_TYPES)
 
 _BY_TYPE: dict[str, Consumed[Any]] = {c.message.TYPE: c for c in CONSUMED}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common.bus.topology import service_queue
 from services.common.db import Database
 from services.common.storage import open_store
 from services.common.web import health_blueprint
@@ -61,7 +60,7 @@ def create_app(settings: SigningSettings) -> Flask:
         BUS,
         consumers.CONSUMER_NAME,
         consumers.subscriptions(arrival),
-        lambda: [service_queue("signing", consumers.EVENT_TYPES)],
+        lambda: [consumers.EVENTS_QUEUE],
     )
     app = new_flask_app(runtime, context)
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))

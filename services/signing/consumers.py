@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kombu import Queue
 from sqlalchemy.orm import Session
 
 from services.common.bus.consumer import BatchPreparer, Handler, Subscriptions
 from services.common.bus.envelope import Message
 from services.common.bus.messages import DocumentReceived
+from services.common.bus.topology import service_queue
 from services.signing.arrival import ArrivalVerification, check_batch
 
 CONSUMER_NAME = "signing-events"
@@ -34,6 +36,9 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 
 #: The message types signing's queue is bound to.
 EVENT_TYPES: tuple[type[Message], ...] = tuple(s.message for s in SUBSCRIPTIONS)
+#: The service's events queue, bound to exactly those types (declared by the
+#: composition root before any service runs, and by the consumer itself).
+EVENTS_QUEUE: Queue = service_queue("signing", EVENT_TYPES)
 
 
 def _prepare_batch(session: Session, messages: list[Message]) -> None:

@@ -25,7 +25,7 @@ from services.routing import consumers
 from services.routing.models import BUS, Delivery, Exchange
 from testkit.infra import RabbitVhost
 
-ROUTING_QUEUE = topology.service_queue("routing", consumers.EVENT_TYPES)
+ROUTING_QUEUE = consumers.EVENTS_QUEUE
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from services.common.bus.messages import (
     DocumentReceived,
     DocumentVerified,
 )
-from services.common.bus.topology import service_queue
 from services.routing import consumers
 
 
@@ -25,7 +24,7 @@ def test_the_queue_binds_exactly_the_handled_types_and_their_folds() -> None:
             DocumentVerified,
         }
     )
-    bindings = {b.routing_key for b in service_queue("routing", consumers.EVENT_TYPES).bindings}
+    bindings = {b.routing_key for b in consumers.EVENTS_QUEUE.bindings}
     assert bindings == {
         "document.received",
         "delivery.arrived",
