@@ -79,7 +79,9 @@ def _its_deliveries(msg: DeliveriesCreated) -> Iterable[NamedDelivery]:
     )
 
 
-def _its_document(msg: DeliveryStatusChanged | DocumentVerified) -> tuple[str]:
+def _its_document(
+    msg: DeliveryDispatched | DeliveryStatusChanged | DocumentVerified,
+) -> tuple[str]:
     return (msg.document,)
 
 
@@ -99,7 +101,13 @@ EVENTS_CONSUMER: tuple[AnyHandling, ...] = (
 )
 
 CONNECTOR: tuple[AnyHandling, ...] = (
-    Handling(DeliveryDispatched, projections.on_delivery_dispatched, deliveries=_its_delivery),
+    # Its document too: the arrival's status push names the sender (one query a batch).
+    Handling(
+        DeliveryDispatched,
+        projections.on_delivery_dispatched,
+        deliveries=_its_delivery,
+        documents=_its_document,
+    ),
 )
 
 #: What ingest's event queue is bound to (services.cli declares it from this).
