@@ -159,7 +159,7 @@ def put_webhook() -> tuple[Response, int]:
         calling_agency(),
         body.get("url"),
         events=body.get("events"),
-        allow_loopback=ctx.settings.webhook.allow_loopback,
+        guard=ctx.webhooks.guard,
     )
     # The secret is shown here, once; only an encrypted copy is kept.
     response = jsonify({**view, "secret": secret})

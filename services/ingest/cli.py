@@ -8,6 +8,7 @@ from services.common.db import Database
 from services.ingest.agencies import add_agency, create_api_key, list_agencies, revoke_api_keys
 from services.ingest.settings import IngestSettings
 from services.ingest.webhooks import store as webhook_store
+from services.ingest.webhooks.http import guard_for
 from services.ingest.webhooks.rules import EVENTS, SecretBox
 
 DEMO_AGENCIES = [
@@ -83,7 +84,7 @@ def agencies_webhook(code: str, url: str | None, events: tuple[str, ...], remove
         code,
         url,
         events=list(events) or None,
-        allow_loopback=settings.webhook.allow_loopback,
+        guard=guard_for(settings.webhook),
     )
     click.echo(secret)
     wanted = ", ".join(view["events"] or ["every event"])

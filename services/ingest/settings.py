@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from services.common.errors import SettingsError
 from services.common.settings import PREFIX, CommonSettings, Env, database_url, load_common
+from services.ingest.webhooks.addresses import Network, parse_networks
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class WebhookSettings:
     backoff_base: float = 2.0
     backoff_cap: float = 600.0
     allow_loopback: bool = True
+    # Networks (private ones) webhooks may reach besides public addresses; default none.
+    allow_networks: tuple[Network, ...] = ()
     concurrency: int = 8
     # Keys that encrypt the agencies' webhook secrets at rest: the first one encrypts,
     # every one decrypts (rotation). Never logged.
@@ -61,6 +64,7 @@ def _webhook(env: Env, common: CommonSettings, *, embedded: bool) -> WebhookSett
         # Loopback receivers are what a laptop demo and the tests use; a real deployment
         # (PostgreSQL) refuses them unless told otherwise: they reach the host's own services.
         allow_loopback=_flag(env, "WEBHOOK_ALLOW_LOOPBACK", embedded),
+        allow_networks=_networks(env, "WEBHOOK_ALLOW_NETWORKS"),
         concurrency=env.integer("WEBHOOK_CONCURRENCY", 8, minimum=1, maximum=64),
         secret_keys=_secret_keys(env, common.service_token),
     )
@@ -88,6 +92,13 @@ def _flag(env: Env, name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+def _networks(env: Env, name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.raw(name) or "")
+    except ValueError as e:
+        raise SettingsError(f"{PREFIX}{name}: {e}") from e
 
 
 def _secret_keys(env: Env, service_token: str) -> tuple[str, ...]:

@@ -7,18 +7,17 @@ permanent, the push is dead.
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from requests.utils import get_environ_proxies, select_proxy
 
 from services.ingest.settings import WebhookSettings
-from services.ingest.webhooks.rules import address_problem
+from services.ingest.webhooks.network import AddressGuard, AddressRefused, GuardedAdapter
 
 
 @dataclass(frozen=True)
@@ -44,23 +43,6 @@ def _retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0) if seconds is not None and math.isfinite(seconds) else None
 
 
-def _resolved_problem(url: str, allow_loopback: bool) -> str | None:
-    """Refuse a host name that resolves to loopback or link-local (checked at each send:
-    DNS can change after the URL was registered)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return None  # the POST itself reports the failure, and it is retried
-    for address in sorted(addresses):
-        problem = address_problem(
-            ipaddress.ip_address(str(address).split("%")[0]), allow_loopback=allow_loopback
-        )
-        if problem:
-            return f"{host} resolves to {problem}"
-    return None
-
-
 def classify(status: int, text: str, retry_after: str | None = None) -> Outcome:
     if 200 <= status < 300:
         return Outcome(delivered=True, status=status)
@@ -75,22 +57,39 @@ def classify(status: int, text: str, retry_after: str | None = None) -> Outcome:
 
 class HttpTransport:
     """POSTs with ``requests``: connect and read timeouts, no redirects, at most 1 KiB
-    of the answer kept for the error message."""
+    of the answer kept for the error message. Each connection goes only to an address
+    ``guard`` checked (see ``network``); a refused address kills the push."""
 
-    def __init__(self, settings: WebhookSettings) -> None:
+    def __init__(self, settings: WebhookSettings, guard: AddressGuard | None = None) -> None:
         self.timeout = (settings.connect_timeout, settings.read_timeout)
-        self.allow_loopback = settings.allow_loopback
+        self.guard = guard or guard_for(settings)
         self._local = threading.local()
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()  # HTTPS_PROXY and a CA bundle from the environment apply
+            adapter = GuardedAdapter(self.guard)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._local.session = session
         return session
 
+    def _proxied_problem(self, url: str) -> str | None:
+        """Through a proxy the proxy connects, not us: refuse a name that resolves here
+        to a refused address (one that does not resolve here is the proxy's to judge)."""
+        if not select_proxy(url, get_environ_proxies(url)):
+            return None
+        try:
+            self.guard.addresses(urlsplit(url).hostname or "")
+        except AddressRefused as e:
+            return str(e)
+        except OSError:
+            pass
+        return None
+
     def __call__(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
-        problem = _resolved_problem(url, self.allow_loopback)
+        problem = self._proxied_problem(url)
         if problem:
             return Outcome(error=f"refused: {problem}")
         try:
@@ -106,9 +105,18 @@ class HttpTransport:
                 return classify(
                     response.status_code, text.strip(), response.headers.get("Retry-After")
                 )
+        except AddressRefused as e:
+            return Outcome(error=f"refused: {e}")
         except requests.Timeout as e:
             return Outcome(retry=True, error=f"timed out: {e}")
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as e:
             return Outcome(error=f"bad URL: {e}")
         except (requests.RequestException, OSError) as e:
             return Outcome(retry=True, error=f"{type(e).__name__}: {e}")
+
+
+def guard_for(settings: WebhookSettings) -> AddressGuard:
+    """The deployment's address rule, with the system resolver."""
+    return AddressGuard(
+        allow_loopback=settings.allow_loopback, allow_networks=settings.allow_networks
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import random
 import secrets
 import time
@@ -28,6 +27,11 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from services.common.errors import LienThongError, ValidationFailed
+from services.ingest.webhooks.addresses import (
+    Network,
+    address_problem,
+    host_address,
+)
 
 # --- events and headers -----------------------------------------------------------
 
@@ -111,37 +115,21 @@ def backoff_delay(
 MAX_URL_LENGTH = 2000
 
 
-def address_problem(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool
-) -> str | None:
-    """Why we would not POST to this address, or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback or address.is_unspecified:
-        if allow_loopback:
-            return None
-        return (
-            f"{address} is this host (loopback); set LIENTHONG_WEBHOOK_ALLOW_LOOPBACK=true "
-            "to allow it"
-        )
-    if address.is_link_local:
-        return f"{address} is link-local (for example a cloud metadata service)"
-    if address.is_multicast or address.is_reserved:
-        return f"{address} is not a unicast address"
-    return None
-
-
 def _is_loopback_name(host: str) -> bool:
     host = host.rstrip(".").lower()
     return host == "localhost" or host.endswith(".localhost")
 
 
-def check_webhook_url(url: object, *, allow_loopback: bool) -> str:
+def check_webhook_url(
+    url: object, *, allow_loopback: bool, allow_networks: Sequence[Network] = ()
+) -> str:
     """The URL as it will be used, or ValidationFailed naming what is wrong.
 
     Only http and https; a host is required; no user name or password in the URL; no
-    fragment; loopback hosts only when allowed; never link-local or multicast. A
-    host name is checked again, resolved, each time we send."""
+    fragment. A numeric host, in any form a resolver accepts (``0xa9fea9fe``,
+    ``2852039166``, ``169.254.169.254.``), must pass the address rule of
+    ``addresses``. A host name is resolved and checked by the caller (registration)
+    and again at each send, by the connection itself."""
 
     def refuse(message: str) -> ValidationFailed:
         return ValidationFailed(
@@ -177,12 +165,14 @@ def check_webhook_url(url: object, *, allow_loopback: bool) -> str:
             )
         return url
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+        address = host_address(host)
+    except ValueError as e:
+        raise refuse(str(e)) from None
+    if address is None:
         if not all(label and len(label) <= 63 for label in host.rstrip(".").split(".")):
-            raise refuse(f"{host} is not a valid host name") from None
+            raise refuse(f"{host} is not a valid host name")
         return url
-    problem = address_problem(address, allow_loopback=allow_loopback)
+    problem = address_problem(address, allow_loopback=allow_loopback, allow_networks=allow_networks)
     if problem:
         raise refuse(problem)
     return url

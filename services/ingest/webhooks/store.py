@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from requests.utils import get_environ_proxies, select_proxy
 from sqlalchemy.orm import Session
 
 from services.common.bus.messages import (
@@ -22,9 +24,10 @@ from services.common.bus.messages import (
     DeliveryStatusChanged,
 )
 from services.common.db import Database, get_row
-from services.common.errors import BadRequest, Conflict, NotFound
+from services.common.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from services.ingest.models import Agency, Delivery, Document, Webhook, WebhookJob
 from services.ingest.times import iso, now
+from services.ingest.webhooks.network import AddressGuard, AddressRefused
 from services.ingest.webhooks.rules import (
     EVENT_DUE_SOON,
     EVENT_OVERDUE,
@@ -87,12 +90,13 @@ def register_webhook(
     url: object,
     *,
     events: object = None,
-    allow_loopback: bool,
+    guard: AddressGuard,
 ) -> tuple[WebhookConfig, str, bool]:
     """Set the agency's endpoint with a fresh secret: (view, secret, created).
 
-    Every registration makes a new secret; jobs still queued are signed with it."""
-    checked_url = check_webhook_url(url, allow_loopback=allow_loopback)
+    The URL's host must be, or resolve only to, addresses ``guard`` allows. Every
+    registration makes a new secret; jobs still queued are signed with it."""
+    checked_url = check_reachable_url(url, guard)
     checked_events = check_events(events)
     secret = new_secret()
     moment = now()
@@ -109,6 +113,30 @@ def register_webhook(
         session.flush()
         view = _config_view(hook)
     return view, secret, created
+
+
+def check_reachable_url(url: object, guard: AddressGuard) -> str:
+    """``check_webhook_url``, then the host's addresses: every A and AAAA record must
+    be allowed. A name that does not resolve is refused too (unless a proxy from the
+    environment will resolve it for us), so a mistyped host is told at once."""
+    checked = check_webhook_url(
+        url, allow_loopback=guard.allow_loopback, allow_networks=guard.allow_networks
+    )
+    host = urlsplit(checked).hostname or ""
+    try:
+        guard.addresses(host)
+    except AddressRefused as e:
+        raise _url_refused(str(e)) from None
+    except (OSError, UnicodeError) as e:
+        if not select_proxy(checked, get_environ_proxies(checked)):
+            raise _url_refused(f"{host} does not resolve ({e})") from None
+    return checked
+
+
+def _url_refused(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"the webhook URL is refused: {message}", [{"field": "url", "message": message}]
+    )
 
 
 def webhook_config(db: Database, agency: str) -> WebhookConfig:

@@ -30,7 +30,7 @@ from services.common.db import Database
 from services.ingest.models import Webhook, WebhookJob
 from services.ingest.settings import WebhookSettings
 from services.ingest.times import now
-from services.ingest.webhooks.http import HttpTransport, Outcome, Transport
+from services.ingest.webhooks.http import HttpTransport, Outcome, Transport, guard_for
 from services.ingest.webhooks.rules import (
     HEADER_ATTEMPT,
     HEADER_DELIVERY,
@@ -80,7 +80,9 @@ class WebhookWorker:
         self.db = db
         self.box = box
         self.settings = settings
-        self.transport: Transport = transport or HttpTransport(settings)
+        # The deployment's address rule: registration and the transport both use it.
+        self.guard = guard_for(settings)
+        self.transport: Transport = transport or HttpTransport(settings, self.guard)
         self.rng = rng
         self.poll_interval = poll_interval
         self.lease = settings.connect_timeout + settings.read_timeout + LEASE_MARGIN

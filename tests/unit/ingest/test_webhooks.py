@@ -142,8 +142,8 @@ def test_backoff_base_and_cap_are_injectable() -> None:
     "url",
     [
         "https://vanban.nghean.gov.vn/lienthong/hook",
-        "http://10.1.2.3:8080/hook?x=1",
-        "https://[2001:db8::1]/hook",
+        "http://14.225.0.10:8080/hook?x=1",
+        "https://[2402:800:20ff::10]/hook",
         "HTTPS://Example.GOV.VN./hook",
     ],
 )

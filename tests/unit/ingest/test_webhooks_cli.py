@@ -12,12 +12,14 @@ from click.testing import CliRunner
 
 from services.cli import main
 from services.ingest.models import Webhook
+from services.ingest.webhooks import network
 from services.ingest.webhooks.rules import EVENT_RECEIVED, SecretBox
 from tests.unit.ingest.test_webhooks_kit import (
     HOOK,
     RECIPIENT,
     Ingest,
     dispatched,
+    fake_resolve,
     ingest_app,
     land,
 )
@@ -36,6 +38,7 @@ def test_the_cli_registers_lists_retries_and_removes(
 ) -> None:
     for name, value in ingest.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(network, "system_resolve", fake_resolve)
     runner = CliRunner()
 
     registered = runner.invoke(

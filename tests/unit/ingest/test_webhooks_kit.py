@@ -3,6 +3,7 @@ SQLite with three agencies, and the bus messages its projections receive."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,16 @@ SENDER = "000.00.00.H41"
 RECIPIENT = "000.00.01.H41"
 THIRD = "000.00.02.H41"
 HOOK = "https://vanban.example.gov.vn/lienthong/hook"
+# What the fake resolver answers (the tests do no DNS): public addresses.
+FAKE_DNS = {"vanban.example.gov.vn": ["14.225.0.10", "2402:800:20ff::10"]}
+
+
+def fake_resolve(host: str) -> list[str]:
+    """A resolver for AddressGuard: FAKE_DNS, or the error a missing name gives."""
+    try:
+        return FAKE_DNS[host.rstrip(".").lower()]
+    except KeyError:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
 
 
 @dataclass
@@ -91,6 +102,7 @@ def make_ingest(tmp_path: Path, **extra: str) -> Ingest:
     app = create_app(settings)
     app.config["TESTING"] = True
     ctx = context_of(app, IngestContext)
+    ctx.webhooks.guard.resolve = fake_resolve
     keys = {}
     for code, name in [(SENDER, "UBND tỉnh"), (RECIPIENT, "Sở Nội vụ"), (THIRD, "Sở Tài chính")]:
         if code not in {a.code for a in list_agencies(ctx.db)}:

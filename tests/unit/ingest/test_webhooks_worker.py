@@ -20,9 +20,11 @@ from services.ingest.models import WebhookJob
 from services.ingest.settings import WebhookSettings
 from services.ingest.webhooks import store as webhook_store
 from services.ingest.webhooks.http import HttpTransport, Outcome, classify
+from services.ingest.webhooks.network import AddressGuard
 from services.ingest.webhooks.rules import SecretBox, verify_webhook_signature
 from services.ingest.webhooks.worker import WebhookWorker
 from testkit.infra import free_port
+from tests.unit.ingest.test_webhooks_kit import fake_resolve
 
 AGENCY = "000.00.01.H41"
 BOX = SecretBox(["unit-test-key-0123456789"])
@@ -96,7 +98,11 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     db = Database(url)
     add_agency(db, AGENCY, "Sở Nội vụ")
     _view, secret, _created = webhook_store.register_webhook(
-        db, BOX, AGENCY, "https://vanban.example.gov.vn/hook", allow_loopback=False
+        db,
+        BOX,
+        AGENCY,
+        "https://vanban.example.gov.vn/hook",
+        guard=AddressGuard(allow_loopback=False, resolve=fake_resolve),
     )
     yield Setup(db, secret)
     db.dispose()
