@@ -141,6 +141,7 @@ class ArrivalVerification:
                 id=msg.document,
                 document_id=msg.document_id,
                 sender_code=msg.sender,
+                recipients=list(msg.recipients),
                 sha256=msg.sha256,
                 size=msg.size,
                 doc_metadata=msg.metadata,

@@ -19,4 +19,5 @@ class PkiKeySource:
             subject=record.subject,
             organization=record.organization or record.common_name,
             common_name=record.common_name,
+            agency=record.agency_code,
         )

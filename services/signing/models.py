@@ -28,6 +28,8 @@ class KnownDocument(Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     document_id: Mapped[str] = mapped_column(sa.String(300))
     sender_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # The agencies it was sent to (document.received): who else may sign it (a copy).
+    recipients: Mapped[list[str] | None] = mapped_column(sa.JSON)
     sha256: Mapped[str] = mapped_column(sa.String(64))  # the version as received
     size: Mapped[int] = mapped_column(sa.BigInteger)
     doc_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON)

@@ -23,6 +23,7 @@ from services.signing import drawings
 from services.signing.appearance import Box, Profile
 from services.signing.images import check_png, png_size_mm
 from services.signing.models import BUS, AppearanceImage, DocumentVersion, KnownDocument
+from services.signing.parties import Parties, require_own_certificate, require_party
 from services.signing.pades import Level, PadesEngine, SignatureRequest, VisibleSignature
 from services.signing.pdfinfo import signature_widgets
 from services.signing.pdftext import read_page
@@ -37,6 +38,7 @@ class SignerIdentity:
     subject: str
     organization: str  # shown on stamps
     common_name: str
+    agency: str | None = None  # the certificate's agency (None: a key file, not the PKI)
 
 
 class KeySource(Protocol):
@@ -220,6 +222,7 @@ class SigningService:
             "personal" if personal else "organization",
             options.person if personal else None,
         )
+        require_own_certificate(options.agency, identity.agency, identity.common_name)
         moment = _now()
         visible, existing = self._visible(source, options, identity, moment)
         field_name = f"{options.profile.value}-{existing + 1}"
@@ -241,13 +244,18 @@ class SigningService:
         with self.db.reading() as session:
             known = session.get(KnownDocument, document)
             if known is None:
-                raise NotFound(f"no document {document}")
+                raise NotFound(
+                    f"signing does not know document {document}: no such document, or "
+                    "ingest's document.received has not reached signing yet (try again soon)"
+                )
+            parties = Parties(document, known.sender_code, tuple(known.recipients or ()))
             latest = session.scalars(
                 sa.select(DocumentVersion)
                 .where(DocumentVersion.document == document)
                 .order_by(DocumentVersion.version.desc())
             ).first()
             metadata = dict(known.doc_metadata or {})
+        require_party(options.profile, options.agency, parties)
         current_sha = latest.sha256 if latest else known.sha256
         version = (latest.version if latest else 1) + 1
         signer_info = metadata.get("SignerInfo") or {}

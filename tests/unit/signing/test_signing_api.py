@@ -496,7 +496,7 @@ def test_signing_needs_a_known_document_and_a_json_body(signing: Signing) -> Non
 
 
 def test_a_revoked_certificate_is_409(signing: Signing, received_letter: str) -> None:
-    agency = "000.00.77.H41"
+    agency = "000.00.01.H41"  # the recipient: a party, making a copy
     record = signing.ctx.pki.issue(agency=agency, kind="organization", name="Sở Ngoại vụ")
     signing.ctx.pki.revoke(record.serial, "keyCompromise")
     problem = assert_problem(
