@@ -23,8 +23,8 @@ from services.signing import drawings
 from services.signing.appearance import Box, Profile
 from services.signing.images import check_png, png_size_mm
 from services.signing.models import BUS, AppearanceImage, DocumentVersion, KnownDocument
-from services.signing.parties import Parties, require_own_certificate, require_party
 from services.signing.pades import Level, PadesEngine, SignatureRequest, VisibleSignature
+from services.signing.parties import Parties, require_own_certificate, require_party
 from services.signing.pdfinfo import signature_widgets
 from services.signing.pdftext import read_page
 from services.signing.stampkit import embedded_image

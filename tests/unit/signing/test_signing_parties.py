@@ -23,7 +23,7 @@ from services.signing.models import DocumentVersion, KnownDocument
 from services.signing.parties import Parties, certificate_problem, may_sign
 from services.signing.signing_service import KeySource, SignerIdentity
 from testkit.official_doc import official_letter
-from tests.unit.signing.kit import AGENCY, LEADER, SigningKit
+from tests.unit.signing.kit import AGENCY, LEADER
 from tests.unit.signing.test_signing_api import Signing, assert_problem
 from tests.unit.signing.test_signing_api import signing as signing  # the module's fixture
 
@@ -135,9 +135,7 @@ def test_the_recipient_may_copy_what_it_received_and_nothing_more(
     assert copy.get_json()["signer"].startswith("CN=Sở Nội vụ")
 
 
-def test_the_sender_signs_seals_and_copies_its_own_document(
-    signing: Signing, letter: str
-) -> None:
+def test_the_sender_signs_seals_and_copies_its_own_document(signing: Signing, letter: str) -> None:
     for body in (
         {"profile": "personal", "agency": SENDER, "person": LEADER},
         {"profile": "organization", "agency": SENDER},
@@ -219,6 +217,7 @@ def test_the_migration_fills_in_the_recipients_of_documents_already_known(tmp_pa
             )
     command.upgrade(config, "head")
     with engine.connect() as connection:
-        rows = dict(connection.execute(sa.text("SELECT id, recipients FROM documents")).all())
+        found = connection.execute(sa.text("SELECT id, recipients FROM documents")).all()
+        rows: dict[str, str] = {row[0]: row[1] for row in found}
     engine.dispose()
     assert rows == {"a": f'["{RECIPIENT}", "000.00.03.H41"]', "b": "[]"}
