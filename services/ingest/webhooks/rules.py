@@ -143,7 +143,10 @@ def check_webhook_url(
         raise refuse(f"is longer than {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         raise refuse("contains spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # "http://[", a bracketed host that is not IPv6
+        raise refuse(f"cannot be read ({e})") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise refuse("must start with https:// (or http://)")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:

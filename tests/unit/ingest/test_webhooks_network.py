@@ -156,7 +156,14 @@ def test_a_public_host_is_accepted_and_an_unknown_name_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://10.0.0.1/hook", "http://0xa9fea9fe/hook", "http://[fd00:ec2::254]/hook"]
+    "url",
+    [
+        "http://10.0.0.1/hook",
+        "http://0xa9fea9fe/hook",
+        "http://[fd00:ec2::254]/hook",
+        "http://[/hook",  # urlsplit's ValueError was a 500
+        "http://[zz]/hook",
+    ],
 )
 def test_the_api_answers_422_and_stores_nothing(tmp_path: Path, url: str) -> None:
     ingest = make_ingest(tmp_path)
