@@ -14,7 +14,7 @@ from flask import Flask
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
-from waitress.utilities import Error
+from waitress.utilities import Error, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +110,11 @@ def _gated_channel(check: Gate) -> type[HTTPChannel]:
         def received(self, data: bytes) -> int:
             had_headers = self.headers_finished
             consumed = int(super().received(data))
-            if (
-                had_headers
-                or not self.headers_finished
-                or self.empty
-                or getattr(self, "error", None)
-            ):
+            if had_headers or not self.headers_finished or self.empty:
+                return consumed
+            error = getattr(self, "error", None)
+            # A declared size over the limit is refused already; a missing key is said first.
+            if error is not None and not isinstance(error, RequestEntityTooLarge):
                 return consumed
             chunked = bool(self.chunked)
             refusal = check(
