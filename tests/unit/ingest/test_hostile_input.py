@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from services.common.contract import Status
-from services.ingest import api as ingest_api
 from services.ingest.models import BUS
 from tests.unit.ingest.hostile import deep_json, deep_value, pdf_with_count
 from tests.unit.ingest.test_api import (
@@ -258,7 +257,3 @@ def test_a_recall_reason_and_staff_are_bounded(ingest: Ingest) -> None:
             f"/v1/documents/{doc['id']}/recall", json=body, headers=ingest.auth(SENDER)
         )
         assert response.status_code in (400, 422), response.get_data(as_text=True)
-
-
-def test_the_api_module_has_one_metadata_reader() -> None:
-    assert not hasattr(ingest_api, "json")  # metadata goes through parse_json only

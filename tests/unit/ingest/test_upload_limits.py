@@ -174,7 +174,7 @@ def test_an_ordinary_upload_still_goes_through(ingest: Ingest, server: Server) -
     assert len(pdf) < MAX_UPLOAD
     body = (
         (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
             f"{json.dumps(metadata(RECIPIENT))}\r\n--{boundary}\r\n"
             'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
             "Content-Type: application/pdf\r\n\r\n"
