@@ -69,7 +69,7 @@ def server(ingest: Ingest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     running.close()
 
 
-def exchange(port: int, head: str, body: Iterator[bytes] = iter(())) -> tuple[int, bytes]:
+def exchange(port: int, head: str, body: Iterator[bytes]) -> tuple[int, bytes]:
     """Send ``head``, then ``body`` from a thread (as long as the server reads it), and
     read the answer: its status and its bytes."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=20)
