@@ -58,11 +58,12 @@ def test_metadata_nested_past_the_depth_limit_is_422(ingest: Ingest) -> None:
     _refused(ingest, meta)
 
 
+@pytest.mark.parametrize("field", ["Priority", "PromulgationAmount"])
 @pytest.mark.parametrize("raw", ["Infinity", "-Infinity", "NaN", "1e400", "9" * 5000])
-def test_non_finite_or_huge_numbers_are_422(ingest: Ingest, raw: str) -> None:
+def test_non_finite_or_huge_numbers_are_422(ingest: Ingest, raw: str, field: str) -> None:
     meta = metadata(RECIPIENT)
-    meta["OtherInfo"] = {"Priority": "PRIORITY"}
-    text = json.dumps(meta).replace('"PRIORITY"', raw)
+    meta["OtherInfo"] = {"Priority": 1, field: "NUMBER"}  # PromulgationAmount: not checked
+    text = json.dumps(meta).replace('"NUMBER"', raw)
     _refused(ingest, text)
 
 
