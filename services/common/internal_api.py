@@ -7,14 +7,50 @@ imports the other: this module is their contract.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from services.common.contract import Status
 from services.common.errors import BadRequest
+from services.common.settings import InputLimits
 
 #: Who did what, as the reporting system tells it (edXML StaffInfo: names, roles...).
 StaffInfo = dict[str, object]
+
+
+def staff_problem(staff: object, limits: InputLimits) -> str | None:
+    """Why ``staff`` cannot be recorded (None when it can): an object, nested at most
+    ``staff_max_depth`` deep, at most ``staff_max_bytes`` as compact JSON. Checked
+    without recursion, so no depth can overflow the stack; the sender checks it and
+    the receiver checks it again."""
+    if not isinstance(staff, dict):
+        return "staff must be an object"
+    stack: list[tuple[object, int]] = [(staff, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limits.staff_max_depth:
+                return f"staff is nested more than {limits.staff_max_depth} deep"
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    try:
+        size = len(json.dumps(staff, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError, UnicodeEncodeError):
+        return "staff must be plain JSON text, numbers and objects"
+    if size > limits.staff_max_bytes:
+        return f"staff is larger than {limits.staff_max_bytes} bytes"
+    return None
+
+
+def text_problem(name: str, value: object, limits: InputLimits) -> str | None:
+    """Why a description (or a reason) cannot be recorded: text of bounded length."""
+    if not isinstance(value, str):
+        return f"{name} must be text"
+    if len(value) > limits.description_max_chars:
+        return f"{name} is longer than {limits.description_max_chars} characters"
+    return None
 
 
 def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str:
@@ -26,12 +62,29 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str:
     return value
 
 
-def _object(body: dict[str, Any], name: str) -> StaffInfo:
-    value = body.get(name)
+def _is_time(value: object) -> bool:
+    try:
+        return isinstance(value, str) and len(value) <= 64 and bool(datetime.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+def _staff(body: dict[str, Any], limits: InputLimits) -> StaffInfo:
+    value = body.get("staff")
     if value is None:
         return {}
-    if not isinstance(value, dict):
-        raise BadRequest(f"{name} must be an object")
+    problem = staff_problem(value, limits)
+    if problem is not None:
+        raise BadRequest(problem)
+    assert isinstance(value, dict)
+    return value
+
+
+def _bounded_text(body: dict[str, Any], name: str, limits: InputLimits) -> str:
+    value = _text(body, name)
+    problem = text_problem(name, value, limits)
+    if problem is not None:
+        raise BadRequest(problem)
     return value
 
 
@@ -46,18 +99,18 @@ class StatusReport:
     arrived_at: str | None = None  # when ingest put the copy in the inbox (status 01)
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> StatusReport:
+    def from_json(cls, body: dict[str, Any], limits: InputLimits | None = None) -> StatusReport:
         code = Status.of(body.get("code") if isinstance(body.get("code"), str) else None)
         if code is None:
             raise BadRequest(f"{body.get('code')!r} is not an edXML status code")
         arrived_at = body.get("arrived_at")
-        if arrived_at is not None and not isinstance(arrived_at, str):
+        if arrived_at is not None and not _is_time(arrived_at):
             raise BadRequest("arrived_at must be an ISO 8601 time")
         return cls(
             code=code,
             reported_by=_text(body, "reported_by", required=True),
-            description=_text(body, "description"),
-            staff=_object(body, "staff"),
+            description=_bounded_text(body, "description", limits or InputLimits()),
+            staff=_staff(body, limits or InputLimits()),
             arrived_at=arrived_at or None,
         )
 
@@ -79,7 +132,7 @@ class TakeBackRequest:
     replaced_by: str | None = None  # our id of the update or replacement
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> TakeBackRequest:
+    def from_json(cls, body: dict[str, Any], limits: InputLimits | None = None) -> TakeBackRequest:
         kind = body.get("kind") or "recall"
         if kind not in TAKE_BACK_KINDS:
             raise BadRequest(f"unknown take-back {kind!r}: recall, update or replace")
@@ -89,8 +142,8 @@ class TakeBackRequest:
         return cls(
             requested_by=_text(body, "requested_by", required=True),
             kind=kind,
-            reason=_text(body, "reason"),
-            staff=_object(body, "staff"),
+            reason=_bounded_text(body, "reason", limits or InputLimits()),
+            staff=_staff(body, limits or InputLimits()),
             replaced_by=replaced_by,
         )
 

@@ -2,19 +2,159 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
+from waitress.utilities import Error, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
 Worker = Callable[[threading.Event], None]
+
+#: The body limit of an app that sets no MAX_CONTENT_LENGTH of its own: signing takes
+#: PDFs of up to 512 MiB to sign. Never unbounded.
+DEFAULT_MAX_BODY = 513 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    """A request as waitress has it once the headers are read, before any of the body."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]  # waitress's keys: upper case, "-" as "_" (AUTHORIZATION)
+    content_length: int  # 0 for a chunked body (its size is not known yet)
+    chunked: bool
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or self.content_length > 0
+
+    @property
+    def bearer(self) -> str | None:
+        """The token of ``Authorization: Bearer <token>``, or None."""
+        scheme, _, token = self.headers.get("AUTHORIZATION", "").partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Refusal(Error):  # type: ignore[misc]
+    """An answer given from the headers alone: the body is never read, and the connection
+    is closed after it (waitress answers its own errors the same way)."""
+
+    def __init__(self, code: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.reason = reason
+
+    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        problem = {
+            "type": "about:blank",
+            "title": self.reason,
+            "status": self.code,
+            "detail": self.body,
+            "code": self.reason.lower().replace(" ", "_"),
+        }
+        headers = [
+            ("Content-Type", "application/problem+json"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "no-store"),
+        ]
+        return f"{self.code} {self.reason}", headers, json.dumps(problem).encode()
+
+
+#: Looks at a request's head and refuses it (or lets it through with None).
+Gate = Callable[[RequestHead], Refusal | None]
+_GATE = "lienthong.request_gate"
+
+
+def set_request_gate(app: Flask, gate: Gate) -> None:
+    """Checks the app wants made before waitress reads a body: who calls, what size."""
+    app.extensions[_GATE] = gate
+
+
+def body_limit(app: Flask) -> int:
+    """The largest body the app takes: its MAX_CONTENT_LENGTH, else DEFAULT_MAX_BODY."""
+    limit = app.config.get("MAX_CONTENT_LENGTH")
+    return int(limit) if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_BODY
+
+
+def _head_check(app: Flask) -> Gate:
+    gate: Gate | None = app.extensions.get(_GATE)
+
+    def check(head: RequestHead) -> Refusal | None:
+        if head.chunked and "CONTENT_LENGTH" in head.headers:
+            # RFC 9112 6.3: a message with both is a smuggling attempt or a broken client.
+            return Refusal(400, "Bad Request", "Transfer-Encoding and Content-Length together")
+        if gate is None:
+            return None
+        try:
+            return gate(head)
+        except Exception:  # the app checks again, and answers properly
+            log.exception("the request gate failed on %s %s", head.method, head.path)
+            return None
+
+    return check
+
+
+def _gated_channel(check: Gate) -> type[HTTPChannel]:
+    class GatedParser(HTTPRequestParser):  # type: ignore[misc]
+        def received(self, data: bytes) -> int:
+            had_headers = self.headers_finished
+            consumed = int(super().received(data))
+            if had_headers or not self.headers_finished or self.empty:
+                return consumed
+            error = getattr(self, "error", None)
+            # A declared size over the limit is refused already; a missing key is said first.
+            if error is not None and not isinstance(error, RequestEntityTooLarge):
+                return consumed
+            chunked = bool(self.chunked)
+            refusal = check(
+                RequestHead(
+                    method=str(self.command or ""),
+                    path=str(self.path or ""),
+                    headers=dict(self.headers),
+                    content_length=0 if chunked else int(self.content_length or 0),
+                    chunked=chunked,
+                )
+            )
+            if refusal is not None:
+                self.error = refusal
+                self.completed = True
+                self.expect_continue = False  # no "100 Continue": we do not want the body
+                self.connection_close = True
+            return consumed
+
+    class GatedChannel(HTTPChannel):  # type: ignore[misc]
+        parser_class = GatedParser
+
+    return GatedChannel
+
+
+def http_server(service: Service, *, threads: int = 8) -> Any:
+    """The service's waitress server: bodies above the app's limit are refused from their
+    Content-Length (413) or cut off at the limit (chunked), and the app's gate sees each
+    request's headers before waitress reads (and spools to disk) any of its body."""
+    server = create_server(
+        service.app,
+        host=service.host,
+        port=service.port,
+        threads=threads,
+        ident=f"lienthong-{service.name}",
+        # waitress refuses a body of this size or more; the app's limit itself is allowed.
+        max_request_body_size=body_limit(service.app) + 1,
+        clear_untrusted_proxy_headers=True,
+    )
+    server.channel_class = _gated_channel(_head_check(service.app))
+    return server
 
 
 @dataclass
@@ -58,15 +198,7 @@ class Runner:
                     self._spawn(f"{service.name}-{name}", worker)
                 log.info("%s: bus workers only (%s)", service.name, ", ".join(service.workers))
                 continue
-            server = create_server(
-                service.app,
-                host=service.host,
-                port=service.port,
-                threads=self.http_threads,
-                ident=f"lienthong-{service.name}",
-                max_request_body_size=2**40,
-                clear_untrusted_proxy_headers=True,
-            )
+            server = http_server(service, threads=self.http_threads)
             self._servers.append(server)
             self._spawn(f"{service.name}-http", _serving(server))
             for name, worker in service.workers.items():

@@ -81,6 +81,36 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class InputLimits:
+    """Bounds on what a request may carry, checked before any work (README, Settings).
+
+    JSON bodies (and the metadata of an upload) are parsed in one place,
+    ``services.common.web.parse_json``, under the first four; the status report's
+    free-form parts are bounded by the last three, at ingest and again at routing.
+    """
+
+    json_max_bytes: int = 1024 * 1024  # a JSON request body
+    json_max_depth: int = 32  # nested objects and arrays
+    json_max_items: int = 20_000  # values in one document (objects, arrays, scalars)
+    json_max_string: int = 65_536  # characters in one string or key
+    description_max_chars: int = 2000  # a status report's description (or a reason)
+    staff_max_bytes: int = 4096  # a status report's staff object, as compact JSON
+    staff_max_depth: int = 4  # nesting inside the staff object
+
+
+def load_limits(env: Env) -> InputLimits:
+    return InputLimits(
+        json_max_bytes=env.integer("MAX_JSON_BYTES", 1024 * 1024, minimum=1024),
+        json_max_depth=env.integer("MAX_JSON_DEPTH", 32, minimum=4, maximum=200),
+        json_max_items=env.integer("MAX_JSON_ITEMS", 20_000, minimum=100),
+        json_max_string=env.integer("MAX_JSON_STRING", 65_536, minimum=256),
+        description_max_chars=env.integer("MAX_DESCRIPTION_CHARS", 2000, minimum=1),
+        staff_max_bytes=env.integer("MAX_STAFF_BYTES", 4096, minimum=2),
+        staff_max_depth=env.integer("MAX_STAFF_DEPTH", 4, minimum=1, maximum=32),
+    )
+
+
+@dataclass(frozen=True)
 class CommonSettings:
     data_dir: Path
     host: str
@@ -91,6 +121,7 @@ class CommonSettings:
     signing_url: str
     routing_url: str
     max_deliveries: int
+    limits: InputLimits = field(default_factory=InputLimits)
 
 
 def _broker(env: Env, data_dir: Path) -> BrokerSettings:
@@ -153,6 +184,7 @@ def load_common(env: Env) -> CommonSettings:
             "ROUTING_URL", f"http://127.0.0.1:{env.port('ROUTING_PORT', 8003)}", ("http", "https")
         ),
         max_deliveries=env.integer("MAX_DELIVERIES", 5, minimum=1, maximum=8),
+        limits=load_limits(env),
     )
 
 

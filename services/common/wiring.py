@@ -17,7 +17,7 @@ from services.common.bus.tables import BusTables
 from services.common.db import Database, upgrade
 from services.common.runtime import Service, Worker
 from services.common.settings import CommonSettings
-from services.common.web import register_error_handlers
+from services.common.web import register_error_handlers, register_response_headers
 
 C = TypeVar("C")
 
@@ -45,6 +45,7 @@ def new_flask_app(runtime: Runtime, context: object) -> Flask:
     app.extensions[_CONTEXT] = context
     app.extensions[_RUNTIME] = runtime
     register_error_handlers(app)
+    register_response_headers(app)
     return app
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -88,3 +90,52 @@ def revoke_api_keys(db: Database, code: str, label: str) -> int:
             .values(revoked_at=now())
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: int
+    agency: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_api_keys(db: Database, code: str) -> list[ApiKeyRecord]:
+    """An agency's keys (never the keys themselves: only their hashes are stored)."""
+    with db.reading() as session:
+        rows = session.scalars(
+            sa.select(ApiKey).where(ApiKey.agency_code == code).order_by(ApiKey.id)
+        ).all()
+        return [
+            ApiKeyRecord(k.id, k.agency_code, k.label, k.created_at, k.revoked_at) for k in rows
+        ]
+
+
+def revoke_api_key_ids(db: Database, code: str, ids: Iterable[int]) -> int:
+    """Revoke the agency's keys with these ids (``keys list`` shows them)."""
+    with db.unit_of_work() as session:
+        result = session.execute(
+            sa.update(ApiKey)
+            .where(
+                ApiKey.agency_code == code,
+                ApiKey.id.in_(list(ids)),
+                ApiKey.revoked_at.is_(None),
+            )
+            .values(revoked_at=now())
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def revoke_api_key(db: Database, key: str) -> str | None:
+    """Revoke one key, given the key itself; the agency it belonged to, or None."""
+    with db.unit_of_work() as session:
+        row = session.scalars(
+            sa.select(ApiKey).where(
+                ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None)
+            )
+        ).first()
+        if row is None:
+            return None
+        row.revoked_at = now()
+        return row.agency_code

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from services.common.contract import Status
 from services.common.errors import BadRequest, ValidationFailed
 from services.common.internal_api import StatusReport
-from services.common.web import json_body, page_limit
+from services.common.web import json_body, page_limit, parse_json, whole_number
 from services.common.wiring import current
 from services.ingest import queries
 from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
 from services.ingest.openapi import OPENAPI
-from services.ingest.projections import record_reported_status
+from services.ingest.projections import settle_reported_status
 from services.ingest.submission import Submission, submit_document
 from services.ingest.times import iso
-from services.ingest.validation import REPORTED_BY_RECIPIENT
+from services.ingest.validation import REPORTED_BY_RECIPIENT, check_status_parts
 from services.ingest.webhooks import store as webhook_store
 
 api = Blueprint("ingest_api", __name__)
 
 PAGE_DEFAULT, PAGE_MAXIMUM = 50, 500  # items in one inbox or webhook-deliveries page
+MAX_VERSION = 2**31 - 1  # a document version is a 32-bit column
 
 
 @api.before_request
@@ -41,39 +42,44 @@ def openapi() -> Response:
 @api.post("/v1/documents")
 def post_document() -> tuple[Response, int]:
     ctx = current(IngestContext)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key.strip()) <= 200 and key.isprintable()):
+        raise BadRequest("Idempotency-Key must be 1 to 200 printable characters")
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("the PDF is missing", [{"field": "file", "message": "is required"}])
-    raw = request.form.get("metadata")
-    if raw is None and "metadata" in request.files:
-        raw = request.files["metadata"].read().decode("utf-8", "replace")
-    if raw is None:
-        raise ValidationFailed(
-            "the metadata is missing", [{"field": "metadata", "message": "is required"}]
-        )
-    try:
-        metadata = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise ValidationFailed(
-            f"metadata is not valid JSON: {e}",
-            [{"field": "metadata", "message": "is not valid JSON"}],
-        ) from e
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key.strip()) <= 200):
-        raise BadRequest("Idempotency-Key must be 1 to 200 characters")
     accepted = submit_document(
-        Submission(calling_agency(), upload.stream, metadata, key.strip() if key else None),
+        Submission(calling_agency(), upload.stream, _metadata(ctx), key.strip() if key else None),
         db=ctx.db,
         agencies=ctx.known_agencies,
         store=ctx.store,
         spool_dir=ctx.spool_dir,
         max_bytes=ctx.settings.max_upload_bytes,
+        max_pages=ctx.settings.max_pdf_pages,
     )
     response = jsonify(accepted.body)
     response.headers["Location"] = f"/v1/documents/{accepted.body['id']}"
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response, 201
+
+
+def _metadata(ctx: IngestContext) -> object:
+    """The upload's metadata, a form field or a file part, under one cap and parsed
+    under the JSON limits (services.common.web.parse_json)."""
+    cap = ctx.settings.max_metadata_bytes
+    raw: str | bytes | None = request.form.get("metadata")
+    if raw is None and "metadata" in request.files:
+        raw = request.files["metadata"].stream.read(cap + 1)
+    if raw is None:
+        raise ValidationFailed(
+            "the metadata is missing", [{"field": "metadata", "message": "is required"}]
+        )
+    limits = replace(ctx.settings.common.limits, json_max_bytes=cap)
+    try:
+        return parse_json(raw, limits, what="metadata")
+    except BadRequest as e:
+        raise ValidationFailed(e.detail, [{"field": "metadata", "message": e.detail}]) from e
 
 
 @api.get("/v1/documents/<doc_id>")
@@ -85,10 +91,11 @@ def get_document(doc_id: str) -> Response:
 def get_content(doc_id: str) -> Response:
     ctx = current(IngestContext)
     raw_version = request.args.get("version")
-    try:
-        version = int(raw_version) if raw_version else None
-    except ValueError as e:
-        raise BadRequest("version must be a whole number") from e
+    version = (
+        whole_number(raw_version, "version", minimum=1, maximum=MAX_VERSION)
+        if raw_version
+        else None
+    )
     sha256, size, chunks = queries.document_content(
         ctx.db, ctx.store, calling_agency(), doc_id, version=version
     )
@@ -130,20 +137,20 @@ def post_status(delivery_id: str) -> Response:
         )
     description = body.get("description") or ""
     staff = body.get("staff") or {}
-    if not isinstance(description, str) or not isinstance(staff, dict):
-        raise ValidationFailed("description must be text and staff an object")
+    check_status_parts(description, staff, ctx.settings.common.limits)
     delivery = queries.delivery_for_recipient(ctx.db, calling_agency(), delivery_id)
     changed = ctx.routing.report_status(
         delivery_id,
         StatusReport(
             code=code,
             reported_by=calling_agency(),
-            description=description[:2000],
+            description=description,
             staff=staff,
             arrived_at=iso(delivery.arrived_at),
         ),
     )
-    return jsonify(record_reported_status(ctx.db, changed))
+    # Routing has committed the status: from here on the agency hears success.
+    return jsonify(settle_reported_status(ctx.db, changed))
 
 
 # --- push delivery (webhooks) ---------------------------------------------------------

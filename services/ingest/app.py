@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.runtime import set_request_gate
 from services.common.storage import open_store
-from services.common.web import health_blueprint
+from services.common.web import health_blueprint, use_limits
 from services.common.wiring import Runtime, add_relay, new_flask_app
 from services.ingest.api import api
 from services.ingest.apikeys import ApiKeys
 from services.ingest.consumers import add_consumers
 from services.ingest.context import IngestContext
 from services.ingest.exchange_api import exchange_api
+from services.ingest.gate import ingest_gate
 from services.ingest.models import BUS
 from services.ingest.ports import RoutingPort
 from services.ingest.registry import KnownAgencies
@@ -46,8 +48,20 @@ def create_app(settings: IngestSettings, *, routing: RoutingPort | None = None) 
     add_consumers(runtime, common, db)
 
     app = new_flask_app(runtime, context)
-    # Uploads beyond the limit are cut off before they are read (413).
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 1024 * 1024
+    # Bodies beyond the limit are refused before they are read (413): by waitress, whose
+    # limit this is too (services.common.runtime), and by Flask under any other server.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # The metadata form field; as a file part it is read under the same cap (api.py).
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_metadata_bytes
+    use_limits(app, common.limits)
+    set_request_gate(
+        app,
+        ingest_gate(
+            context.api_keys,
+            upload_limit=settings.max_request_bytes,
+            json_limit=common.limits.json_max_bytes,
+        ),
+    )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(api)
     app.register_blueprint(exchange_api)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from services.common.db import Database
-from services.ingest.agencies import add_agency, create_api_key, list_agencies, revoke_api_keys
+from services.ingest.agencies import (
+    add_agency,
+    create_api_key,
+    list_agencies,
+    list_api_keys,
+    revoke_api_key,
+    revoke_api_key_ids,
+    revoke_api_keys,
+)
 from services.ingest.settings import IngestSettings
 from services.ingest.webhooks import store as webhook_store
 from services.ingest.webhooks.http import guard_for
@@ -102,6 +112,53 @@ def keys() -> None:
 def keys_create(code: str, label: str) -> None:
     """Print a new API key for an agency: the only line on stdout."""
     click.echo(create_api_key(_db(), code, label))
+
+
+@keys.command("list")
+@click.argument("code")
+def keys_list(code: str) -> None:
+    """An agency's keys: id, label, created, revoked (the keys themselves are not kept)."""
+    for k in list_api_keys(_db(), code):
+        revoked = f"revoked {k.revoked_at.isoformat()}" if k.revoked_at else "active"
+        click.echo(f"{k.id}\t{k.label or '-'}\t{k.created_at.isoformat()}\t{revoked}")
+
+
+@keys.command("revoke")
+@click.argument("code", required=False)
+@click.option("--id", "ids", type=int, multiple=True, help="A key id from 'keys list' (repeat).")
+@click.option("--label", default=None, help="Every active key of CODE with this label.")
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="Read keys themselves, one a line, from stdin."
+)
+def keys_revoke(
+    code: str | None, ids: tuple[int, ...], label: str | None, from_stdin: bool
+) -> None:
+    """Revoke API keys: of CODE by --id or --label, or given on stdin (a key never goes on
+    the command line). A running service stops taking a revoked key within its
+    LIENTHONG_API_KEY_CACHE_SECONDS."""
+    db = _db()
+    if from_stdin:
+        if code or ids or label is not None:
+            raise click.UsageError("--stdin takes no CODE, --id or --label")
+        count = 0
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            agency = revoke_api_key(db, line)
+            if agency is None:
+                click.echo("a key given is not an active key", err=True)
+            else:
+                click.echo(f"revoked a key of {agency}", err=True)
+                count += 1
+    elif code is None or bool(ids) == (label is not None):
+        raise click.UsageError("give CODE with --id or --label, or pass keys with --stdin")
+    elif ids:
+        count = revoke_api_key_ids(db, code, ids)
+    else:
+        count = revoke_api_keys(db, code, label or "")
+    click.echo(f"{count} key(s) revoked", err=True)
+    if count == 0:
+        sys.exit(1)
 
 
 @click.group()

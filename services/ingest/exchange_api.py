@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from services.common.errors import Forbidden, NotFound, ValidationFailed
+from services.common.errors import Forbidden, NotFound
 from services.common.internal_api import TakeBackRequest
 from services.common.web import json_body
 from services.common.wiring import current
@@ -15,6 +15,7 @@ from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
 from services.ingest.models import Delivery, Document
 from services.ingest.queries import readable_document
+from services.ingest.validation import check_status_parts
 
 exchange_api = Blueprint("ingest_exchange_api", __name__)
 
@@ -36,10 +37,9 @@ def recall(doc_id: str) -> Response:
     body = json_body(request) if request.data else {}
     reason = body.get("reason") or ""
     staff = body.get("staff") or {}
-    if not isinstance(reason, str) or not isinstance(staff, dict):
-        raise ValidationFailed("reason must be text and staff an object")
+    check_status_parts(reason, staff, ctx.settings.common.limits, text_field="reason")
     request_back = TakeBackRequest(
-        requested_by=calling_agency(), kind="recall", reason=reason[:2000], staff=staff
+        requested_by=calling_agency(), kind="recall", reason=reason, staff=staff
     )
     return jsonify(ctx.routing.take_back(doc_id, request_back))
 

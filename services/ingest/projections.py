@@ -4,6 +4,7 @@ queues its webhook push in the same transaction (services.ingest.webhooks.store)
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TypedDict
 
@@ -31,6 +32,8 @@ from services.common.errors import Conflict
 from services.ingest.models import BUS, Delivery, Document, DocumentVersion
 from services.ingest.times import now as _now
 from services.ingest.webhooks import store as webhook_store
+
+log = logging.getLogger(__name__)
 
 
 def new_delivery_row(
@@ -157,6 +160,26 @@ def record_reported_status(db: Database, changed: DeliveryStatusChanged) -> Stat
     """Apply routing's answer to a status report at once (its event follows, and is a no-op)."""
     with db.unit_of_work() as session:
         apply_status(session, changed)
+    return status_view(changed)
+
+
+def settle_reported_status(db: Database, changed: DeliveryStatusChanged) -> StatusView:
+    """``record_reported_status`` once routing has committed the status: a failure here
+    (the database, a push) cannot turn the committed change into an error for the agency.
+    It is logged, and routing's event applies the same change when it arrives."""
+    try:
+        return record_reported_status(db, changed)
+    except Exception:
+        log.exception(
+            "delivery %s: status %s is committed at routing; recording it here failed and "
+            "is left to routing's event",
+            changed.delivery_id,
+            changed.code,
+        )
+        return status_view(changed)
+
+
+def status_view(changed: DeliveryStatusChanged) -> StatusView:
     return {
         "delivery_id": changed.delivery_id,
         "document": changed.document,

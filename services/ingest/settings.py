@@ -10,6 +10,8 @@ from services.common.errors import SettingsError
 from services.common.settings import PREFIX, CommonSettings, Env, database_url, load_common
 from services.ingest.webhooks.addresses import Network, parse_networks
 
+MULTIPART_FRAMING = 64 * 1024  # boundaries and part headers of a multipart upload
+
 
 @dataclass(frozen=True)
 class WebhookSettings:
@@ -35,9 +37,18 @@ class IngestSettings:
     database_url: str
     port: int
     max_upload_bytes: int
+    # The metadata of an upload, as a form field or as a file part: one cap for both.
+    max_metadata_bytes: int = 500_000
+    # The most pages a PDF may declare (its /Pages /Count).
+    max_pdf_pages: int = 10_000
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     # How long a checked API key is remembered (0: look every key up on every request).
     api_key_cache_seconds: float = 10.0
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest ``POST /v1/documents`` body: the PDF, its metadata, the framing."""
+        return self.max_upload_bytes + self.max_metadata_bytes + MULTIPART_FRAMING
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -49,6 +60,8 @@ class IngestSettings:
             database_url=url,
             port=env.port("INGEST_PORT", 8001),
             max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024),
+            max_metadata_bytes=env.integer("MAX_METADATA_BYTES", 500_000, minimum=1024),
+            max_pdf_pages=env.integer("MAX_PDF_PAGES", 10_000, minimum=1, maximum=2**31 - 1),
             webhook=_webhook(env, common, embedded=url.startswith("sqlite")),
             api_key_cache_seconds=_seconds(env, "API_KEY_CACHE_SECONDS", 10.0, 0.0, 300),
         )

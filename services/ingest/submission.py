@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,12 @@ from services.common.bus.topology import EVENTS
 from services.common.db import Database
 from services.common.errors import Conflict, ValidationFailed
 from services.common.storage import ObjectStore, SpooledUpload, spool
-from services.ingest.models import BUS, Document
+from services.ingest.models import BUS, Document, DocumentVersion
 from services.ingest.registry import KnownAgencies
 from services.ingest.times import iso, now
 from services.ingest.validation import DocumentMetadata, check_metadata, check_pdf, named_agencies
+
+log = logging.getLogger(__name__)
 
 
 class AcceptedBody(TypedDict):
@@ -58,15 +61,17 @@ def submit_document(
     store: ObjectStore,
     spool_dir: Path,
     max_bytes: int,
+    max_pages: int = 10_000,
 ) -> Accepted:
-    """Validate everything, then store the bytes, then record and announce the document."""
+    """Validate everything, then store the bytes, then record and announce the document.
+    Bytes stored for a document that then fails to be recorded are removed again."""
     sender, key = submission.sender, submission.idempotency_key
     known = agencies.known(named_agencies(submission.raw_metadata))
     meta = check_metadata(submission.raw_metadata, sender, known)
     supersedes = _superseded(db, sender, meta.supersedes_document_id)
     upload = spool(submission.file, spool_dir, max_bytes)
     try:
-        facts = check_pdf(upload.path)
+        facts = check_pdf(upload.path, max_pages)
         fingerprint = _fingerprint(upload, meta)
         if key:
             replay = _replay(db, sender, key, fingerprint)
@@ -98,12 +103,33 @@ def submit_document(
             add_to_outbox(session, BUS, _received(doc, meta), exchange=EVENTS.name)
     except sa.exc.IntegrityError:
         # The same Idempotency-Key raced us; the winner's answer is the answer.
-        if key:
-            replay = _replay(db, sender, key, fingerprint)
-            if replay:
-                return replay
+        replay = _replay(db, sender, key, fingerprint) if key else None
+        if replay:
+            return replay
+        _forget_unrecorded(db, store, upload.sha256)
+        raise
+    except BaseException:
+        _forget_unrecorded(db, store, upload.sha256)
         raise
     return Accepted(_accepted_body(doc), replayed=False)
+
+
+def _forget_unrecorded(db: Database, store: ObjectStore, sha256: str) -> None:
+    """Remove the bytes this request stored when no row names them (an orphan): bytes
+    another document or version has recorded stay. (Not asked beforehand whether the
+    object was there: one more request to the store on every upload, for the rare
+    case of the same bytes in flight in two requests while one of them fails.)"""
+    try:
+        with db.reading() as session:
+            named = session.scalar(
+                sa.select(Document.id).where(Document.sha256 == sha256).limit(1)
+            ) or session.scalar(
+                sa.select(DocumentVersion.id).where(DocumentVersion.sha256 == sha256).limit(1)
+            )
+        if named is None:
+            store.delete(sha256)
+    except Exception:  # the original failure is what the client hears
+        log.exception("object %s of a document that was not recorded could not be removed", sha256)
 
 
 def _received(doc: Document, meta: DocumentMetadata) -> DocumentReceived:

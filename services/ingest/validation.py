@@ -9,6 +9,8 @@ from pathlib import Path
 
 from services.common.contract import Status
 from services.common.errors import ValidationFailed
+from services.common.internal_api import staff_problem, text_problem
+from services.common.settings import InputLimits
 from services.ingest.errors import EncryptedPdf, NotAPdf
 
 # Decision 20/2020/QĐ-TTg: dot-separated digit groups ending in a letter and two digits,
@@ -86,8 +88,35 @@ class DocumentMetadata:
 
     def document_id(self, sender: str) -> str:
         """edXML DocumentId: ``{sender},{YYYY/MM/DD},{number}/{notation}``."""
-        day = self.promulgation_date.strftime("%Y/%m/%d")
+        day = edxml_date(self.promulgation_date)
         return f"{sender},{day},{self.code_number}/{self.code_notation}"
+
+
+#: The dates a document may carry (promulgation, due): outside them a date is a typo
+#: or a probe, and strftime would write a year below 1000 with fewer than four digits.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2099, 12, 31)
+
+
+def edxml_date(day: date) -> str:
+    """YYYY/MM/DD with a four-digit year, always."""
+    return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
+
+
+def check_status_parts(
+    description: object, staff: object, limits: InputLimits, *, text_field: str = "description"
+) -> None:
+    """A status report's (or a recall's) free-form parts, bounded (422 otherwise): the
+    description's (or reason's) length, and the staff object's depth and size."""
+    problems = [
+        {"field": name, "message": message}
+        for name, message in (
+            (text_field, text_problem(text_field, description, limits)),
+            ("staff", staff_problem(staff, limits)),
+        )
+        if message is not None
+    ]
+    if problems:
+        raise ValidationFailed("; ".join(p["message"] for p in problems), problems)
 
 
 class _Errors:
@@ -128,12 +157,16 @@ def _date(value: object, path: str, errors: _Errors, *, required: bool) -> date 
         if required:
             errors.add(path, "is required")
         return None
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 20:
         for fmt in ("%Y/%m/%d", "%Y-%m-%d"):
             try:
-                return datetime.strptime(value.strip(), fmt).date()
+                day = datetime.strptime(value.strip(), fmt).date()
             except ValueError:
                 continue
+            if not EARLIEST_DATE <= day <= LATEST_DATE:
+                errors.add(path, f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
+                return None
+            return day
     errors.add(path, "must be a date as YYYY/MM/DD (edXML) or YYYY-MM-DD")
     return None
 
@@ -247,9 +280,9 @@ def check_metadata(meta: object, sender: str, known_agencies: set[str]) -> Docum
     normalized["To"] = [dict(t) for t in meta["To"]]
     normalized["PromulgationInfo"] = {
         **promulgation,
-        "PromulgationDate": promulgation_date.strftime("%Y/%m/%d"),
+        "PromulgationDate": edxml_date(promulgation_date),
     }
-    normalized["DueDate"] = due_date.strftime("%Y/%m/%d") if due_date else None
+    normalized["DueDate"] = edxml_date(due_date) if due_date else None
     normalized["OtherInfo"] = {**other, "Priority": priority}
     normalized["SteeringType"] = steering
     normalized["Paper"] = paper
@@ -275,8 +308,9 @@ class PdfFacts:
     page_count: int
 
 
-def check_pdf(path: Path) -> PdfFacts:
-    """A real, unencrypted PDF with pages. Reads the cross-reference data, not every object."""
+def check_pdf(path: Path, max_pages: int = 10_000) -> PdfFacts:
+    """A real, unencrypted PDF with 1 to ``max_pages`` pages (as its page tree declares).
+    Reads the cross-reference data, not every object."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -310,4 +344,6 @@ def check_pdf(path: Path) -> PdfFacts:
             raise NotAPdf(f"the PDF cannot be read: {type(e).__name__}: {e}") from e
     if count < 1:
         raise NotAPdf("the PDF has no pages")
+    if count > max_pages:
+        raise NotAPdf(f"the PDF declares {count} pages; at most {max_pages} are accepted")
     return PdfFacts(page_count=count)

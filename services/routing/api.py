@@ -3,9 +3,11 @@ delivery, a document's timeline, and signed receipts."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import hmac
+from typing import cast
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
 
 from services.common.auth import require_service_token
 from services.common.internal_api import (
@@ -14,15 +16,42 @@ from services.common.internal_api import (
     StatusReport,
     TakeBackRequest,
 )
-from services.common.web import json_body
-from services.common.wiring import current
+from services.common.runtime import Gate, Refusal, RequestHead, set_request_gate
+from services.common.settings import InputLimits
+from services.common.web import json_body, use_limits
+from services.common.wiring import context_of, current
 from services.routing import views
 from services.routing.context import RoutingContext
 from services.routing.receipts import receipt_claims
-from services.routing.statuses import report_status
+from services.routing.statuses import report_status_answer
 from services.routing.take_back import request_take_back
 
 internal = Blueprint("routing_internal", __name__, url_prefix="/internal/v1")
+
+
+@internal.record_once
+def _bounded(state: BlueprintSetupState) -> None:
+    """Routing takes small JSON bodies from its own services only: waitress refuses a
+    larger one, or one without the service token, before reading it."""
+    app = cast(Flask, state.app)
+    settings = context_of(app, RoutingContext).settings
+    limits = settings.common.limits
+    app.config["MAX_CONTENT_LENGTH"] = limits.json_max_bytes
+    use_limits(app, limits)
+    set_request_gate(app, service_gate(settings.common.service_token, limits))
+
+
+def service_gate(token: str, limits: InputLimits) -> Gate:
+    def gate(head: RequestHead) -> Refusal | None:
+        if not head.has_body:
+            return None
+        if head.bearer is None or not hmac.compare_digest(head.bearer.encode(), token.encode()):
+            return Refusal(401, "Unauthorized", "this endpoint is for the platform's own services")
+        if head.content_length > limits.json_max_bytes:
+            return Refusal(413, "Payload Too Large", "the body is larger than the limit")
+        return None
+
+    return gate
 
 
 @internal.before_request
@@ -32,8 +61,11 @@ def _service_only() -> None:
 
 @internal.post("/deliveries/<delivery_id>/status")
 def post_status(delivery_id: str) -> Response:
-    report = StatusReport.from_json(json_body(request))
-    return jsonify(asdict(report_status(current(RoutingContext).db, delivery_id, report)))
+    context = current(RoutingContext)
+    report = StatusReport.from_json(json_body(request), context.settings.common.limits)
+    # Encoded before the commit: once the status is saved, the answer cannot fail.
+    answer = report_status_answer(context.db, delivery_id, report)
+    return Response(answer, mimetype="application/json")
 
 
 @internal.get("/deliveries/<delivery_id>")
@@ -43,7 +75,8 @@ def get_delivery(delivery_id: str) -> Response:
 
 @internal.post("/documents/<doc_id>/take-back")
 def take_back(doc_id: str) -> Response:
-    asked = TakeBackRequest.from_json(json_body(request))
+    limits = current(RoutingContext).settings.common.limits
+    asked = TakeBackRequest.from_json(json_body(request), limits)
     return jsonify(request_take_back(current(RoutingContext).db, doc_id, asked))
 
 

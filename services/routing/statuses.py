@@ -4,6 +4,8 @@ agencies make through ingest."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime
 from typing import cast
 
@@ -125,26 +127,45 @@ def record_arrival(session: Session, delivery: Delivery, at: datetime) -> None:
 def report_status(db: Database, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
     """A status reported through ingest by the recipient (or, for 13, by the sender)."""
     with db.unit_of_work() as session:
-        audit.lock_head(session)  # before the delivery: the one lock order
-        delivery = locked_delivery(session, delivery_id)
-        exchange = session.get(Exchange, delivery.document)
-        assert exchange is not None
-        reporter = report.reported_by
-        if reporter == delivery.recipient_code:
-            role = Role.RECIPIENT
-        elif reporter == exchange.sender_code:
-            role = Role.SENDER
-        else:
-            raise Forbidden(f"{reporter} is neither sender nor recipient of delivery {delivery_id}")
-        if report.arrived_at:
-            record_arrival(session, delivery, datetime.fromisoformat(report.arrived_at))
-        return record(
-            session,
-            delivery,
-            report.code,
-            role,
-            at=now(),
-            reported_by=reporter,
-            description=report.description,
-            staff=dict(report.staff),
-        )
+        return _report(session, delivery_id, report)
+
+
+def report_status_answer(db: Database, delivery_id: str, report: StatusReport) -> bytes:
+    """``report_status``, with its JSON answer encoded before the commit: once the status
+    has committed nothing is left that can fail, so the caller is told the truth (an
+    answer that could not be built rolls the status back instead)."""
+    with db.unit_of_work() as session:
+        changed = _report(session, delivery_id, report)
+        return status_answer(changed)
+
+
+def status_answer(changed: DeliveryStatusChanged) -> bytes:
+    """The answer to a status report: the change as JSON, from its plain fields."""
+    fields = {f.name: getattr(changed, f.name) for f in dataclasses.fields(changed)}
+    return json.dumps(fields, ensure_ascii=False).encode()
+
+
+def _report(session: Session, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
+    audit.lock_head(session)  # before the delivery: the one lock order
+    delivery = locked_delivery(session, delivery_id)
+    exchange = session.get(Exchange, delivery.document)
+    assert exchange is not None
+    reporter = report.reported_by
+    if reporter == delivery.recipient_code:
+        role = Role.RECIPIENT
+    elif reporter == exchange.sender_code:
+        role = Role.SENDER
+    else:
+        raise Forbidden(f"{reporter} is neither sender nor recipient of delivery {delivery_id}")
+    if report.arrived_at:
+        record_arrival(session, delivery, datetime.fromisoformat(report.arrived_at))
+    return record(
+        session,
+        delivery,
+        report.code,
+        role,
+        at=now(),
+        reported_by=reporter,
+        description=report.description,
+        staff=dict(report.staff),
+    )

@@ -1,0 +1,39 @@
+"""What ingest checks from a request's headers alone, before waitress reads the body:
+the API key of any request that carries one, and the declared size against the limit
+of its endpoint. An unauthenticated or oversize upload is refused with nothing spooled."""
+
+from __future__ import annotations
+
+from services.common.errors import Unauthorized
+from services.common.runtime import Gate, Refusal, RequestHead
+from services.ingest.apikeys import ApiKeys
+
+UPLOAD_PATH = "/v1/documents"
+#: Anyone may call these; they take no body worth reading either.
+PUBLIC_PATHS = frozenset({"/openapi.json", "/v1/receipts/key", "/healthz"})
+
+
+def ingest_gate(api_keys: ApiKeys, *, upload_limit: int, json_limit: int) -> Gate:
+    """``upload_limit``: the largest ``POST /v1/documents`` body (the PDF, its metadata
+    and the multipart framing); ``json_limit``: the largest body anywhere else."""
+
+    def gate(head: RequestHead) -> Refusal | None:
+        if not head.has_body:
+            return None  # nothing to spool: the views authenticate as always
+        limit = upload_limit if head.path == UPLOAD_PATH else json_limit
+        if head.path not in PUBLIC_PATHS:
+            if head.bearer is None:
+                return Refusal(
+                    401, "Unauthorized", "send the API key as 'Authorization: Bearer <key>'"
+                )
+            try:
+                api_keys.agency_of(head.bearer)
+            except Unauthorized as e:
+                return Refusal(401, "Unauthorized", e.detail)
+        if head.content_length > limit:
+            return Refusal(
+                413, "Payload Too Large", f"the body is larger than the limit of {limit} bytes"
+            )
+        return None
+
+    return gate
