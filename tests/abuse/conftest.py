@@ -10,6 +10,7 @@ RSS_LIMIT_MIB while the test ran.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +78,18 @@ class AbuseStack:
                     db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 )
         return counts
+
+    def settled(self, timeout: float = 15.0) -> dict[str, int]:
+        """``stored()`` once two reads 0.25 s apart agree: what earlier documents set
+        going on the bus (deliveries, arrivals, verdicts) has come to rest."""
+        deadline = time.monotonic() + timeout
+        last = self.stored()
+        while True:
+            time.sleep(0.25)
+            now = self.stored()
+            if now == last or time.monotonic() > deadline:
+                return now
+            last = now
 
     def send_normal(self, *, subject: str | None = None) -> str:
         """A normal document from SENDER to RECIPIENT; its id once accepted."""

@@ -53,7 +53,7 @@ def _written_by(pid: int) -> int:
 def test_an_oversize_body_is_refused_before_it_is_read(abuse: AbuseStack, with_key: bool) -> None:
     """150 MiB declared: the answer (401 without a key, 413 over the limit) comes from the
     head alone; the body is neither read to the end nor written to disk."""
-    before = abuse.stored()
+    before = abuse.settled()
     ingest_pid = abuse.stack.processes["ingest"].pid
     written = _written_by(ingest_pid)
     headers = {
@@ -78,7 +78,7 @@ def test_an_oversize_body_is_refused_before_it_is_read(abuse: AbuseStack, with_k
     ["99999999999999999999999", "-1", "abc", "10, 20", "0x10", " 1e9"],
 )
 def test_a_content_length_that_is_not_a_size_is_refused(abuse: AbuseStack, length: str) -> None:
-    before = abuse.stored()
+    before = abuse.settled()
     headers = {
         "Authorization": _key(abuse),
         "Content-Type": "multipart/form-data; boundary=x",
@@ -98,7 +98,7 @@ def test_a_body_that_is_shorter_than_declared_is_not_stored(abuse: AbuseStack) -
     """A complete document, but Content-Length says 1 MiB more: the server waits for the
     rest, the client gives up, nothing is kept (nor left in the spool)."""
     body, ctype = _document_body(abuse)
-    before = abuse.stored()
+    before = abuse.settled()
     headers = {
         "Authorization": _key(abuse),
         "Content-Type": ctype,
@@ -119,7 +119,7 @@ def test_both_chunked_and_content_length_are_refused(abuse: AbuseStack) -> None:
     """Two framings in one request (request smuggling): 400, and nothing stored."""
     body, ctype = _document_body(abuse)
     chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
-    before = abuse.stored()
+    before = abuse.settled()
     headers = [
         ("Authorization", _key(abuse)),
         ("Content-Type", ctype),
@@ -157,7 +157,7 @@ def test_stalled_uploads_do_not_hold_up_a_normal_document(abuse: AbuseStack) -> 
     their body, then stall; some with a key, some without, some in the head itself. A
     normal document is accepted and arrives meanwhile, in its usual time; once they
     give up, nothing of theirs is kept."""
-    before = abuse.stored()
+    before = abuse.settled()
     port = abuse.port("ingest")
     key = _key(abuse)
     stalled = []
@@ -202,7 +202,7 @@ def test_many_refusals_at_once_get_4xx(abuse: AbuseStack) -> None:
         with lock:
             answers.append(got.status)
 
-    before = abuse.stored()
+    before = abuse.settled()
     threads = [threading.Thread(target=attack) for _ in range(8)]
     for t in threads:
         t.start()
