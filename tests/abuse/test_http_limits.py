@@ -12,8 +12,8 @@ import pytest
 
 from testkit.hostile import (
     GRACE_SECONDS,
-    MiB,
     PLAIN_BUDGET_SECONDS,
+    MiB,
     multipart,
     raw_exchange,
     request_head,

@@ -204,9 +204,7 @@ def _document_of(abuse: AbuseStack, delivery_id: str) -> str:
 # --- content and webhooks -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "version", ["99999999999999999999999", "-1", "0", "1e3", "9" * 5000]
-)
+@pytest.mark.parametrize("version", ["99999999999999999999999", "-1", "0", "1e3", "9" * 5000])
 def test_a_content_version_out_of_range_is_a_4xx(abuse: AbuseStack, version: str) -> None:
     doc_id = abuse.send_normal()
     response = no_server_error(
@@ -244,9 +242,7 @@ SSRF_URLS = [
 
 
 @pytest.mark.parametrize("url", SSRF_URLS)
-def test_a_webhook_to_a_private_or_metadata_address_is_refused(
-    abuse: AbuseStack, url: str
-) -> None:
+def test_a_webhook_to_a_private_or_metadata_address_is_refused(abuse: AbuseStack, url: str) -> None:
     """Refused at registration by default (private ranges are opt-in per deployment)."""
     agency = abuse.clients[RECIPIENT]
     hook = f"{abuse.url('ingest')}/v1/webhook"
