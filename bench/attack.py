@@ -95,7 +95,7 @@ class _Attackers:
                 self._count("attack requests that timed out or failed", None)
 
     def _bombs(self) -> None:
-        meta = metadata_to(RECIPIENT, number="9")
+        meta = metadata_to(SENDER, number="9")  # not into the measured inbox
         response = self.attacker.http.post(
             f"{self.attacker.base_url}/v1/documents",
             files={"file": ("bomb.pdf", self.bomb, "application/pdf")},
