@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import routing_report, signing_report
+from bench import attack, routing_report, signing_report
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -15,7 +15,12 @@ from bench.scenarios import Latency, Throughput
 from bench.signing import SigningResults
 
 MIB = 1024 * 1024
-PARTS = ("delivery", "signing", "routing")  # what `--only` chooses from; one block of the file each
+PARTS = (
+    "delivery",
+    "signing",
+    "routing",
+    "attack",
+)  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
 
 
@@ -40,6 +45,7 @@ class Results:
     large: LargeUpload | None = None
     signing: SigningResults | None = None
     routing: RoutingResults | None = None
+    attack: attack.AttackResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
     failures: list[str] = field(default_factory=list)
@@ -217,7 +223,8 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing` measures one part and keeps the others' sections.",
+        "`--only delivery|signing|routing|attack` measures one part and keeps the "
+        "others' sections.",
         "",
         *(f"{note}\n" for note in notes),
         "## Machine",
@@ -230,7 +237,12 @@ def markdown(res: Results, previous: str | None = None) -> str:
     stamp = f"run {res.started}, git {res.facts.get('git', '?')}"
     for name in PARTS:
         if name in res.parts:
-            body = {"delivery": _delivery, "signing": _signing, "routing": _routing}[name](res)
+            body = {
+                "delivery": _delivery,
+                "signing": _signing,
+                "routing": _routing,
+                "attack": _attack,
+            }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
         elif name in kept:
             lines += [*kept[name][1].rstrip("\n").split("\n"), ""]
@@ -249,6 +261,12 @@ def _routing(res: Results) -> list[str]:
     if res.routing is None:
         return [f"## 5. {routing_report.TITLE}", "", "Not measured: see Failures.", ""]
     return routing_report.section(res.routing)
+
+
+def _attack(res: Results) -> list[str]:
+    if res.attack is None:
+        return [f"## 6. {attack.TITLE}", "", "Not measured: see Failures.", ""]
+    return attack.section(res.attack)
 
 
 def terminal_summary(res: Results) -> str:
@@ -281,5 +299,7 @@ def terminal_summary(res: Results) -> str:
         out.extend(signing_report.summary(res.signing))
     if res.routing:
         out.extend(routing_report.summary(res.routing))
+    if res.attack:
+        out.extend(attack.summary(res.attack))
     out.extend(f"  FAILED: {f}" for f in res.failures)
     return "\n".join(out)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import scenarios
+from bench.attack import run_attack
 from bench.environment import (
     RECIPIENTS,
     BenchStack,
@@ -54,7 +55,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         choices=PARTS,
         help="measure one part only: delivery (the stack: throughput, latency, large upload), "
         "signing (issue 3 targets, no server needed) or routing (issue 4: raw broker vs. "
-        "our deliveries, latency under load, 1/2/4 routing processes); the other parts' "
+        "our deliveries, latency under load, 1/2/4 routing processes) or attack (issue 10: "
+        "ordinary documents beside bombs and slow uploads); the other parts' "
         "sections are kept from the existing output file",
     )
     p.add_argument("--signing-rounds", type=int, default=3, help="rounds per signing measurement")
@@ -72,6 +74,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--routing-rate-seconds", type=float, default=15.0)
     p.add_argument("--routing-scale-docs", type=int, default=1500, help="backlog per scale run")
     p.add_argument("--routing-processes", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--attack-rate", type=float, default=20.0, help="ordinary documents/s")
+    p.add_argument("--attack-seconds", type=float, default=20.0)
     args = p.parse_args(argv)
     if args.docs + args.warmup > 500:
         p.error("--docs + --warmup must be at most 500 (the inbox lists at most 500)")
@@ -200,6 +204,17 @@ def _measure_routing(args: argparse.Namespace, res: Results, work: Path) -> None
     res.failures.extend(res.routing.failures)
 
 
+def _measure_attack(args: argparse.Namespace, res: Results, work: Path) -> None:
+    print("… ordinary documents beside an attack (embedded stack)", flush=True)
+    try:
+        res.attack = run_attack(work / "attack", args.attack_rate, args.attack_seconds)
+    except Exception as e:
+        traceback.print_exc()
+        res.failures.append(f"attack: {type(e).__name__}: {e}")
+        return
+    res.failures.extend(res.attack.failures)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     parts = (args.only,) if args.only else PARTS
@@ -233,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             res.failures.append(f"setup: {type(e).__name__}: {e}")
     if "routing" in parts:
         _measure_routing(args, res, work)
+    if "attack" in parts:
+        _measure_attack(args, res, work)
     res.finished = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
     res.duration_seconds = time.perf_counter() - began
     previous = args.output.read_text(encoding="utf-8") if args.output.is_file() else None

@@ -1,0 +1,267 @@
+"""Load beside an attack (issue 10): while attackers send decompression bombs, revision
+bombs to verify, stalled uploads and oversize bodies without a key, one client sends
+ordinary documents at a steady rate; we measure their accepted → inbox latency, the
+errors and every service process's peak RSS. Runs on the embedded stack (no servers)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from bench.measure import Summary
+from testkit.hostile import (
+    ABUSE_ENV,
+    RSS_LIMIT_MIB,
+    MiB,
+    RssWatch,
+    content_bomb_pdf,
+    empty_updates,
+    raw_exchange,
+    request_head,
+    stalled_connection,
+)
+from testkit.official_doc import official_letter
+from testkit.pdfs import one_page_pdf
+from testkit.stack import AgencyClient, Stack, metadata_to
+
+TITLE = "Load beside an attack (issue 10)"
+SENDER, RECIPIENT, ATTACKER = "000.00.00.H41", "000.00.01.H41", "000.00.02.H41"
+TOKEN = "attack-bench-service-token-0123456789"
+TARGET_P99 = 1.0  # seconds, accepted → inbox of the ordinary documents
+
+
+@dataclass
+class AttackResults:
+    rate: float
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # accepted → listed in inbox
+    sent: int = 0
+    errors: list[str] = field(default_factory=list)  # ordinary documents only
+    missing: int = 0  # accepted but never listed
+    attacks: dict[str, int] = field(default_factory=dict)  # attack → requests made
+    attack_5xx: int = 0
+    peaks_mib: dict[str, float] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def _stack(work: Path) -> tuple[Stack, dict[str, AgencyClient]]:
+    stack = Stack(work, {**ABUSE_ENV, "LIENTHONG_SERVICE_TOKEN": TOKEN})
+    stack.cli("migrate")
+    stack.cli("agencies", "add", SENDER, "UBND tỉnh Nghệ An")
+    stack.cli("agencies", "add", RECIPIENT, "Sở Nội vụ", "--parent", SENDER)
+    stack.cli("agencies", "add", ATTACKER, "Sở Tài chính", "--parent", SENDER)
+    clients = {
+        code: AgencyClient(
+            stack.url("ingest"), code, stack.cli("keys", "create", code).stdout.strip()
+        )
+        for code in (SENDER, RECIPIENT, ATTACKER)
+    }
+    for service in ("ingest", "signing", "routing"):
+        stack.serve(service)
+    stack.wait_healthy()
+    return stack, clients
+
+
+class _Attackers:
+    """Threads that attack until stopped, counting their requests and any 5xx."""
+
+    def __init__(self, stack: Stack, attacker: AgencyClient, res: AttackResults) -> None:
+        self.stack, self.attacker, self.res = stack, attacker, res
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.bomb = content_bomb_pdf(256 * MiB)
+        self.revised = empty_updates(one_page_pdf(), 2_500)
+        self.threads = [
+            threading.Thread(target=self._guarded, args=(f,), daemon=True)
+            for f in (self._bombs, self._verify, self._stall, self._oversize)
+        ]
+
+    def _count(self, name: str, status: int | None) -> None:
+        with self.lock:
+            self.res.attacks[name] = self.res.attacks.get(name, 0) + 1
+            if status is not None and status >= 500:
+                self.res.attack_5xx += 1
+
+    def _guarded(self, work: object) -> None:
+        while not self.stop.is_set():
+            try:
+                work()  # type: ignore[operator]
+            except (requests.RequestException, OSError):
+                self._count("attack requests that timed out or failed", None)
+
+    def _bombs(self) -> None:
+        meta = metadata_to(SENDER, number="9")  # not into the measured inbox
+        response = self.attacker.http.post(
+            f"{self.attacker.base_url}/v1/documents",
+            files={"file": ("bomb.pdf", self.bomb, "application/pdf")},
+            data={"metadata": json.dumps(meta)},
+            timeout=30,
+        )
+        self._count("content bomb (256 MiB inflated) to ingest", response.status_code)
+
+    def _verify(self) -> None:
+        response = requests.post(
+            f"{self.stack.url('signing')}/v1/verify",
+            data=self.revised,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/pdf"},
+            timeout=30,
+        )
+        self._count("2,500 revisions to /v1/verify", response.status_code)
+
+    def _stall(self) -> None:
+        head = request_head(
+            "POST",
+            "/v1/documents",
+            "127.0.0.1",
+            {"Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(MiB)},
+        )
+        conns = [
+            stalled_connection(self.stack.ports["ingest"], head, b"--x\r\n") for _ in range(16)
+        ]
+        self._count("stalled uploads (16 held 2 s)", None)
+        self.stop.wait(2.0)
+        for conn in conns:
+            conn.close()
+
+    def _oversize(self) -> None:
+        head = request_head(
+            "POST",
+            "/v1/documents",
+            "127.0.0.1",
+            {"Content-Type": "application/pdf", "Content-Length": str(150 * MiB)},
+        )
+        got = raw_exchange(self.stack.ports["ingest"], head, body_size=150 * MiB, budget=5)
+        self._count("150 MiB without a key", got.status)
+
+    def __enter__(self) -> _Attackers:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=40)
+
+
+def _ordinary(clients: dict[str, AgencyClient], res: AttackResults) -> None:
+    sender, recipient = clients[SENDER], clients[RECIPIENT]
+    accepted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set() or len(seen) < len(accepted):
+            try:
+                items = recipient.http.get(
+                    f"{recipient.base_url}/v1/inbox", params={"limit": 500}, timeout=10
+                ).json()["items"]
+            except (requests.RequestException, ValueError):
+                continue
+            now = time.monotonic()
+            for item in items:
+                seen.setdefault(item["id"], now)
+            if done.is_set() and time.monotonic() > deadline:
+                return
+            time.sleep(0.015)
+
+    deadline = float("inf")
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    pdf, interval = official_letter(), 1.0 / res.rate
+    start = time.monotonic()
+    for i in range(int(res.rate * res.seconds)):
+        time.sleep(max(0.0, start + i * interval - time.monotonic()))
+        res.sent += 1
+        try:
+            sent = sender.send(pdf, metadata_to(RECIPIENT, number=str(10_000 + i)))
+        except requests.RequestException as e:
+            res.errors.append(type(e).__name__)
+            continue
+        if sent.status_code != 201:
+            res.errors.append(str(sent.status_code))
+            continue
+        accepted[sent.json()["id"]] = time.monotonic()
+    deadline = time.monotonic() + 30
+    done.set()
+    poller.join(timeout=40)
+    res.latencies = [seen[d] - t for d, t in accepted.items() if d in seen]
+    res.missing = sum(1 for d in accepted if d not in seen)
+
+
+def run_attack(work: Path, rate: float = 20.0, seconds: float = 20.0) -> AttackResults:
+    res = AttackResults(rate=rate, seconds=seconds)
+    work.mkdir(parents=True, exist_ok=True)
+    stack, clients = _stack(work)
+    try:
+        pids = {name: proc.pid for name, proc in stack.processes.items()}
+        with RssWatch(pids) as watch:
+            with _Attackers(stack, clients[ATTACKER], res):
+                time.sleep(1.0)  # the attack is under way before the first ordinary document
+                _ordinary(clients, res)
+            res.peaks_mib = {k: round(v / MiB, 1) for k, v in sorted(watch.peaks.items())}
+    finally:
+        for client in clients.values():
+            client.http.close()
+        stack.stop_all()
+    if res.missing or res.errors:
+        res.failures.append(
+            f"attack: {res.missing} ordinary documents never listed, {len(res.errors)} refused"
+        )
+    return res
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def section(res: AttackResults) -> list[str]:
+    s = Summary.of(res.latencies)
+    met = "met" if s.n and s.p99 < TARGET_P99 else "NOT met"
+    over = {k: v for k, v in res.peaks_mib.items() if v > RSS_LIMIT_MIB}
+    return [
+        f"## 6. {TITLE}",
+        "",
+        f"One client sends ordinary documents at {res.rate:g}/s for {res.seconds:g} s "
+        "(one recipient, inbox polled every 15 ms) while four attackers loop: a content "
+        "stream bomb (256 MiB inflated) posted to ingest, a PDF with 2,500 empty incremental "
+        "updates to signing's `/v1/verify`, 16 uploads that stall after their head for 2 s, "
+        "and 150 MiB bodies without a key. Embedded stack, three `lienthong serve` processes, "
+        f"settings {', '.join(f'`{k}={v}`' for k, v in ABUSE_ENV.items())}.",
+        "",
+        "| ordinary documents | n | p50 ms | p95 ms | p99 ms | max ms | errors | never listed |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| accepted → inbox | {s.n} | {_ms(s.p50)} | {_ms(s.p95)} | {_ms(s.p99)} | "
+        f"{_ms(s.max)} | {len(res.errors)} | {res.missing} |",
+        "",
+        f"Target p99 < {TARGET_P99:g} s: **{met}**.",
+        "",
+        "| attack | requests |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in sorted(res.attacks.items())),
+        f"| answers ≥ 500 | {res.attack_5xx} |",
+        "",
+        f"Peak RSS per process (limit {RSS_LIMIT_MIB} MiB"
+        + (f"; over: {', '.join(over)}" if over else "; none over")
+        + "):",
+        "",
+        "| process | peak MiB |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in res.peaks_mib.items()),
+        "",
+    ]
+
+
+def summary(res: AttackResults) -> list[str]:
+    s = Summary.of(res.latencies)
+    peak = max(res.peaks_mib.values(), default=0.0)
+    return [
+        f"  beside an attack: {res.rate:g}/s ordinary accepted→inbox (n={s.n}) p50 "
+        f"{_ms(s.p50)} ms, p99 {_ms(s.p99)} ms (target < {TARGET_P99 * 1000:.0f} ms), "
+        f"errors {len(res.errors)}, attack 5xx {res.attack_5xx}, peak RSS {peak} MiB"
+    ]
