@@ -33,6 +33,7 @@ ABUSE_ENV = {
     "LIENTHONG_PDF_MAX_DECODED_MB": "64",  # decoded stream bytes per document
     "LIENTHONG_PDF_MAX_REVISIONS": "1000",  # incremental updates a verifier will walk
     "LIENTHONG_TSA_ACCESS": "token",  # open | token | agencies: who may ask for a stamp
+    "LIENTHONG_API_KEY_CACHE_SECONDS": "0",  # a revoked key is refused at once
 }
 # A request on untrusted input answers within its budget plus this much.
 GRACE_SECONDS = 1.0
