@@ -69,6 +69,13 @@ def _metadata(ctx: IngestContext) -> object:
     under the JSON limits (services.common.web.parse_json)."""
     cap = ctx.settings.max_metadata_bytes
     raw: str | bytes | None = request.form.get("metadata")
+    if isinstance(raw, str) and "\ufffd" in raw:
+        # The form parser decodes a field with errors="replace": U+FFFD is where the
+        # sender's bytes were not UTF-8, refused like the same bytes in a file part.
+        raise ValidationFailed(
+            "the metadata is not valid UTF-8",
+            [{"field": "metadata", "message": "is not valid UTF-8"}],
+        )
     if raw is None and "metadata" in request.files:
         raw = request.files["metadata"].stream.read(cap + 1)
     if raw is None:

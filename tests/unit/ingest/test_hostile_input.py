@@ -86,6 +86,34 @@ def test_a_metadata_file_part_with_invalid_utf8_is_422(ingest: Ingest) -> None:
     assert_nothing_stored(ingest, before)
 
 
+def test_a_metadata_form_field_with_invalid_utf8_is_422(ingest: Ingest) -> None:
+    """The same bytes as a plain form field (no filename), which the form parser would
+    otherwise decode with replacement characters and store."""
+    before = ingest.count(BUS.outbox)
+    raw = json.dumps(metadata(RECIPIENT)).encode().replace(b"UBND-VP", b"UBND-\xff")
+    boundary = "lt-boundary-7d1"
+    body = b"".join(
+        [
+            f"--{boundary}\r\n".encode(),
+            b'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n',
+            b"Content-Type: application/pdf\r\n\r\n",
+            SMALL_PDF.read_bytes(),
+            f"\r\n--{boundary}\r\n".encode(),
+            b'Content-Disposition: form-data; name="metadata"\r\n\r\n',
+            raw,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    response = ingest.client.post(
+        "/v1/documents",
+        data=body,
+        headers=ingest.auth(SENDER),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert_problem(response, 422)
+    assert_nothing_stored(ingest, before)
+
+
 @pytest.mark.parametrize("day", ["0001/01/01", "0999-12-31", "1899/12/31", "2100/01/01"])
 def test_promulgation_dates_out_of_range_are_422(ingest: Ingest, day: str) -> None:
     meta = metadata(RECIPIENT)
