@@ -83,7 +83,7 @@ def signature_widgets(
                     SignatureWidget(str(name), page, Box(x1, y1, x2, y2), value is not None)
                 )
             return len(pages), widgets
-    except ValidationFailed:  # NotAPdf, PdfOverBudget
+    except (ValidationFailed, MemoryError):  # NotAPdf, PdfOverBudget; memory is a budget
         raise
     except Exception as e:
         raise NotAPdf(f"the PDF cannot be read: {type(e).__name__}: {e}") from e

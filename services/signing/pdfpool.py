@@ -224,7 +224,8 @@ class PdfPool:
                     "(LIENTHONG_PDF_TIMEOUT_SECONDS)",
                 )
             answer = worker.conn.recv()
-            healthy = True
+            # a worker that ran out of memory exits after answering: it is not reused
+            healthy = tuple(answer[:2]) != ("over", "memory")
         except (EOFError, OSError) as e:
             raise PdfOverBudget(
                 "memory",

@@ -37,7 +37,7 @@ def _read_page(path: Path, index: int | None) -> Page:
         if not 0 <= wanted < count:
             raise NotAPdf(f"the PDF has {count} pages; there is no page {wanted + 1}")
         (layout,) = list(extract_pages(str(path), page_numbers=[wanted], laparams=LAParams()))
-    except ValidationFailed:  # NotAPdf, PdfOverBudget
+    except (ValidationFailed, MemoryError):  # NotAPdf, PdfOverBudget; memory is a budget
         raise
     except Exception as e:
         raise NotAPdf(f"the PDF's text cannot be read: {type(e).__name__}: {e}") from e

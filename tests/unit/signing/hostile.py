@@ -139,3 +139,9 @@ def with_empty_updates(pdf: bytes, count: int) -> bytes:
         out += b"startxref\n%d\n%%%%EOF\n" % at
         prev = at
     return bytes(out)
+
+
+def allocate(megabytes: int) -> int:
+    """A task for a PDF worker (this module is light to import): hold ``megabytes`` MB."""
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)
