@@ -15,6 +15,8 @@ from services.signing.context import SigningContext
 from services.signing.keysource import PkiKeySource
 from services.signing.models import BUS
 from services.signing.pades import PadesEngine
+from services.signing.pdfpool import PdfPool
+from services.signing.pdfwork import PdfReading, PooledReading
 from services.signing.pki import pkcs11 as pki_tokens
 from services.signing.pki.api import blueprint as pki_blueprint
 from services.signing.pki.service import PkiService, build_pki_service
@@ -24,9 +26,14 @@ from services.signing.verifier import LazyVerifier, PdfVerifier, long_term_valid
 
 
 def signing_context(
-    settings: SigningSettings, db: Database, pki: PkiService, verifier: PdfVerifier
+    settings: SigningSettings,
+    db: Database,
+    pki: PkiService,
+    verifier: PdfVerifier,
+    pdf: PdfReading | None = None,
 ) -> SigningContext:
-    """Everything the views use (also what tests serve the PKI endpoints with)."""
+    """Everything the views use (also what tests serve the PKI endpoints with).
+    ``pdf``: where the pages of a document to sign are read (in this process if None)."""
     store = open_store(settings.common.storage_url)
     spool_dir = settings.common.data_dir / "spool"
     engine = PadesEngine(
@@ -39,7 +46,7 @@ def signing_context(
         pki=pki,
         verifier=verifier,
         spool_dir=spool_dir,
-        signing=SigningService(db, store, engine, PkiKeySource(pki), spool_dir),
+        signing=SigningService(db, store, engine, PkiKeySource(pki), spool_dir, pdf),
     )
 
 
@@ -47,11 +54,13 @@ def create_app(settings: SigningSettings) -> Flask:
     common = settings.common
     db = Database(settings.database_url)
     pki = build_pki_service(settings, db)
-    # Uploaded files are untrusted: verify them in a worker process a hang cannot block.
-    verifier = LazyVerifier(settings, pki, isolated=True)
-    context = signing_context(settings, db, pki, verifier)
+    # Documents and uploads are untrusted: all work on them (verification, the page
+    # facts and text that place a signature) runs on one pool of budgeted workers.
+    pool = PdfPool(settings.pdf)
+    verifier = LazyVerifier(settings, pki, pool=pool)
+    context = signing_context(settings, db, pki, verifier, PooledReading(pool))
     runtime = Runtime("signing", db)
-    runtime.on_close += [pki_tokens.TOKENS.close_all, verifier.close]
+    runtime.on_close += [pki_tokens.TOKENS.close_all, verifier.close, pool.close]
     add_relay(runtime, common, BUS)
     arrival = ArrivalVerification(db, context.store, verifier, context.spool_dir)
     add_consumer(

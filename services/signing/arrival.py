@@ -25,9 +25,12 @@ from services.common.bus.topology import EVENTS
 from services.common.contract import Verdict
 from services.common.db import Database, add_row, get_row, load_rows
 from services.common.storage import ObjectStore
+from services.signing.errors import PdfWorkersBusy
 from services.signing.models import BUS, KnownDocument
 from services.signing.verification.model import SignatureReport, VerificationReport
 from services.signing.verifier import PdfVerifier
+
+BUSY_RETRIES = 10
 
 
 class ArrivalSummary(TypedDict):
@@ -107,6 +110,14 @@ class ArrivalVerification:
             for chunk in self.store.iter_bytes(sha256):
                 tmp.write(chunk)
             tmp.flush()
+            # A document's verdict is kept for good: when every PDF worker stays busy
+            # (each wait is bounded by the queue setting) wait again rather than record
+            # "busy" as its verdict; after that the consumer's own retry takes over.
+            for _ in range(BUSY_RETRIES):
+                try:
+                    return self.verifier.verify(Path(tmp.name))
+                except PdfWorkersBusy:
+                    continue
             return self.verifier.verify(Path(tmp.name))
 
     def verify_batch(self, messages: list[Message]) -> None:

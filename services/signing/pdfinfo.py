@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.errors import ValidationFailed
 from services.signing.appearance import Box
 from services.signing.errors import NotAPdf
+from services.signing.pdfbudget import check_structure
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,24 @@ def _pages(reader: object) -> list[object]:
     return pages
 
 
-def signature_widgets(path: Path) -> tuple[int, list[SignatureWidget]]:
-    """The page count and every signature field's visible widget."""
+def signature_widgets(
+    path: Path, *, max_revisions: int | None = None, max_objects: int | None = None
+) -> tuple[int, list[SignatureWidget]]:
+    """The page count (from the page tree, never its /Count) and every signature field's
+    visible widget. With budgets, a file with more revisions or objects is refused
+    (``PdfOverBudget``) before its pages are walked."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import enumerate_sig_fields
 
     try:
         with path.open("rb") as f:
             reader = PdfFileReader(f, strict=False)
+            if max_revisions is not None or max_objects is not None:
+                check_structure(
+                    reader,
+                    max_revisions=max_revisions or 1 << 62,
+                    max_objects=max_objects or 1 << 62,
+                )
             pages = _pages(reader)
             widgets = []
             for name, value, ref in enumerate_sig_fields(reader, filled_status=None):
@@ -71,7 +83,7 @@ def signature_widgets(path: Path) -> tuple[int, list[SignatureWidget]]:
                     SignatureWidget(str(name), page, Box(x1, y1, x2, y2), value is not None)
                 )
             return len(pages), widgets
-    except NotAPdf:
+    except (ValidationFailed, MemoryError):  # NotAPdf, PdfOverBudget; memory is a budget
         raise
     except Exception as e:
         raise NotAPdf(f"the PDF cannot be read: {type(e).__name__}: {e}") from e

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.common.errors import ValidationFailed
 from services.signing.appearance import Box, Page, TextLine
 from services.signing.errors import NotAPdf
+from services.signing.pdfbudget import decoded_budget
 
 
-def read_page(path: Path, index: int | None = None) -> Page:
-    """One page's text lines (the last page when ``index`` is None), in PDF coordinates."""
+def read_page(
+    path: Path, index: int | None = None, *, max_decoded_bytes: int | None = None
+) -> Page:
+    """One page's text lines (the last page when ``index`` is None), in PDF coordinates.
+
+    ``max_decoded_bytes`` bounds what pdfminer may decode (``PdfOverBudget`` beyond).
+    For an untrusted file run it in the PDF pool (:mod:`services.signing.pdfwork`)."""
+    if max_decoded_bytes is None:
+        return _read_page(path, index)
+    with decoded_budget(max_decoded_bytes):
+        return _read_page(path, index)
+
+
+def _read_page(path: Path, index: int | None) -> Page:
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer, LTTextLine
     from pdfminer.pdfpage import PDFPage
@@ -23,7 +37,7 @@ def read_page(path: Path, index: int | None = None) -> Page:
         if not 0 <= wanted < count:
             raise NotAPdf(f"the PDF has {count} pages; there is no page {wanted + 1}")
         (layout,) = list(extract_pages(str(path), page_numbers=[wanted], laparams=LAParams()))
-    except NotAPdf:
+    except (ValidationFailed, MemoryError):  # NotAPdf, PdfOverBudget; memory is a budget
         raise
     except Exception as e:
         raise NotAPdf(f"the PDF's text cannot be read: {type(e).__name__}: {e}") from e

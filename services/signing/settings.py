@@ -21,6 +21,26 @@ class Pkcs11Settings:
 
 
 @dataclass(frozen=True)
+class PdfLimits:
+    """The budget of all work on an untrusted PDF (see README, "Limits")."""
+
+    workers: int = 2  # worker processes; one slow document holds only one of them
+    timeout_seconds: float = 30.0  # per task; the worker is killed and replaced beyond
+    memory_mb: int = 1024  # address space of each worker (RLIMIT_AS)
+    max_decoded_mb: int = 64  # bytes decoded from streams, in total, for one task
+    max_revisions: int = 500  # incremental updates (cross-reference sections)
+    max_objects: int = 1_000_000  # cross-reference entries, over all revisions
+    queue_seconds: float = 30.0  # how long a request waits for a free worker (503 beyond)
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        return self.max_decoded_mb * 1024 * 1024
+
+
+TSA_ACCESS = ("open", "token", "agencies")
+
+
+@dataclass(frozen=True)
 class SigningSettings:
     common: CommonSettings
     database_url: str
@@ -33,6 +53,11 @@ class SigningSettings:
     # Fetch CRLs/OCSP named in certificates of documents being verified. Off by default:
     # those URLs come from untrusted files (a request-forgery risk on the internal network).
     verify_allow_fetching: bool = False
+    pdf: PdfLimits = field(default_factory=PdfLimits)
+    # Who may use POST /pki/tsa: open (anyone), token (the service token), agencies (the
+    # service token or one of tsa_tokens, bearer tokens the operator hands to agencies).
+    tsa_access: str = "token"
+    tsa_tokens: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SigningSettings:
@@ -54,7 +79,53 @@ class SigningSettings:
             ),
             verify_allow_fetching=env.text("VERIFY_ALLOW_FETCHING", "false").lower()
             in ("1", "true", "yes"),
+            pdf=_pdf_limits(env),
+            tsa_access=_tsa_access(env),
+            tsa_tokens=_tsa_tokens(env),
         )
+
+
+def _seconds(env: Env, name: str, default: float, maximum: float) -> float:
+    raw = env.raw(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds, got {raw!r}") from e
+    if not 0 < value <= maximum:
+        raise SettingsError(f"{PREFIX}{name} must be above 0 and at most {maximum:g}, got {raw}")
+    return value
+
+
+def _pdf_limits(env: Env) -> PdfLimits:
+    d = PdfLimits()
+    return PdfLimits(
+        workers=env.integer("PDF_WORKERS", d.workers, minimum=1, maximum=64),
+        timeout_seconds=_seconds(env, "PDF_TIMEOUT_SECONDS", d.timeout_seconds, 3600),
+        memory_mb=env.integer("PDF_MEMORY_MB", d.memory_mb, minimum=256, maximum=65536),
+        max_decoded_mb=env.integer("PDF_MAX_DECODED_MB", d.max_decoded_mb, minimum=1),
+        max_revisions=env.integer("PDF_MAX_REVISIONS", d.max_revisions, minimum=1),
+        max_objects=env.integer("PDF_MAX_OBJECTS", d.max_objects, minimum=100),
+        queue_seconds=_seconds(env, "PDF_QUEUE_SECONDS", d.queue_seconds, 3600),
+    )
+
+
+def _tsa_access(env: Env) -> str:
+    mode = env.text("TSA_ACCESS", "token").lower()
+    if mode not in TSA_ACCESS:
+        raise SettingsError(f"{PREFIX}TSA_ACCESS must be open, token or agencies, got {mode!r}")
+    if mode == "agencies" and not env.raw("TSA_TOKENS"):
+        raise SettingsError(f"{PREFIX}TSA_ACCESS=agencies needs {PREFIX}TSA_TOKENS")
+    return mode
+
+
+def _tsa_tokens(env: Env) -> tuple[str, ...]:
+    raw = env.raw("TSA_TOKENS") or ""
+    tokens = tuple(t.strip() for t in raw.split(",") if t.strip())
+    if any(len(t) < 16 for t in tokens):
+        raise SettingsError(f"{PREFIX}TSA_TOKENS: each token must be at least 16 characters")
+    return tokens
 
 
 def _passphrase(env: Env, pki_dir: Path) -> bytes:

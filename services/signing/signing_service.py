@@ -25,8 +25,7 @@ from services.signing.images import check_png, png_size_mm
 from services.signing.models import BUS, AppearanceImage, DocumentVersion, KnownDocument
 from services.signing.pades import Level, PadesEngine, SignatureRequest, VisibleSignature
 from services.signing.parties import Parties, require_own_certificate, require_party
-from services.signing.pdfinfo import signature_widgets
-from services.signing.pdftext import read_page
+from services.signing.pdfwork import InProcessReading, PdfReading
 from services.signing.stampkit import embedded_image
 
 MAX_SIGN_BYTES = 512 * 1024 * 1024
@@ -60,6 +59,13 @@ class SignOptions:
     location: str | None = None
     document_code: str | None = None  # shown on attachment stamps
     image_png: bytes | None = None  # instead of the registered seal / signature image
+
+    def __post_init__(self) -> None:
+        # JSON true is a Python int: a page number must be a real whole number
+        if self.page is not None and (type(self.page) is not int or self.page < 1):
+            raise ValidationFailed(
+                "page is a whole number counting from 1", [{"field": "page", "message": ">= 1"}]
+            )
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,11 @@ class SigningService:
         engine: PadesEngine,
         keys: KeySource,
         spool_dir: Path,
+        pdf: PdfReading | None = None,
     ) -> None:
+        """``pdf``: where the document's pages are read (untrusted files: the PDF pool,
+        :class:`~.pdfwork.PooledReading`); in this process by default."""
+        self.pdf = pdf or InProcessReading()
         self.db = db
         self.store = store
         self.engine = engine
@@ -168,7 +178,7 @@ class SigningService:
     def _visible(
         self, source: Path, options: SignOptions, identity: SignerIdentity, moment: datetime
     ) -> tuple[VisibleSignature, int]:
-        pages, widgets = signature_widgets(source)
+        pages, widgets = self.pdf.facts(source)
         explicit = options.box
         if options.page is not None and not 1 <= options.page <= pages:
             raise ValidationFailed(
@@ -177,7 +187,7 @@ class SigningService:
         profile = options.profile
         if profile in (Profile.COPY, Profile.ATTACHMENT):
             index = options.page - 1 if options.page else 0
-            page = read_page(source, index)
+            page = self.pdf.page(source, index)
             look = drawings.text_only(
                 page, profile, identity.organization, moment, options.document_code, explicit
             )
@@ -187,7 +197,7 @@ class SigningService:
                 or self.current_image(options.agency, "signature", options.person).png
             )
             index = options.page - 1 if options.page else pages - 1
-            page = read_page(source, index)
+            page = self.pdf.page(source, index)
             name = options.signer_full_name or options.person or identity.common_name
             look = drawings.personal(page, embedded_image(png), name, explicit)
         else:
@@ -202,7 +212,7 @@ class SigningService:
                         "over; sign with the personal profile first or give the box"
                     )
                 personal_box = signed[-1].box
-            page = read_page(source, index)
+            page = self.pdf.page(source, index)
             look = drawings.organization(
                 page,
                 embedded_image(seal_png),

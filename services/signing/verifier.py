@@ -10,6 +10,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko_certvalidator import ValidationContext
 
+from services.signing.pdfpool import PdfPool
 from services.signing.pki.service import PkiService
 from services.signing.settings import SigningSettings
 from services.signing.verification.engine import Verifier
@@ -41,12 +42,17 @@ def long_term_validation(pki: PkiService) -> ValidationContext:
 
 class LazyVerifier:
     """The verifier trusts our root, which exists only once `lienthong pki init` has run:
-    it is built at the first verification, and again when the trust anchors change."""
+    it is built at the first verification, and again when the trust anchors change.
 
-    def __init__(self, settings: SigningSettings, pki: PkiService, *, isolated: bool) -> None:
+    ``pool``: verify on these PDF workers (untrusted files); without one, in this process
+    (with the revision and object budgets only)."""
+
+    def __init__(
+        self, settings: SigningSettings, pki: PkiService, *, pool: PdfPool | None = None
+    ) -> None:
         self.settings = settings
         self.pki = pki
-        self.isolated = isolated
+        self.pool = pool
         self._verifier: Verifier | ProcessVerifier | None = None
         self._anchors: tuple[bytes, ...] = ()
 
@@ -54,13 +60,17 @@ class LazyVerifier:
         roots = self.pki.trust_roots()
         anchors = tuple(sorted(r.public_bytes(serialization.Encoding.DER) for r in roots))
         if self._verifier is None or anchors != self._anchors:
-            if isinstance(self._verifier, ProcessVerifier):
-                self._verifier.close()
             fetch = self.settings.verify_allow_fetching
+            limits = self.settings.pdf
             self._verifier = (
-                ProcessVerifier(roots, allow_fetching=fetch)
-                if self.isolated
-                else Verifier(roots, allow_fetching=fetch)
+                ProcessVerifier(roots, pool=self.pool, allow_fetching=fetch)
+                if self.pool is not None
+                else Verifier(
+                    roots,
+                    allow_fetching=fetch,
+                    max_revisions=limits.max_revisions,
+                    max_objects=limits.max_objects,
+                )
             )
             self._anchors = anchors
         return self._verifier
@@ -69,5 +79,4 @@ class LazyVerifier:
         return self._current().verify(source, file_name=file_name)
 
     def close(self) -> None:
-        if isinstance(self._verifier, ProcessVerifier):
-            self._verifier.close()
+        """The pool is closed by whoever made it (``create_app``)."""

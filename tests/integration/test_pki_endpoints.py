@@ -73,6 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "LIENTHONG_DATA_DIR": str(root / "data"),
             "LIENTHONG_PKI_PASSPHRASE": "integration passphrase",
             "LIENTHONG_SIGNING_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "LIENTHONG_TSA_ACCESS": "open",  # other people's clients, without our token
         }
     )
     init_pki(settings)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from urllib.parse import unquote
 
 from cryptography.x509 import ocsp
 from flask import Blueprint, Response, request
 
+from services.common.auth import bearer_token
+from services.common.errors import Unauthorized
 from services.common.wiring import current
 from services.signing.context import SigningContext
 from services.signing.pki.errors import PkiNotInitialized
@@ -101,8 +104,24 @@ def ocsp_get(encoded: str) -> Response:
     return _ocsp_answer(decoded if decoded is not None and len(decoded) <= OCSP_MAX else None)
 
 
+def _tsa_caller_allowed() -> None:
+    """LIENTHONG_TSA_ACCESS: open (anyone), token (the service token), agencies (the
+    service token or one of LIENTHONG_TSA_TOKENS). Checked before the body is read."""
+    settings = current(SigningContext).settings
+    if settings.tsa_access == "open":
+        return
+    accepted = [settings.common.service_token]
+    if settings.tsa_access == "agencies":
+        accepted += settings.tsa_tokens
+    given = bearer_token(request).encode()
+    # every token is compared, so the time taken does not tell which one nearly matched
+    if not sum(hmac.compare_digest(given, token.encode()) for token in accepted):
+        raise Unauthorized("the time-stamp authority needs a bearer token it accepts")
+
+
 @blueprint.post("/tsa")
 def timestamp() -> Response:
+    _tsa_caller_allowed()
     query = _body(TSA_MAX)
     if query is None:
         answer = refusal("bad_data_format", "the request is too large").dump()

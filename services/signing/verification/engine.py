@@ -64,6 +64,8 @@ from pyhanko.pdf_utils.misc import PdfStrictReadError
 from pyhanko.sign.diff_analysis import DiffPolicy
 
 from services.common.contract import Verdict
+from services.signing.errors import PdfOverBudget
+from services.signing.pdfbudget import check_structure
 from services.signing.verification import fastparse, structure
 from services.signing.verification.contexts import Contexts
 from services.signing.verification.document import DocumentChecker
@@ -99,6 +101,10 @@ class Verifier:
     :param timeout: seconds after which a verification is abandoned and reported
         ``unreadable`` (``None``: no limit). The work runs in a daemon thread; for a hard
         guarantee that also reclaims the CPU use :class:`.guard.ProcessVerifier`.
+    :param max_revisions: a document with more revisions (incremental updates) is
+        ``indeterminate`` without further analysis, whose cost grows faster than the
+        number of revisions (``None``: no limit).
+    :param max_objects: the same for cross-reference entries over all revisions.
     """
 
     def __init__(
@@ -112,7 +118,11 @@ class Verifier:
         timeout: float | None = DEFAULT_TIMEOUT,
         fetch_timeout: float = 10.0,
         diff_policy: DiffPolicy | None = None,
+        max_revisions: int | None = None,
+        max_objects: int | None = None,
     ) -> None:
+        self.max_revisions = max_revisions
+        self.max_objects = max_objects
         self.contexts = Contexts(
             trust_roots,
             other_certs=other_certs,
@@ -233,6 +243,15 @@ class Verifier:
         size, digest = facts.size, facts.sha256
         try:
             s = self._open(stream)
+        except PdfOverBudget as e:
+            return self._bare(
+                Verdict.INDETERMINATE,
+                [f"not verified: {e.detail}"],
+                now,
+                name,
+                elapsed=(time.perf_counter() - started) * 1000,
+                facts=facts,
+            )
         except Unreadable as e:
             return self._bare(
                 Verdict.UNREADABLE,
@@ -263,7 +282,10 @@ class Verifier:
     def _open(self, stream: IO[bytes]) -> Structure:
         try:
             reader = structure.open_reader(stream, strict=True)
+            self._check_budget(reader)
             return structure.inspect(reader, strict=True, strict_error=None)
+        except PdfOverBudget:
+            raise
         except PdfStrictReadError as e:
             strict_error = _msg(e)
         except Unreadable:
@@ -274,13 +296,23 @@ class Verifier:
             strict_error = _msg(e)
         try:
             reader = structure.open_reader(stream, strict=False)
+            self._check_budget(reader)
             return structure.inspect(reader, strict=False, strict_error=strict_error)
-        except Unreadable:
+        except (Unreadable, PdfOverBudget):
             raise
         except RecursionError as e:
             raise Unreadable("the file is nested too deeply") from e
         except Exception as e:
             raise Unreadable(_msg(e)) from e
+
+    def _check_budget(self, reader: object) -> None:
+        if self.max_revisions is None and self.max_objects is None:
+            return
+        check_structure(
+            reader,
+            max_revisions=self.max_revisions if self.max_revisions is not None else 1 << 62,
+            max_objects=self.max_objects if self.max_objects is not None else 1 << 62,
+        )
 
 
 def verify_pdf(

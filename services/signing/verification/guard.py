@@ -1,83 +1,41 @@
-"""A hard time limit: verification in a worker process that is killed when it hangs.
+"""Verification of untrusted files on the PDF worker pool, under every budget.
 
 :class:`~.engine.Verifier` already stops *waiting* after its timeout, but a Python
 thread cannot be killed, so a pathological file could keep one CPU busy. For documents
-from outside (uploads, inter-agency exchange) use :class:`ProcessVerifier`: the worker
-process is started once and reused (no per-call start-up cost); on a timeout or a crash
-it is killed and a fresh one is started for the next call. An optional address-space
-limit (``memory_limit_mb``) caps what one document can allocate.
+from outside (uploads, inter-agency exchange) use :class:`ProcessVerifier`: each
+verification runs on a free worker of a :class:`~services.signing.pdfpool.PdfPool`
+(started once and reused); a worker that overruns its time is killed and replaced,
+and each has an address-space limit. A verification over a budget (time, memory,
+revisions, objects) is ``indeterminate``, its reason naming the budget.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
-from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import IO, Any
 
 from services.common.contract import Verdict
+from services.signing.errors import PdfOverBudget
+from services.signing.pdfpool import PdfPool, PdfTaskFailed, WorkerStartError
+from services.signing.pdfwork import config_key
+from services.signing.settings import PdfLimits
 from services.signing.verification.model import VerificationReport
 from services.signing.verification.sources import PdfSource
 from services.signing.verification.trust import CertSource, load_all
 
-STARTUP_TIMEOUT = 120.0
-
-
-class WorkerStartError(RuntimeError):
-    """The worker process could not be started."""
-
-
-def _worker_main(conn: Connection, config: dict[str, Any], memory_limit_mb: int | None) -> None:
-    if memory_limit_mb:
-        try:
-            import resource
-
-            limit = memory_limit_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        except (ImportError, ValueError, OSError):
-            pass
-    import logging
-
-    logging.getLogger("pyhanko").setLevel(logging.ERROR)
-    logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
-    from services.signing.verification.engine import Verifier
-
-    verifier = Verifier(**config)
-    conn.send("ready")
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return
-        if request is None:
-            return
-        source, now, name = request
-        try:
-            report = verifier.verify(source, now=now, file_name=name, timeout=None)
-        except BaseException as e:  # MemoryError included: answer, then die cleanly
-            report = VerificationReport(
-                verdict=Verdict.INDETERMINATE,
-                reasons=(f"internal error during verification: {type(e).__name__}",),
-                file_name=name,
-            )
-        try:
-            conn.send(report)
-        except (OSError, ValueError):
-            return
+__all__ = ["ProcessVerifier", "WorkerStartError"]
 
 
 class ProcessVerifier:
-    """Same interface as :class:`~.engine.Verifier` ``.verify()``, run in a worker process.
+    """Same interface as :class:`~.engine.Verifier` ``.verify()``, run on a worker pool.
 
-    Thread-safe: calls are serialised on one worker. Use as a context manager or call
-    :meth:`close`.
+    Thread-safe: up to the pool's size verifications run at once. Give ``pool`` to
+    share one (it is then not closed here); otherwise one of ``workers`` processes is
+    made with ``memory_limit_mb`` each. Use as a context manager or call :meth:`close`.
     """
 
     def __init__(
@@ -85,24 +43,41 @@ class ProcessVerifier:
         trust_roots: Iterable[CertSource] = (),
         *,
         other_certs: Iterable[CertSource] = (),
-        timeout: float = 60.0,
+        timeout: float | None = None,
         memory_limit_mb: int | None = None,
+        workers: int = 1,
+        pool: PdfPool | None = None,
+        max_revisions: int | None = None,
+        max_objects: int | None = None,
         **verifier_options: Any,
     ) -> None:
-        self.timeout = timeout
+        if pool is None:
+            defaults = PdfLimits()
+            pool = PdfPool(
+                PdfLimits(
+                    workers=workers,
+                    timeout_seconds=timeout or 60.0,
+                    memory_mb=memory_limit_mb or defaults.memory_mb,
+                    queue_seconds=max(defaults.queue_seconds, timeout or 60.0),
+                )
+            )
+            self._owns_pool = True
+        else:
+            self._owns_pool = False
+        self.pool = pool
+        limits = pool.limits
+        self.timeout = timeout if timeout is not None else limits.timeout_seconds
+        roots = load_all(trust_roots)
         self._config: dict[str, Any] = {
-            "trust_roots": [c.dump() for c in load_all(trust_roots)],
+            "trust_roots": [c.dump() for c in roots],
             "other_certs": [c.dump() for c in load_all(other_certs)],
             "timeout": None,
+            "max_revisions": limits.max_revisions if max_revisions is None else max_revisions,
+            "max_objects": limits.max_objects if max_objects is None else max_objects,
             **verifier_options,
         }
-        self._memory_limit_mb = memory_limit_mb
-        self._ctx = multiprocessing.get_context("spawn")
-        self._lock = threading.Lock()
-        self._process: SpawnProcess | None = None
-        self._conn: Connection | None = None
-        self._anchors = tuple(c.subject.human_friendly for c in load_all(trust_roots))
-        self.restarts = 0
+        self._key = config_key(self._config)
+        self._anchors = tuple(c.subject.human_friendly for c in roots)
 
     def __enter__(self) -> ProcessVerifier:
         return self
@@ -111,40 +86,9 @@ class ProcessVerifier:
         self.close()
 
     @property
-    def worker_pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    def _start(self) -> None:
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(
-            target=_worker_main,
-            args=(child, self._config, self._memory_limit_mb),
-            name="pdf-verify-worker",
-            daemon=True,
-        )
-        process.start()
-        child.close()
-        self._process, self._conn = process, parent
-        # start-up (importing pyHanko) is not charged to the first document's time limit
-        try:
-            ready = parent.poll(STARTUP_TIMEOUT) and parent.recv() == "ready"
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            self._kill()
-            raise WorkerStartError(
-                "the verification worker did not start (with the 'spawn' start method the "
-                "main module must be import-safe: guard it with if __name__ == '__main__')"
-            )
-
-    def _kill(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.join(5)
-        if self._conn is not None:
-            self._conn.close()
-        self._process, self._conn = None, None
-        self.restarts += 1
+    def restarts(self) -> int:
+        """Workers killed (overrun or crashed) and replaced, over the pool's life."""
+        return self.pool.restarts
 
     def verify(
         self,
@@ -166,32 +110,18 @@ class ProcessVerifier:
             payload = source.read()
         name = file_name or (Path(payload).name if isinstance(payload, str) else None)
         started = time.perf_counter()
-        with self._lock:
-            if self._process is None or not self._process.is_alive():
-                if self._process is not None:
-                    self._kill()
-                try:
-                    self._start()
-                except WorkerStartError as e:
-                    return VerificationReport(
-                        verdict=Verdict.INDETERMINATE,
-                        reasons=(str(e),),
-                        file_name=name,
-                        verified_at=(now or datetime.now(UTC)).isoformat(),
-                        trust_anchors=self._anchors,
-                    )
-            assert self._conn is not None
-            try:
-                self._conn.send((payload, now, name))
-                if self._conn.poll(limit):
-                    report: VerificationReport = self._conn.recv()
-                    return report
-                reason = f"the analysis did not finish within {limit:g} s and was stopped"
-            except (EOFError, OSError, BrokenPipeError) as e:
-                reason = f"the verification worker died ({type(e).__name__})"
-            self._kill()
+        task = "services.signing.pdfwork:verify"
+        try:
+            report: VerificationReport = self.pool.run(
+                task, self._key, self._config, payload, now, name, timeout=limit
+            )
+            return report
+        except PdfOverBudget as e:
+            reason = f"not verified: {e.detail}"
+        except PdfTaskFailed as e:
+            reason = f"internal error during verification: {e}"
         return VerificationReport(
-            verdict=Verdict.UNREADABLE,
+            verdict=Verdict.INDETERMINATE,
             reasons=(reason,),
             file_name=name,
             verified_at=(now or datetime.now(UTC)).isoformat(),
@@ -200,18 +130,8 @@ class ProcessVerifier:
         )
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    self._conn.send(None)
-            if self._process is not None:
-                self._process.join(2)
-                if self._process.is_alive():
-                    self._process.kill()
-                    self._process.join(2)
-            if self._conn is not None:
-                self._conn.close()
-            self._process, self._conn = None, None
+        if self._owns_pool:
+            self.pool.close()
 
 
 def _name(source: IO[bytes]) -> str | None:

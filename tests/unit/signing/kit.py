@@ -179,7 +179,7 @@ def pki_app(settings: SigningSettings, db: Database, pki: PkiService) -> Flask:
     from services.signing.app import signing_context
     from services.signing.verifier import LazyVerifier
 
-    verifier = LazyVerifier(settings, pki, isolated=False)  # built only if used
+    verifier = LazyVerifier(settings, pki)  # built only if used
     app = new_flask_app(Runtime("signing", db), signing_context(settings, db, pki, verifier))
     app.register_blueprint(pki_blueprint)
     return app

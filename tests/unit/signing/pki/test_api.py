@@ -86,7 +86,7 @@ def test_ocsp_garbage_answers_in_protocol(client: FlaskClient) -> None:
         )
 
 
-def test_tsa(client: FlaskClient) -> None:
+def test_tsa(client: FlaskClient, settings: SigningSettings) -> None:
     query = tsp.TimeStampReq(
         {
             "version": "v1",
@@ -98,15 +98,16 @@ def test_tsa(client: FlaskClient) -> None:
             "cert_req": True,
         }
     ).dump()
+    token = {"Authorization": f"Bearer {settings.common.service_token}"}
     response = client.post(
-        "/pki/tsa", data=query, headers={"Content-Type": "application/timestamp-query"}
+        "/pki/tsa", data=query, headers={"Content-Type": "application/timestamp-query", **token}
     )
     assert response.status_code == 200
     assert response.mimetype == "application/timestamp-reply"
     reply = TimeStampResp.load(response.data)
     assert reply["status"]["status"].native == "granted"
 
-    refused = TimeStampResp.load(client.post("/pki/tsa", data=b"junk").data)
+    refused = TimeStampResp.load(client.post("/pki/tsa", data=b"junk", headers=token).data)
     assert refused["status"]["fail_info"].native == {"bad_data_format"}
 
 
@@ -122,7 +123,8 @@ def test_without_a_pki(tmp_path: Path) -> None:
     assert ocsp.load_der_ocsp_response(answer.data).response_status == (
         ocsp.OCSPResponseStatus.TRY_LATER
     )
-    refused = TimeStampResp.load(client.post("/pki/tsa", data=b"\x30\x00").data)
+    token = {"Authorization": f"Bearer {settings.common.service_token}"}
+    refused = TimeStampResp.load(client.post("/pki/tsa", data=b"\x30\x00", headers=token).data)
     assert refused["status"]["status"].native == "rejection"
     db.dispose()
 
