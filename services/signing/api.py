@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,20 @@ def _text(body: dict[str, Any], key: str) -> str | None:
     return value.strip()
 
 
+# The largest page a PDF may have is 14,400 points (200 inches) a side.
+MAX_POINTS = 14_400.0
+MAX_PAGE = 2**31 - 1
+
+
+def _in_points(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= MAX_POINTS
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def sign_options(body: dict[str, Any]) -> SignOptions:
     try:
         profile = Profile(str(body.get("profile", "")))
@@ -59,16 +74,17 @@ def sign_options(body: dict[str, Any]) -> SignOptions:
         )
     parsed_box = None
     if box is not None:
-        if not (
-            isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)
-        ):
+        if not (isinstance(box, list) and len(box) == 4 and all(_in_points(v) for v in box)):
             raise ValidationFailed(
                 "box is [x1, y1, x2, y2] in PDF points",
-                [{"field": "box", "message": "four numbers"}],
+                [{"field": "box", "message": f"four numbers within ±{MAX_POINTS:.0f}"}],
             )
         parsed_box = Box(*(float(v) for v in box))
-    if page is not None and (not isinstance(page, int) or page < 1):
-        raise ValidationFailed("page counts from 1", [{"field": "page", "message": ">= 1"}])
+    # bool is an int to Python: `"page": true` must not mean page 1.
+    if page is not None and (type(page) is not int or not 1 <= page <= MAX_PAGE):
+        raise ValidationFailed(
+            "page counts from 1", [{"field": "page", "message": f"a whole number 1..{MAX_PAGE}"}]
+        )
     return SignOptions(
         profile=profile,
         level=level,

@@ -142,6 +142,16 @@ def test_page_true_is_not_page_one(budgeted: Signing) -> None:
 
 
 @pytest.mark.timeout(120)
+def test_a_box_of_anything_but_finite_points_is_refused(budgeted: Signing) -> None:
+    document = budgeted.receive(hostile.simple_page())
+    for box in ([400, 700, 550, True], [400, 700, 550, 1e308], [0, 0, -20000, 1], [1, 2, 3]):
+        response = budgeted.sign(
+            document, {"profile": "copy", "agency": AGENCY, "page": 1, "box": box}
+        )
+        assert_problem(response, 422)
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("claimed", [2**31, 2**63])
 def test_a_lying_page_count_is_not_believed(budgeted: Signing, claimed: int) -> None:
     document = budgeted.receive(hostile.lying_count(claimed))
