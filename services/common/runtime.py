@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import signal
@@ -74,6 +75,30 @@ class Refusal(Error):  # type: ignore[misc]
 #: Looks at a request's head and refuses it (or lets it through with None).
 Gate = Callable[[RequestHead], Refusal | None]
 _GATE = "lienthong.request_gate"
+
+
+def service_gate(token: str, max_bytes: int, *, public: Mapping[str, int] | None = None) -> Gate:
+    """The gate of a service that takes bodies from the platform's own services only:
+    the service token and at most ``max_bytes``, both checked before the body is read.
+    ``public`` names path prefixes anyone may send a body to, each with its own cap
+    (the PKI's OCSP responder and time-stamp authority)."""
+    open_paths = dict(public or {})
+
+    def gate(head: RequestHead) -> Refusal | None:
+        if not head.has_body:
+            return None
+        for prefix, cap in open_paths.items():
+            if head.path.startswith(prefix):
+                if head.content_length > cap:
+                    return Refusal(413, "Payload Too Large", "the body is larger than the limit")
+                return None
+        if head.bearer is None or not hmac.compare_digest(head.bearer.encode(), token.encode()):
+            return Refusal(401, "Unauthorized", "this endpoint is for the platform's own services")
+        if head.content_length > max_bytes:
+            return Refusal(413, "Payload Too Large", "the body is larger than the limit")
+        return None
+
+    return gate
 
 
 def set_request_gate(app: Flask, gate: Gate) -> None:

@@ -3,7 +3,6 @@ delivery, a document's timeline, and signed receipts."""
 
 from __future__ import annotations
 
-import hmac
 from typing import cast
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -16,8 +15,7 @@ from services.common.internal_api import (
     StatusReport,
     TakeBackRequest,
 )
-from services.common.runtime import Gate, Refusal, RequestHead, set_request_gate
-from services.common.settings import InputLimits
+from services.common.runtime import service_gate, set_request_gate
 from services.common.web import json_body, use_limits
 from services.common.wiring import context_of, current
 from services.routing import views
@@ -38,20 +36,7 @@ def _bounded(state: BlueprintSetupState) -> None:
     limits = settings.common.limits
     app.config["MAX_CONTENT_LENGTH"] = limits.json_max_bytes
     use_limits(app, limits)
-    set_request_gate(app, service_gate(settings.common.service_token, limits))
-
-
-def service_gate(token: str, limits: InputLimits) -> Gate:
-    def gate(head: RequestHead) -> Refusal | None:
-        if not head.has_body:
-            return None
-        if head.bearer is None or not hmac.compare_digest(head.bearer.encode(), token.encode()):
-            return Refusal(401, "Unauthorized", "this endpoint is for the platform's own services")
-        if head.content_length > limits.json_max_bytes:
-            return Refusal(413, "Payload Too Large", "the body is larger than the limit")
-        return None
-
-    return gate
+    set_request_gate(app, service_gate(settings.common.service_token, limits.json_max_bytes))
 
 
 @internal.before_request

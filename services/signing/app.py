@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.runtime import service_gate, set_request_gate
 from services.common.storage import open_store
 from services.common.web import health_blueprint
 from services.common.wiring import Runtime, add_consumer, add_relay, new_flask_app
 from services.signing import consumers
-from services.signing.api import api
+from services.signing.api import MAX_VERIFY_BYTES, api
 from services.signing.arrival import ArrivalVerification
 from services.signing.context import SigningContext
 from services.signing.keysource import PkiKeySource
@@ -50,6 +51,11 @@ def signing_context(
     )
 
 
+# A PDF to verify (the largest body the API takes) and its multipart framing.
+MAX_BODY_BYTES = MAX_VERIFY_BYTES + 1024 * 1024
+PKI_MAX_BODY = 64 * 1024  # an OCSP or time-stamp request is a few hundred bytes
+
+
 def create_app(settings: SigningSettings) -> Flask:
     common = settings.common
     db = Database(settings.database_url)
@@ -75,4 +81,13 @@ def create_app(settings: SigningSettings) -> Flask:
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(pki_blueprint)
     app.register_blueprint(api)
+    # Bodies are refused from their headers, before waitress reads them: the API takes
+    # the service token and at most a PDF to verify; the PKI's OCSP responder and
+    # time-stamp authority take small requests from anyone (the TSA's own access rule
+    # then applies).
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    set_request_gate(
+        app,
+        service_gate(common.service_token, MAX_BODY_BYTES, public={"/pki/": PKI_MAX_BODY}),
+    )
     return app
