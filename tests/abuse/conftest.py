@@ -106,11 +106,14 @@ class AbuseStack:
         )
         return dict(found[0])
 
-    def verdict(self, doc_id: str, timeout: float = 30.0) -> dict[str, object]:
-        """The verify-on-arrival verdict ingest shows the sender."""
+    def verdict(
+        self, doc_id: str, timeout: float = 30.0, sender: str | None = None
+    ) -> dict[str, object]:
+        """The verify-on-arrival verdict ingest shows the sender (SENDER unless named)."""
+        client = self.clients[sender] if sender is not None else self.sender
 
         def ready() -> dict[str, object] | None:
-            found = self.sender.document(doc_id).json().get("verification")
+            found = client.document(doc_id).json().get("verification")
             return dict(found) if found else None
 
         return dict(wait_for(ready, timeout=timeout))

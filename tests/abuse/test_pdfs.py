@@ -163,7 +163,7 @@ def _arrived(abuse: AbuseStack, pdf: bytes, sender: str = SENDER) -> str | None:
         assert 400 <= sent.status_code < 500
         return None
     doc_id = str(sent.json()["id"])
-    abuse.verdict(doc_id, timeout=PDF_BUDGET)
+    abuse.verdict(doc_id, timeout=PDF_BUDGET, sender=sender)
     return doc_id
 
 
