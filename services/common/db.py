@@ -45,7 +45,10 @@ R = TypeVar("R")  # a mapped class: a row of it
 K = TypeVar("K")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """The engine of a service's database. On SQLite, ``read_only`` gives one whose
+    transactions begin deferred: a reader then sees a snapshot of the WAL and never
+    waits for, or holds up, the one writer."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
@@ -63,10 +66,12 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            # Take the write lock up front: a deferred transaction that reads and then
-            # writes fails at once (SQLITE_BUSY) when another writer got there first.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            # A writer takes the write lock up front: a deferred transaction that reads
+            # and then writes fails at once (SQLITE_BUSY) when another writer got there
+            # first. A reader must not take it, or every inbox poll queues behind the
+            # bus consumers.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -79,8 +84,21 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads on SQLite go through an engine of their own (see make_engine); on
+        # PostgreSQL a transaction takes no lock until it writes.
+        in_memory = url in ("sqlite://", "sqlite:///") or ":memory:" in url  # one connection's
+        separate = self.is_sqlite and not in_memory
+        self._read_engine = make_engine(url, read_only=True) if separate else self.engine
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         self._after_commit: list[Callable[[Session], None]] = []
         event.listen(self._sessions, "after_commit", self._run_after_commit)
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine of this database (two on SQLite: the writers' and the readers')."""
+        return (
+            (self.engine,) if self._read_engine is self.engine else (self.engine, self._read_engine)
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -108,7 +126,7 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        session = self._sessions()
+        session = self._read_sessions()
         try:
             yield session
         finally:
@@ -120,6 +138,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()
 
 
 def insert_if_absent(session: Session, model: type[object], **values: object) -> None:

@@ -27,15 +27,17 @@ class Queries:
     """Counts the SELECTs on the agencies table while the block runs."""
 
     def __init__(self, ingest: Ingest) -> None:  # noqa: F811
-        self.engine = ingest.ctx.db.engine
+        self.engines = ingest.ctx.db.engines  # reads have an engine of their own on SQLite
         self.count = 0
 
     def __enter__(self) -> Queries:
-        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
+        for engine in self.engines:
+            sa.event.listen(engine, "before_cursor_execute", self._seen)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._seen)
+        for engine in self.engines:
+            sa.event.remove(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT") and "agencies" in statement:
