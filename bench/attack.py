@@ -1,14 +1,18 @@
 """Load beside an attack (issue 10): while attackers send decompression bombs, revision
 bombs to verify, stalled uploads and oversize bodies without a key, one client sends
 ordinary documents at a steady rate; we measure their accepted → inbox latency, the
-errors and every service process's peak RSS. Runs on the embedded stack (no servers)."""
+errors and every service process's peak RSS. Runs on the production shape (RabbitMQ,
+PostgreSQL, SeaweedFS on this machine) or, with ``--attack-shape embedded``, with no
+servers at all."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +39,17 @@ TITLE = "Load beside an attack (issue 10)"
 SENDER, RECIPIENT, ATTACKER = "000.00.00.H41", "000.00.01.H41", "000.00.02.H41"
 TOKEN = "attack-bench-service-token-0123456789"
 TARGET_P99 = 1.0  # seconds, accepted → inbox of the ordinary documents
+SHAPES = {
+    "servers": "The production shape: RabbitMQ, PostgreSQL and SeaweedFS (S3) on this machine",
+    "embedded": "The embedded shape: SQLite, the filesystem bus and a local object directory",
+}
 
 
 @dataclass
 class AttackResults:
     rate: float
     seconds: float
+    shape: str = "servers"  # servers (RabbitMQ, PostgreSQL, SeaweedFS) | embedded
     latencies: list[float] = field(default_factory=list)  # accepted → listed in inbox
     sent: int = 0
     errors: list[str] = field(default_factory=list)  # ordinary documents only
@@ -79,6 +88,7 @@ class Target:
     signing_url: str
     ingest_port: int
     attacker_key: str
+    service_token: str
 
 
 class _Attackers:
@@ -123,7 +133,10 @@ class _Attackers:
         response = requests.post(
             f"{self.target.signing_url}/v1/verify",
             data=self.revised,
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/pdf"},
+            headers={
+                "Authorization": f"Bearer {self.target.service_token}",
+                "Content-Type": "application/pdf",
+            },
             timeout=30,
         )
         self._count("2,500 revisions to /v1/verify", response.status_code)
@@ -237,11 +250,36 @@ def _ordinary(clients: dict[str, AgencyClient], res: AttackResults) -> None:
     res.missing = sum(1 for d in accepted if d not in seen)
 
 
-def run_attack(work: Path, rate: float = 20.0, seconds: float = 20.0) -> AttackResults:
-    res = AttackResults(rate=rate, seconds=seconds)
+@contextlib.contextmanager
+def _shape(work: Path, shape: str) -> Iterator[tuple[Stack, dict[str, AgencyClient], str]]:
+    """The stack under attack, its agencies' clients and its service token."""
+    if shape == "embedded":
+        stack, clients = _stack(work)
+        try:
+            yield stack, clients, TOKEN
+        finally:
+            for client in clients.values():
+                client.http.close()
+            stack.stop_all()
+        return
+    # The production shape, as the other benches run it; its agencies stand in for ours.
+    from bench.environment import RECIPIENTS, SERVICE_TOKEN, bench_stack
+
+    with bench_stack(work, 100 * MiB, dict(ABUSE_ENV)) as bench:
+        named = {
+            SENDER: bench.clients[bench.sender],
+            RECIPIENT: bench.clients[RECIPIENTS[0]],
+            ATTACKER: bench.clients[RECIPIENTS[1]],
+        }
+        yield bench.stack, named, SERVICE_TOKEN
+
+
+def run_attack(
+    work: Path, rate: float = 20.0, seconds: float = 20.0, shape: str = "servers"
+) -> AttackResults:
+    res = AttackResults(rate=rate, seconds=seconds, shape=shape)
     work.mkdir(parents=True, exist_ok=True)
-    stack, clients = _stack(work)
-    try:
+    with _shape(work, shape) as (stack, clients, token):
         pids = {name: proc.pid for name, proc in stack.processes.items()}
         with RssWatch(pids) as watch:
             target = Target(
@@ -249,15 +287,12 @@ def run_attack(work: Path, rate: float = 20.0, seconds: float = 20.0) -> AttackR
                 stack.url("signing"),
                 stack.ports["ingest"],
                 str(clients[ATTACKER].http.headers["Authorization"]).removeprefix("Bearer "),
+                token,
             )
             with _AttackProcess(target, res):
                 time.sleep(1.0)  # the attack is under way before the first ordinary document
                 _ordinary(clients, res)
             res.peaks_mib = {k: round(v / MiB, 1) for k, v in sorted(watch.peaks.items())}
-    finally:
-        for client in clients.values():
-            client.http.close()
-        stack.stop_all()
     if res.missing or res.errors:
         res.failures.append(
             f"attack: {res.missing} ordinary documents never listed, {len(res.errors)} refused"
@@ -281,8 +316,8 @@ def section(res: AttackResults) -> list[str]:
         "their own, loop: a content "
         "stream bomb (256 MiB inflated) posted to ingest, a PDF with 2,500 empty incremental "
         "updates to signing's `/v1/verify`, 16 uploads that stall after their head for 2 s, "
-        "and 150 MiB bodies without a key. Embedded stack, three `lienthong serve` processes, "
-        f"settings {', '.join(f'`{k}={v}`' for k, v in ABUSE_ENV.items())}.",
+        f"and 150 MiB bodies without a key. {SHAPES[res.shape]}, three `lienthong serve` "
+        f"processes, settings {', '.join(f'`{k}={v}`' for k, v in ABUSE_ENV.items())}.",
         "",
         "| ordinary documents | n | p50 ms | p95 ms | p99 ms | max ms | errors | never listed |",
         "|---|---|---|---|---|---|---|---|",

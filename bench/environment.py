@@ -73,7 +73,9 @@ class BenchStack:
 
 
 @contextlib.contextmanager
-def bench_stack(data_dir: Path, max_upload_bytes: int) -> Iterator[BenchStack]:
+def bench_stack(
+    data_dir: Path, max_upload_bytes: int, extra_env: dict[str, str] | None = None
+) -> Iterator[BenchStack]:
     with contextlib.ExitStack() as outer:
         try:
             vhost = outer.enter_context(rabbit_vhost())
@@ -89,6 +91,7 @@ def bench_stack(data_dir: Path, max_upload_bytes: int) -> Iterator[BenchStack]:
             "LIENTHONG_ROUTING_DATABASE_URL": pg["routing"],
             "LIENTHONG_SERVICE_TOKEN": SERVICE_TOKEN,
             "LIENTHONG_MAX_UPLOAD_BYTES": str(max_upload_bytes),
+            **(extra_env or {}),
         }
         services_dir = data_dir / "stack"
         services_dir.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--routing-processes", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--attack-rate", type=float, default=20.0, help="ordinary documents/s")
     p.add_argument("--attack-seconds", type=float, default=20.0)
+    p.add_argument(
+        "--attack-shape",
+        choices=("servers", "embedded"),
+        default="servers",
+        help="the stack under attack: RabbitMQ/PostgreSQL/SeaweedFS, or no servers",
+    )
     args = p.parse_args(argv)
     if args.docs + args.warmup > 500:
         p.error("--docs + --warmup must be at most 500 (the inbox lists at most 500)")
@@ -205,9 +211,11 @@ def _measure_routing(args: argparse.Namespace, res: Results, work: Path) -> None
 
 
 def _measure_attack(args: argparse.Namespace, res: Results, work: Path) -> None:
-    print("… ordinary documents beside an attack (embedded stack)", flush=True)
+    print(f"… ordinary documents beside an attack ({args.attack_shape} shape)", flush=True)
     try:
-        res.attack = run_attack(work / "attack", args.attack_rate, args.attack_seconds)
+        res.attack = run_attack(
+            work / "attack", args.attack_rate, args.attack_seconds, args.attack_shape
+        )
     except Exception as e:
         traceback.print_exc()
         res.failures.append(f"attack: {type(e).__name__}: {e}")
@@ -221,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     if "delivery" in parts and not SOURCE_PDF.is_file():
         print(f"bench: the shared corpus PDF is missing: {SOURCE_PDF}", file=sys.stderr)
         return 2
-    if "delivery" in parts or "routing" in parts:
+    servers_attacked = "attack" in parts and args.attack_shape == "servers"
+    if "delivery" in parts or "routing" in parts or servers_attacked:
         try:
             check_infrastructure()
         except Unavailable as e:
