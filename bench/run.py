@@ -92,7 +92,7 @@ def _config(args: argparse.Namespace, source_size: int) -> dict[str, object]:
     max_upload = _max_upload(args)
     return {
         "source PDF": f"`{SOURCE_PDF.relative_to(CORPUS)}` ({source_size} bytes, classic xref) "
-        "from the shared corpus, padded by an incremental update holding one "
+        "from the test corpus (tests/corpus), padded by an incremental update holding one "
         "stream of random bytes",
         "throughput": f"{args.docs} documents per run (+{args.warmup} unmeasured warm-up), "
         f"client threads {', '.join(map(str, args.threads))}, PDF of "
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     parts = (args.only,) if args.only else PARTS
     if "delivery" in parts and not SOURCE_PDF.is_file():
-        print(f"bench: the shared corpus PDF is missing: {SOURCE_PDF}", file=sys.stderr)
+        print(f"bench: the test corpus PDF is missing: {SOURCE_PDF}", file=sys.stderr)
         return 2
     servers_attacked = "attack" in parts and args.attack_shape == "servers"
     if "delivery" in parts or "routing" in parts or servers_attacked:

@@ -16,7 +16,8 @@ import requests
 from testkit.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+#: The test corpus, in the repository (tests/corpus/README.md: sources and licences).
+CORPUS = ROOT / "tests" / "corpus"
 
 
 def lienthong_command() -> list[str]:

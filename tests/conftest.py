@@ -26,7 +26,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.fail(f"the shared test corpus is missing at {CORPUS}")
+        pytest.fail(f"the test corpus is missing at {CORPUS}")
     return CORPUS
 
 

@@ -43,8 +43,8 @@ from services.ingest.ports import RoutingPort
 from services.ingest.projections import on_delivery_dispatched
 from services.ingest.settings import IngestSettings
 from services.routing.lifecycle import DeliveryState, Role, next_state
+from testkit.stack import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
 REAL = CORPUS / "pdf-real"
 SMALL_PDF = REAL / "002-trivial-libre-office-writer" / "002-trivial-libre-office-writer.pdf"
 FOUR_PAGES = REAL / "004-pdflatex-4-pages" / "pdflatex-4-pages.pdf"

@@ -13,8 +13,8 @@ import pytest
 from services.common.errors import ValidationFailed
 from services.ingest.errors import EncryptedPdf, NotAPdf
 from services.ingest.validation import check_agency_code, check_metadata, check_pdf, named_agencies
+from testkit.stack import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
 REAL = CORPUS / "pdf-real"
 PYHANKO = CORPUS / "pdf-pyhanko"
 PASSWORD_PDF = REAL / "005-libreoffice-writer-password" / "libreoffice-writer-password.pdf"
@@ -376,7 +376,7 @@ def _malformed_pdfs() -> list[str]:
 
 
 def test_the_corpus_is_there() -> None:
-    assert REAL.is_dir(), f"the shared test corpus is missing at {CORPUS.resolve()}"
+    assert REAL.is_dir(), f"the test corpus is missing at {CORPUS}"
     assert PASSWORD_PDF.is_file()
     assert len(_real_pdfs()) >= 20
     assert len(_malformed_pdfs()) >= 8

@@ -1,23 +1,13 @@
-"""A throw-away PKI shared by the verification tests, and the shared corpus location."""
+"""A throw-away PKI shared by the verification tests.
+
+The ``corpus`` fixture (tests/corpus, in the repository) comes from tests/conftest.py."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from services.signing.verification import Verifier
 from tests.unit.signing.verification.helpers import ThrowawayPki, minimal_pdf, sign
-
-#: /work/main/tests/unit/signing/verification/conftest.py -> /work/shared/corpus
-CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.fail(f"the shared test corpus is missing at {CORPUS.resolve()}")
-    return CORPUS
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Every file of the shared corpus gets the verdict its MANIFEST implies.
+"""Every file of the test corpus (tests/corpus) gets the verdict its MANIFEST implies.
 
 Expectations per file, with the pyHanko testing CA as trust anchor and without it.
 ``allow_fetching=False`` and the real current time throughout: the verifier judges a
@@ -21,6 +21,7 @@ import pytest
 
 from services.common.contract import Verdict
 from services.signing.verification import FieldKind, Verifier
+from testkit.stack import CORPUS
 
 V, X, I, U, R = (  # noqa: E741
     Verdict.VALID,
@@ -89,14 +90,10 @@ def _manifest(folder: Path) -> list[dict[str, str]]:
 
 
 def _pyhanko_rows() -> list[dict[str, str]]:
-    from tests.unit.signing.verification.conftest import CORPUS
-
     return _manifest(CORPUS / "pdf-pyhanko")
 
 
 def _real_rows() -> list[dict[str, str]]:
-    from tests.unit.signing.verification.conftest import CORPUS
-
     return _manifest(CORPUS / "pdf-real")
 
 
