@@ -16,7 +16,8 @@ from services.signing.verification.fields import FieldChecker, empty_report, unv
 from services.signing.verification.findings import _iso, _msg
 from services.signing.verification.model import FieldKind, SignatureReport, VerificationReport
 from services.signing.verification.signatures import SignatureChecker
-from services.signing.verification.state import _Doc
+from services.signing.verification.state import _Doc, _Judged, _Prepared
+from services.signing.verification.structure import FieldEntry
 from services.signing.verification.timestamps import TimestampChecker
 
 
@@ -88,7 +89,7 @@ class DocumentChecker:
         doc.final_need_appearances = policy.need_appearances(reader, None)
 
         # classify every filled field; parse the ones we can
-        prepared = [self.fields.prepare(doc, f) for f in filled]
+        prepared = [self._prepare(doc, f) for f in filled]
         doc.signed_fields = {p.field.name for p in prepared if p.kind != FieldKind.UNKNOWN}
         for p in prepared:
             if p.emb is not None:
@@ -102,10 +103,16 @@ class DocumentChecker:
         stamps = [p for p in prepared if p.kind == FieldKind.DOCUMENT_TIMESTAMP]
         stamps.sort(key=lambda p: -(p.emb.signed_revision if p.emb is not None else -1))
         for p in stamps:
-            reports[id(p.field)] = await self.timestamps.document_timestamp(doc, p)
+            try:
+                reports[id(p.field)] = await self.timestamps.document_timestamp(doc, p)
+            except Exception as e:
+                reports[id(p.field)] = _failed_report(p, e)
         for p in prepared:
             if p.kind == FieldKind.SIGNATURE:
-                reports[id(p.field)] = await self.signatures.signature(doc, p)
+                try:
+                    reports[id(p.field)] = await self.signatures.signature(doc, p)
+                except Exception as e:
+                    reports[id(p.field)] = _failed_report(p, e)
             elif p.kind == FieldKind.UNKNOWN:
                 reports[id(p.field)] = unvalidated_report(p)
 
@@ -144,6 +151,13 @@ class DocumentChecker:
             fetching_allowed=self.contexts.allow_fetching,
         )
 
+    def _prepare(self, doc: _Doc, f: FieldEntry) -> _Prepared:
+        try:
+            return self.fields.prepare(doc, f)
+        except Exception as e:
+            j = _Judged(reasons_indeterminate=[f"the signature could not be checked: {_msg(e)}"])
+            return _Prepared(f, FieldKind.UNKNOWN, None, j, None)
+
     def _tail_problem(self, doc: _Doc) -> str | None:
         try:
             offset = max(0, doc.size - structure.TAIL_LIMIT)
@@ -152,3 +166,18 @@ class DocumentChecker:
             return structure.unexplained_tail(doc.s.reader, tail, offset)
         except Exception as e:
             return f"the end of the file could not be checked ({_msg(e)})"
+
+
+def _failed_report(p: _Prepared, e: Exception) -> SignatureReport:
+    """A field whose check stopped on an unexpected error: what was found so far, and
+    the error in words, never a traceback. Not valid, and not invalid for that alone."""
+    j = p.judged
+    j.reasons_indeterminate.append(f"the signature could not be checked: {_msg(e)}")
+    return SignatureReport(
+        field_name=p.field.name,
+        kind=p.kind,
+        verdict=j.verdict(),
+        reasons=j.reasons(),
+        notes=tuple(j.notes),
+        sub_filter=p.sub_filter,
+    )

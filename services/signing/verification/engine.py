@@ -192,12 +192,25 @@ class Verifier:
                 data = bytes(source)
                 facts = _Facts(len(data), hashlib.sha256(data).hexdigest(), _SIG_MARK in data)
                 return self._verify_stream(io.BytesIO(data), facts, now, name, started)
+            # Only reading the source is an I/O problem ("unreadable"); an OSError raised
+            # later comes from the document (a negative offset makes seek() fail with
+            # EINVAL) and is judged like any other failure of the analysis.
             if isinstance(source, (str, os.PathLike)):
-                with open(source, "rb") as fh:
-                    return self._verify_stream(fh, _scan(fh), now, name, started)
-            return self._verify_stream(source, _scan(source), now, name, started)
-        except OSError as e:
-            return self._bare(Verdict.UNREADABLE, [f"the file cannot be read: {e}"], now, name)
+                try:
+                    fh = open(source, "rb")  # noqa: SIM115 (closed below)
+                except OSError as e:
+                    return self._cannot_read(e, now, name)
+                with fh:
+                    try:
+                        facts = _scan(fh)
+                    except OSError as e:
+                        return self._cannot_read(e, now, name)
+                    return self._verify_stream(fh, facts, now, name, started)
+            try:
+                facts = _scan(source)
+            except OSError as e:
+                return self._cannot_read(e, now, name)
+            return self._verify_stream(source, facts, now, name, started)
         except Exception as e:  # fail closed: never let an exception out
             log.exception("verification failed unexpectedly")
             return self._bare(
@@ -206,6 +219,11 @@ class Verifier:
                 now,
                 name,
             )
+
+    def _cannot_read(
+        self, e: OSError, now: datetime | None, name: str | None
+    ) -> VerificationReport:
+        return self._bare(Verdict.UNREADABLE, [f"the file cannot be read: {e}"], now, name)
 
     def _bare(
         self,

@@ -16,7 +16,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from services.common.contract import Verdict
 from services.signing.verification import policy, structure
-from services.signing.verification.findings import _msg
+from services.signing.verification.findings import _msg, unsupported_digests
 from services.signing.verification.model import FieldKind, SignatureReport
 from services.signing.verification.policy import ModificationJudgement
 from services.signing.verification.state import _Doc, _Judged, _Prepared
@@ -24,6 +24,66 @@ from services.signing.verification.structure import FieldEntry
 
 SIGNATURE_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/PBAD.PAdES"})
 TIMESTAMP_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
+
+
+class _EmbeddedSignature(EmbeddedPdfSignature):
+    """pyHanko's embedded signature, validated in hybrid-reference files too.
+
+    With a strict reader pyHanko refuses to validate any signature in a file with a
+    classic cross-reference table plus an ``/XRefStm`` (as Word and Acrobat write them);
+    its lenient reader would accept them but also substitutes ``null`` for unreadable
+    objects, which we never allow. We keep the strict reader and lift only that refusal:
+    pyHanko's strict reader still checks the hybrid sections for consistency (a free
+    entry may be overridden only by the hybrid stream of the same update, generations
+    must follow their frees), its difference analysis resolves objects through the
+    hybrid streams as a hybrid-aware viewer does (an object redefined only in the
+    ``/XRefStm`` of a later update is an unexplained change like any other), and
+    :func:`hybrid_outside_signed_bytes` checks that the hybrid stream of a signed
+    revision lies inside the signed bytes.
+    """
+
+    def _enforce_hybrid_xref_policy(self) -> None:
+        return None
+
+
+def byte_range_problem(byte_range: object, size: int) -> str | None:
+    """What is wrong with a /ByteRange before any byte is read through it: it must be an
+    array of (offset, length) pairs of non-negative integers within the file."""
+    if not isinstance(byte_range, generic.ArrayObject) or not byte_range or len(byte_range) % 2:
+        return "the signature's /ByteRange is not an array of offset and length pairs"
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in byte_range):
+        return "the signature's /ByteRange holds something other than integers"
+    values = [int(x) for x in byte_range]
+    if any(x < 0 for x in values):
+        return f"the signature's /ByteRange {values} holds a negative offset or length"
+    for start, length in zip(values[::2], values[1::2], strict=True):
+        if start + length > size:
+            return (
+                f"the signature's /ByteRange {values} reaches beyond the end of the file "
+                f"({size} bytes)"
+            )
+    return None
+
+
+def hybrid_outside_signed_bytes(emb: EmbeddedPdfSignature) -> bool:
+    """Whether the hybrid cross-reference stream of a revision the signature covers lies
+    (partly) after the signed bytes. pyHanko's coverage check looks at the classic
+    table of each signed revision only; its ``/XRefStm`` could otherwise point at bytes
+    appended after signing, which hybrid-aware viewers would read as part of the signed
+    revision."""
+    xrefs = emb.reader.xrefs
+    if not xrefs.hybrid_xrefs_present:
+        return False
+    _s1, len1, start2, len2 = (int(x) for x in emb.byte_range)
+    signed_zone_len = start2 + len2
+    for revision in range(emb.signed_revision + 1):
+        hybrid = xrefs.get_xref_data(revision).hybrid
+        if hybrid is None:
+            continue
+        start, end = hybrid.meta_info.start_location, hybrid.meta_info.end_location
+        if end > signed_zone_len or (start < start2 and end > len1):  # after, or in the gap
+            return True
+    return False
 
 
 def empty_report(f: FieldEntry) -> SignatureReport:
@@ -85,7 +145,7 @@ class FieldChecker:
             j.reasons_invalid.append(f"the signature dictionary cannot be read: {_msg(e)}")
             return _Prepared(f, FieldKind.UNKNOWN, None, j, None)
         try:
-            emb = EmbeddedPdfSignature(doc.s.reader, f.ref, f.name)  # type: ignore[arg-type]
+            emb = _EmbeddedSignature(doc.s.reader, f.ref, f.name)  # type: ignore[arg-type]
         except Exception as e:
             j.reasons_invalid.append(
                 f"the signature value cannot be parsed (not a valid CMS/PKCS#7 object): {_msg(e)}"
@@ -103,6 +163,15 @@ class FieldChecker:
         ):
             j.reasons_invalid.append("a document time-stamp must hold a time-stamp token")
             return _Prepared(f, kind, None, j, sub_filter)
+        problem = byte_range_problem(emb.byte_range, doc.size)
+        if problem is not None:
+            j.reasons_invalid.append(problem)
+            return _Prepared(f, kind, None, j, sub_filter)
+        what = "the signature" if kind == FieldKind.SIGNATURE else "the document time-stamp"
+        unsupported = unsupported_digests(emb.signed_data, what)
+        if unsupported:
+            j.reasons_indeterminate.extend(unsupported)
+            return _Prepared(f, kind, None, j, sub_filter)
         self._integrity(doc, emb, j)
         return _Prepared(f, kind, emb, j, sub_filter)
 
@@ -116,6 +185,13 @@ class FieldChecker:
         except Exception as e:
             j.reasons_invalid.append(f"the signed byte range cannot be read: {_msg(e)}")
             return
+        if emb.coverage == SignatureCoverageLevel.ENTIRE_REVISION and hybrid_outside_signed_bytes(
+            emb
+        ):
+            j.reasons_invalid.append(
+                "the hybrid cross-reference stream (/XRefStm) of a signed revision lies "
+                "outside the signed bytes"
+            )
         try:
             emb.diff_result = emb.evaluate_modifications(self.diff_policy)  # type: ignore[assignment]
         except RecursionError:

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypedDict, TypeVar, cast
 
-from asn1crypto import x509
+from asn1crypto import cms, x509
 from pyhanko.sign.ades.report import AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import RevocationDetails, SignatureCoverageLevel
 from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from services.signing.verification import structure
 from services.signing.verification.certificates import _path_certs, cert_info
@@ -100,9 +101,40 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def _msg(e: BaseException) -> str:
+    if structure.is_bad_offset(e):
+        return structure.BAD_OFFSET
     text = str(e).strip()
     text = " ".join(text.split())[:300] if text else ""
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def digest_supported(name: str) -> bool:
+    """Whether a digest algorithm (asn1crypto's name, or a dotted OID when it has none)
+    can be computed. pyHanko looks the name up as an attribute of ``cryptography``'s
+    ``hashes`` module and fails with an ``AttributeError`` on anything else."""
+    try:
+        get_pyca_cryptography_hash(name)
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def unsupported_digests(signed_data: cms.SignedData, what: str) -> list[str]:
+    """Reasons for every digest algorithm of a CMS object that cannot be computed: those
+    of its signers and, for a time-stamp token, that of its message imprint. ``what``
+    names the object in the reason ("the signature", "the time-stamp")."""
+    names: list[str] = []
+    for signer_info in signed_data["signer_infos"]:
+        names.append(str(signer_info["digest_algorithm"]["algorithm"].native))
+    eci = signed_data["encap_content_info"]
+    if eci["content_type"].native == "tst_info":
+        imprint = eci["content"].parsed["message_imprint"]
+        names.append(str(imprint["hash_algorithm"]["algorithm"].native))
+    return [
+        f"{what}'s digest algorithm {name} is not supported; it was not validated"
+        for name in dict.fromkeys(names)
+        if not digest_supported(name)
+    ]
 
 
 def _trusted(kw: CmsResult) -> bool:

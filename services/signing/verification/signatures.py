@@ -38,6 +38,7 @@ from services.signing.verification.findings import (
     _trusted,
     _ts_info,
     cms_result,
+    unsupported_digests,
 )
 from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
 from services.signing.verification.state import _Doc, _Judged, _Prepared
@@ -79,6 +80,10 @@ class SignatureChecker:
             j.reasons_invalid.append(f"the signature time-stamp cannot be read: {_msg(e)}")
         last_tst: CmsResult = {}
         for tst in tsts[:4]:
+            unsupported = unsupported_digests(tst, "the signature time-stamp")
+            if unsupported:
+                j.reasons_indeterminate.extend(unsupported)
+                continue
             try:
                 kw, source = await self.timestamps.validate_tst(
                     doc,
@@ -112,6 +117,10 @@ class SignatureChecker:
         try:
             content_tsts = list(generic_cms.extract_tst_data_iter(signer_info, signed=True))
             for content_tst in content_tsts[:2]:
+                unsupported = unsupported_digests(content_tst, "the content time-stamp")
+                if unsupported:
+                    j.reasons_indeterminate.extend(unsupported)
+                    continue
                 kw, _src = await self.timestamps.validate_tst(
                     doc, content_tst, emb.compute_digest, emb.signed_revision, j
                 )

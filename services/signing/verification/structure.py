@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -28,6 +29,21 @@ TAIL_LIMIT = 64 * 1024
 
 _OBJ_HEADER = re.compile(rb"\d+\s+\d+\s+obj\b|\bendobj\b|\bstream\r?\n")
 _WS = b" \t\r\n\x00\x0c"
+
+
+#: How an offset that points before the start of the file is reported. Seeking there
+#: fails with ``OSError: [Errno 22]`` on a file and ``ValueError`` on bytes in memory.
+BAD_OFFSET = (
+    "an offset in the file (startxref, /Prev, /XRefStm, a cross-reference entry or a "
+    "/ByteRange) points before the start of the file"
+)
+
+
+def is_bad_offset(e: BaseException) -> bool:
+    """A seek to a negative position: what a negative offset in the file leads to."""
+    if isinstance(e, OSError) and e.errno == errno.EINVAL:
+        return True
+    return isinstance(e, ValueError) and str(e).startswith("negative seek value")
 
 
 class Unreadable(Exception):
@@ -322,7 +338,7 @@ def hole_is_signature_contents(stream: IO[bytes], byte_range: Any) -> bool:
         _s1, len1, start2, _len2 = (int(x) for x in byte_range)
     except (TypeError, ValueError):
         return False
-    if start2 <= len1 + 1:
+    if len1 < 0 or start2 <= len1 + 1:
         return False
     stream.seek(len1)
     hole = stream.read(start2 - len1)
@@ -357,5 +373,7 @@ def is_visible(field_dict: generic.DictionaryObject) -> bool:
 
 
 def _msg(e: BaseException) -> str:
+    if is_bad_offset(e):
+        return BAD_OFFSET
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
