@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class SigningSettings:
     public_url: str  # the base URL written into certificates (CRL, OCSP, TSA)
     trust_roots: tuple[Path, ...]  # extra trust anchors (national CAs), PEM or DER
     pkcs11: Pkcs11Settings
+    # The operator's trust store: every *.pem/*.crt/*.cer/*.der file in it is a trust
+    # anchor (managed with `lienthong trust add|list|remove`; may not exist yet).
+    trust_dir: Path = Path("var/trust")
     # Fetch CRLs/OCSP named in certificates of documents being verified. Off by default:
     # those URLs come from untrusted files (a request-forgery risk on the internal network).
     verify_allow_fetching: bool = False
@@ -72,6 +76,7 @@ class SigningSettings:
             pki_passphrase=_passphrase(env, pki_dir),
             public_url=env.url("SIGNING_PUBLIC_URL", common.signing_url, ("http", "https")),
             trust_roots=_trust_roots(env),
+            trust_dir=_trust_dir(env, common.data_dir),
             pkcs11=Pkcs11Settings(
                 library=env.text("PKCS11_LIB", DEFAULT_PKCS11_LIB),
                 token_label=env.raw("PKCS11_TOKEN"),
@@ -153,6 +158,18 @@ def _trust_roots(env: Env) -> tuple[Path, ...]:
         if not path.is_file():
             raise SettingsError(f"{PREFIX}TRUST_ROOTS names {path}, which is not a file")
     return paths
+
+
+def _trust_dir(env: Env, data_dir: Path) -> Path:
+    raw = env.raw("TRUST_DIR")
+    if raw is not None and not raw.strip():
+        raise SettingsError(f"{PREFIX}TRUST_DIR is empty; unset it for $DATA_DIR/trust")
+    path = Path(raw.strip()).resolve() if raw is not None else data_dir / "trust"
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{PREFIX}TRUST_DIR names {path}, which is not a directory")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise SettingsError(f"{PREFIX}TRUST_DIR {path} cannot be read by this user")
+    return path
 
 
 def _pin(env: Env) -> str | None:
