@@ -228,12 +228,14 @@ def _register_service_commands() -> None:
     from services.routing.cli import register as register_routing
     from services.signing.cli import register as register_signing
     from services.signing.pki.cli import register as register_pki
+    from services.signing.trust_cli import register as register_trust
     from services.signing.verification.cli import register as register_verify
 
     register_ingest(main)
     register_routing(main)
     register_signing(main)
     register_pki(main)
+    register_trust(main)
     register_verify(main)
 
 
