@@ -59,3 +59,35 @@ def _guess_chain(
         chain.append(parent)
         current = parent
     return chain
+
+
+def no_path_reason(
+    guessed: list[x509.Certificate],
+    anchors: tuple[x509.Certificate, ...],
+    problem: str | None,
+) -> str:
+    """Why no certification path to a trust anchor was built, in words.
+
+    ``guessed``: the chain found by names (signer first); ``problem``: the validator's
+    own words when it found a path but rejected it (a constraint, a validity period)."""
+    n = len(anchors)
+    among = f"among the {n} trust anchor{'s' if n != 1 else ''}"
+    if not guessed:
+        return "no chain was built: the signer's certificate is not in the signature"
+    top = guessed[-1]
+    anchor_digests = {a.sha256 for a in anchors}
+    anchor_subjects = {a.subject.dump() for a in anchors}
+    reaches_anchor = top.sha256 in anchor_digests or (
+        top.self_signed == "no" and top.issuer.dump() in anchor_subjects
+    )
+    if reaches_anchor and problem:
+        return f"no valid chain to a trusted root: {problem}"
+    if top.self_signed != "no":
+        return (
+            f"no chain to a trusted root: the chain ends at the self-signed "
+            f"{top.subject.human_friendly}, which is not {among}"
+        )
+    return (
+        f"no chain to a trusted root: issuer {top.issuer.human_friendly} is not {among}, "
+        "and no certificate of the file or the verifier issues it"
+    )

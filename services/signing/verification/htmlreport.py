@@ -177,7 +177,8 @@ def _signature(s: SignatureReport) -> str:
                 "trusted",
                 _yes_no(s.trusted)
                 + (f" — {_e(s.trust_anchor)}" if s.trust_anchor else "")
-                + (f' <span class="en">[{_e(s.trust_problem)}]</span>' if s.trust_problem else ""),
+                + (f' <span class="en">[{_e(s.trust_problem)}]</span>' if s.trust_problem else "")
+                + (f"<br>{_e(s.trust_path_problem)}" if s.trust_path_problem else ""),
             ),
             _row("Tình trạng thu hồi", "revocation", _revocation(s.revocation)),
             _row("Thời điểm ký", "signing time", _e(s.signing_time) or "—"),

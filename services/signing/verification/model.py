@@ -109,6 +109,11 @@ class SignatureReport:
     trusted: bool | None = None
     trust_anchor: str | None = None
     trust_problem: str | None = None  # AdES sub-indication, e.g. NO_CERTIFICATE_CHAIN_FOUND
+    # The certification path built from the signer to a trust anchor: subjects, signer
+    # first, anchor last (``chain`` above may be a best guess by names when none was built);
+    # when none was built, ``trust_path_problem`` says why in words.
+    trust_path: tuple[str, ...] = ()
+    trust_path_problem: str | None = None
     revocation: tuple[RevocationInfo, ...] = ()
     signing_time: str | None = None  # as claimed by the signer
     validation_time: str | None = None

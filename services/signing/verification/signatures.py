@@ -21,7 +21,12 @@ from pyhanko.sign.validation.pdf_embedded import (
 )
 
 from services.signing.verification import revocation
-from services.signing.verification.certificates import _guess_chain, _path_certs, cert_info
+from services.signing.verification.certificates import (
+    _guess_chain,
+    _path_certs,
+    cert_info,
+    no_path_reason,
+)
 from services.signing.verification.contexts import Contexts
 from services.signing.verification.fields import FieldChecker
 from services.signing.verification.findings import (
@@ -201,6 +206,7 @@ class SignatureChecker:
                         f"the field's seed value constraints could not be checked: {_msg(e)}"
                     )
         signer = kw2.get("signing_cert") or _safe(lambda: emb.signer_cert)
+        built = bool(chain) and kw2.get("validation_path") is not None
         if not chain and signer is not None:
             chain = _guess_chain(
                 signer,
@@ -209,6 +215,21 @@ class SignatureChecker:
                     doc.pool.certs,
                     self.contexts.other_certs,
                 ),
+            )
+
+        path_problem: str | None = None
+        if not kw2:
+            path_problem = "no chain was built: the signature could not be validated"
+        elif not (kw2.get("intact") and kw2.get("valid")):
+            path_problem = "the signature itself does not verify; its chain does not matter"
+        elif built and not _trusted(kw2):
+            path_problem = f"a chain was built but not accepted: {_trust_text(kw2)}"
+        elif not built:
+            indic = kw2.get("trust_problem_indic")
+            path_problem = no_path_reason(
+                chain,
+                self.contexts.trust_roots,
+                _trust_text(kw2) if indic is not None else None,
             )
 
         certification = None
@@ -236,6 +257,8 @@ class SignatureChecker:
             if kw2.get("validation_path") is not None and chain
             else None,
             trust_problem=_problem_name(kw2.get("trust_problem_indic")) if kw2 else None,
+            trust_path=tuple(c.subject.human_friendly for c in chain) if built else (),
+            trust_path_problem=path_problem,
             revocation=self.contexts.revocation(doc, chain if kw2.get("validation_path") else []),
             signing_time=_iso(claimed),
             validation_time=_iso(at),
