@@ -161,10 +161,8 @@ def _trust_roots(env: Env) -> tuple[Path, ...]:
 
 
 def _trust_dir(env: Env, data_dir: Path) -> Path:
-    raw = env.raw("TRUST_DIR")
-    if raw is not None and not raw.strip():
-        raise SettingsError(f"{PREFIX}TRUST_DIR is empty; unset it for $DATA_DIR/trust")
-    path = Path(raw.strip()).resolve() if raw is not None else data_dir / "trust"
+    raw = env.raw("TRUST_DIR")  # empty counts as unset, as for every setting
+    path = Path(raw).resolve() if raw is not None else data_dir / "trust"
     if path.exists() and not path.is_dir():
         raise SettingsError(f"{PREFIX}TRUST_DIR names {path}, which is not a directory")
     if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
