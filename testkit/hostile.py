@@ -18,6 +18,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from testkit.pdfs import write_pdf
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 ADLER_MOD = 65521
@@ -48,25 +50,6 @@ PLAIN_BUDGET_SECONDS = 5.0
 
 def _stream(dictionary: bytes, data: bytes) -> bytes:
     return b"<< " + dictionary + b" /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
-
-
-def write_pdf(objects: Sequence[bytes], *, root: int = 1, count_override: bool = False) -> bytes:
-    """Objects 1..n in order, a classic xref table and a trailer naming ``root``."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        root,
-        xref,
-    )
-    return bytes(out)
 
 
 def _page_objects(contents: bytes, *, count: bytes = b"1", page_extra: bytes = b"") -> list[bytes]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from testkit.pdfs import write_pdf
+
 
 def deep_json(depth: int, leaf: str = "1", key: str | None = None) -> str:
     """An array (or, with ``key``, an object) nested ``depth`` deep, as JSON text."""
@@ -25,15 +27,4 @@ def pdf_with_count(count: str) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count " + count.encode() + b" >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
     ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
-    out += f"startxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return write_pdf(objects)

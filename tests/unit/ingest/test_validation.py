@@ -13,6 +13,7 @@ import pytest
 from services.common.errors import ValidationFailed
 from services.ingest.errors import EncryptedPdf, NotAPdf
 from services.ingest.validation import check_agency_code, check_metadata, check_pdf, named_agencies
+from testkit.pdfs import write_pdf
 from testkit.stack import CORPUS
 
 REAL = CORPUS / "pdf-real"
@@ -457,18 +458,7 @@ def _hand_made_pdf(kids: str, count: int) -> bytes:
         f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
     ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
-    out += f"startxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return write_pdf(objects)
 
 
 def test_a_hand_made_pdf_with_one_page_passes(tmp_path: Path) -> None:

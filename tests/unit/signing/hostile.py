@@ -14,24 +14,10 @@ from __future__ import annotations
 import re
 import zlib
 
+from testkit.pdfs import write_pdf
+
 _OPS = b"0 0 m 100 100 l S BT /F1 12 Tf 72 700 Td (bomb) Tj ET\n"
 _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-
-
-def _pdf(objects: list[bytes], root: int = 1) -> bytes:
-    """A classic PDF with objects numbered from 1 and an xref table."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\n" % (len(objects) + 1, root)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
 
 
 def _stream(data: bytes, extra: bytes = b"") -> bytes:
@@ -41,7 +27,7 @@ def _stream(data: bytes, extra: bytes = b"") -> bytes:
 def simple_page(text: bytes = b"Hello", *, count: int = 1, page_extra: bytes = b"") -> bytes:
     """One page of text; ``count`` is what the page tree claims."""
     content = b"BT /F1 12 Tf 72 700 Td (" + text + b") Tj ET\n"
-    return _pdf(
+    return write_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count,
@@ -66,7 +52,7 @@ def deflated_ops(inflated_mib: int) -> bytes:
 def content_bomb(inflated_mib: int = 1024) -> bytes:
     """One page whose content stream inflates to ``inflated_mib`` MiB."""
     packed = deflated_ops(inflated_mib)
-    return _pdf(
+    return write_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -96,7 +82,7 @@ def deep_page_tree(depth: int = 5000) -> bytes:
     )
     objects.append(_stream(b"BT /F1 12 Tf 72 700 Td (deep) Tj ET\n"))
     objects.append(_FONT)
-    return _pdf(objects)
+    return write_pdf(objects)
 
 
 def deep_array(depth: int = 100_000) -> bytes:

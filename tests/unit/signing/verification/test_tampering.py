@@ -11,6 +11,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from services.common.contract import Verdict
 from services.signing.verification import FieldKind, Verifier
+from testkit.pdfs import write_pdf
 from tests.unit.signing.verification import helpers as h
 from tests.unit.signing.verification.helpers import ThrowawayPki
 
@@ -227,20 +228,7 @@ def test_deep_page_tree_gives_a_clear_verdict(verifier: Verifier) -> None:
     for i in range(depth):
         objs.append(f"<< /Type /Pages /Kids [{3 + i} 0 R] /Count 1 >>".encode())
     objs.append(b"<< /Type /Page /MediaBox [0 0 10 10] >>")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n")
-    offsets = []
-    for n, body in enumerate(objs, 1):
-        offsets.append(out.tell())
-        out.write(f"{n} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode())
-    for off in offsets:
-        out.write(f"{off:010d} 00000 n \n".encode())
-    out.write(
-        f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    report = verifier.verify(out.getvalue())
+    report = verifier.verify(write_pdf(objs))
     assert report.verdict == Verdict.UNREADABLE
     assert any("nested too deeply" in r for r in report.reasons)
 
