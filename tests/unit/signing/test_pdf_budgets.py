@@ -13,10 +13,7 @@ import pytest
 
 from services.common.contract import Verdict
 from services.common.errors import SettingsError
-from services.common.wiring import context_of, migrate, runtime_of
-from services.signing.app import create_app
 from services.signing.appearance import Profile
-from services.signing.context import SigningContext
 from services.signing.errors import PdfOverBudget
 from services.signing.pades import Level
 from services.signing.pdfpool import PdfPool
@@ -24,8 +21,8 @@ from services.signing.pdfwork import PooledReading
 from services.signing.settings import PdfLimits
 from services.signing.verification import ProcessVerifier
 from tests.unit.signing import hostile
-from tests.unit.signing.kit import AGENCY, LEADER, SigningKit, provision, settings_for
-from tests.unit.signing.test_signing_api import Signing, assert_problem
+from tests.unit.signing.kit import AGENCY, LEADER, SigningKit, settings_for
+from tests.unit.signing.test_signing_api import Signing, assert_problem, running
 
 TIMEOUT = 10.0  # the time budget these tests give the service
 MAX_REVISIONS = 200
@@ -44,16 +41,8 @@ def budgeted(kit: SigningKit, tmp_path_factory: pytest.TempPathFactory) -> Itera
         LIENTHONG_PDF_MAX_DECODED_MB="32",
         LIENTHONG_PDF_MAX_REVISIONS=str(MAX_REVISIONS),
     )
-    migrate("signing", settings.database_url)
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    ctx = context_of(app, SigningContext)
-    runtime = runtime_of(app)
-    provision(ctx.pki, ctx.signing)
-    yield Signing(app.test_client(), ctx, runtime)
-    for close in runtime.on_close:
-        close()
-    ctx.db.dispose()
+    with running(settings) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

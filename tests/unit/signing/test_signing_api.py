@@ -6,6 +6,7 @@ does."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import uuid
@@ -36,6 +37,7 @@ from services.signing.arrival import ArrivalVerification
 from services.signing.context import SigningContext
 from services.signing.models import BUS, KnownDocument
 from services.signing.pades import Level
+from services.signing.settings import SigningSettings
 from services.signing.verification.model import VerificationReport
 from services.signing.verification.sources import PdfSource
 from testkit.official_doc import official_letter
@@ -142,16 +144,25 @@ def signing(kit: SigningKit, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         LIENTHONG_BROKER_URL="memory://",
         LIENTHONG_SERVICE_TOKEN=TOKEN,
     )
+    with running(settings) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def running(settings: SigningSettings) -> Iterator[Signing]:
+    """Signing's app on ``settings``, migrated and provisioned; closed at the end."""
     migrate("signing", settings.database_url)
     app = create_app(settings)
     app.config["TESTING"] = True
     ctx = context_of(app, SigningContext)
     runtime = runtime_of(app)
     provision(ctx.pki, ctx.signing)
-    yield Signing(app.test_client(), ctx, runtime)
-    for close in runtime.on_close:
-        close()
-    ctx.db.dispose()
+    try:
+        yield Signing(app.test_client(), ctx, runtime)
+    finally:
+        for close in runtime.on_close:
+            close()
+        ctx.db.dispose()
 
 
 @pytest.fixture(scope="module")
