@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from importlib import import_module
 from typing import Any, Protocol
 
 import click
@@ -37,12 +37,7 @@ class ServiceSettings(Protocol):
     def database_url(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class ServiceEntry:
-    """One service as the composition root knows it; each is imported only when used."""
-
-    load: Callable[[], tuple[ServiceSettings, Callable[[Any], Flask]]]
-    events_queue: Callable[[], Queue]  # bound to what its handler map reads
+ServiceLoader = Callable[[], tuple[ServiceSettings, Callable[[Any], Flask]]]
 
 
 def _ingest() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
@@ -66,34 +61,15 @@ def _routing() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
     return RoutingSettings.from_env(), create_app
 
 
-def _ingest_events() -> Queue:
-    from services.ingest.consumers import EVENTS_QUEUE
-
-    return EVENTS_QUEUE
-
-
-def _signing_events() -> Queue:
-    from services.signing.consumers import EVENTS_QUEUE
-
-    return EVENTS_QUEUE
-
-
-def _routing_events() -> Queue:
-    from services.routing.consumers import EVENTS_QUEUE
-
-    return EVENTS_QUEUE
-
-
-SERVICES: dict[str, ServiceEntry] = {
-    "ingest": ServiceEntry(_ingest, _ingest_events),
-    "signing": ServiceEntry(_signing, _signing_events),
-    "routing": ServiceEntry(_routing, _routing_events),
-}
+# Each service is imported only when it is used.
+SERVICES: dict[str, ServiceLoader] = {"ingest": _ingest, "signing": _signing, "routing": _routing}
 
 
 def service_queues() -> list[Queue]:
     """Every service's events queue, bound from its own handler map."""
-    return [entry.events_queue() for entry in SERVICES.values()]
+    queues = [import_module(f"services.{name}.consumers").EVENTS_QUEUE for name in SERVICES]
+    assert all(isinstance(q, Queue) for q in queues)
+    return queues
 
 
 def declare_bus(common: CommonSettings) -> None:
@@ -105,7 +81,7 @@ def declare_bus(common: CommonSettings) -> None:
 
 
 def build_service(name: str) -> Service:
-    settings, create_app = SERVICES[name].load()
+    settings, create_app = SERVICES[name]()
     return service_of(create_app(settings), settings.common.host, settings.port)
 
 
@@ -157,8 +133,8 @@ def up() -> None:
 @main.command("migrate")
 def migrate_command() -> None:
     """Apply every service's database migrations."""
-    for name, entry in SERVICES.items():
-        settings, _create = entry.load()
+    for name, load in SERVICES.items():
+        settings, _create = load()
         migrate(name, settings.database_url)
         click.echo(f"{name}: migrated", err=True)
     declare_bus(load_common(Env()))
