@@ -4,7 +4,6 @@ agencies make through ingest."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import cast
@@ -12,6 +11,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services.common.bus.envelope import payload_of
 from services.common.bus.messages import DeliveryStatusChanged, DeliveryStatusesChanged
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
@@ -141,8 +141,7 @@ def report_status_answer(db: Database, delivery_id: str, report: StatusReport) -
 
 def status_answer(changed: DeliveryStatusChanged) -> bytes:
     """The answer to a status report: the change as JSON, from its plain fields."""
-    fields = {f.name: getattr(changed, f.name) for f in dataclasses.fields(changed)}
-    return json.dumps(fields, ensure_ascii=False).encode()
+    return json.dumps(payload_of(changed), ensure_ascii=False).encode()
 
 
 def _report(session: Session, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
