@@ -113,6 +113,8 @@ def verify(
 def summary(report: VerificationReport) -> str:
     vi, en = VERDICT_LABELS[report.verdict]
     lines = [f"{report.verdict.upper()}: {vi} ({en}) — {report.file_name or ''}"]
+    if report.indication is not None:
+        lines.append(f"ETSI: {_etsi(report.indication, report.sub_indication)}")
     for s in (*report.signatures, *report.document_timestamps):
         lines.append(_signature_line(s))
     if report.reasons:
@@ -124,8 +126,14 @@ def summary(report: VerificationReport) -> str:
     return "\n".join(lines)
 
 
+def _etsi(indication: str, sub: str | None) -> str:
+    return f"{indication}/{sub}" if sub else indication
+
+
 def _signature_line(s: SignatureReport) -> str:
     parts = [f"  [{s.verdict}] {s.field_name} ({s.kind})"]
+    if s.indication is not None:
+        parts.append(_etsi(s.indication, s.sub_indication))
     if s.signer is not None:
         parts.append(f"signer: {s.signer.subject} #{s.signer.serial}")
     if s.signing_time:
