@@ -20,8 +20,8 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.registry import CertificateRegistry, SimpleTrustManager
 
+from services.signing.algorithm_policy import AlgorithmPolicy
 from services.signing.verification import revocation
-from services.signing.verification.algorithms import AlgorithmPolicy
 from services.signing.verification.changes import benign_diff_policy
 from services.signing.verification.model import RevocationInfo
 from services.signing.verification.state import _Doc

@@ -20,8 +20,8 @@ from pyhanko.sign.validation.pdf_embedded import (
     report_seed_value_validation,
 )
 
+from services.signing.algorithm_policy import refusal
 from services.signing.verification import revocation
-from services.signing.verification.algorithms import refusal
 from services.signing.verification.certificates import (
     _guess_chain,
     _path_certs,
@@ -456,10 +456,10 @@ class SignatureChecker:
                 f"the algorithm policy does not accept this signature: {what}",
             )
             return
-        at = f"at the time proven by a time-stamp ({proof.isoformat()})" if proof else ""
+        at = f" at the time proven by a time-stamp ({proof.isoformat()})" if proof else ""
         j.indeterminate(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
-            f"the algorithm policy does not accept this signature {at}: {what}; no "
+            f"the algorithm policy does not accept this signature{at}: {what}; no "
             f"time-stamp proves the signature existed by {horizon.date().isoformat()}",
         )
 
