@@ -272,4 +272,3 @@ def _status(
     )
     view = settle_reported_status(ctx.db, changed)
     return {**answer, "recorded": True, "status": view["status"], "seq": view["seq"]}
-

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from services.common.errors import (
     BadRequest,
@@ -66,7 +67,7 @@ def post_package() -> tuple[Response, int]:
     limit = ctx.settings.edxml.max_package_bytes
     try:
         package = spool(request.stream, ctx.spool_dir, limit)
-    except PayloadTooLarge as e:
+    except (PayloadTooLarge, RequestEntityTooLarge) as e:
         raise PackageTooLarge("edXML", f"the package is larger than {limit} bytes") from e
     try:
         answer = accept_package(ctx, calling_agency(), package.path, key)
