@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -24,7 +28,7 @@ from services.common.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
-from services.common.storage import spool
+from services.common.storage import CHUNK
 from services.common.web import json_body
 from services.common.wiring import current
 from services.ingest.caller import authenticate, calling_agency
@@ -66,13 +70,13 @@ def post_package() -> tuple[Response, int]:
         raise BadRequest("send the edXML package with Content-Type application/xml")
     limit = ctx.settings.edxml.max_package_bytes
     try:
-        package = spool(request.stream, ctx.spool_dir, limit)
+        package = _receive(request.stream, ctx.spool_dir, limit)
     except (PayloadTooLarge, RequestEntityTooLarge) as e:
         raise PackageTooLarge("edXML", f"the package is larger than {limit} bytes") from e
     try:
-        answer = accept_package(ctx, calling_agency(), package.path, key)
+        answer = accept_package(ctx, calling_agency(), package, key)
     finally:
-        package.discard()
+        package.unlink(missing_ok=True)
     response = jsonify(answer)
     if answer["action"] in CREATED:
         response.headers["Location"] = f"/v1/documents/{answer['id']}"
@@ -81,6 +85,25 @@ def post_package() -> tuple[Response, int]:
             return response, 200
         return response, 201
     return response, 200
+
+
+def _receive(stream: IO[bytes], directory: Path, limit: int) -> Path:
+    """The request body in a temporary file, at most ``limit`` bytes. Not hashed: the
+    package is read once from here, and its attachments are hashed as they are decoded."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix="edxml-package-")
+    path, size = Path(name), 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"the package is larger than {limit} bytes")
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 @edxml_api.get("/v1/edxml/policy")

@@ -8,12 +8,13 @@ header where the signing service puts the XML-DSig signature.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
+
+import pybase64
 
 from services.ingest.edxml.model import format_timestamp
 from services.ingest.edxml.safexml import DSIG, QCVN_102
@@ -146,10 +147,10 @@ def _base64(chunks: Iterable[bytes]) -> Iterator[bytes]:
         pending += chunk
         whole = len(pending) - len(pending) % LINE
         if whole:
-            yield base64.b64encode(pending[:whole]) + b"\n"
+            yield pybase64.b64encode(pending[:whole]) + b"\n"
             pending = pending[whole:]
     if pending:
-        yield base64.b64encode(pending)
+        yield pybase64.b64encode(pending)
 
 
 def status_package(
