@@ -15,6 +15,7 @@ from services.ingest.consumers import add_consumers
 from services.ingest.context import IngestContext
 from services.ingest.exchange_api import exchange_api
 from services.ingest.gate import ingest_gate
+from services.ingest.metrics.api import metrics_api
 from services.ingest.models import BUS
 from services.ingest.ports import RoutingPort
 from services.ingest.registry import KnownAgencies
@@ -65,4 +66,5 @@ def create_app(settings: IngestSettings, *, routing: RoutingPort | None = None) 
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(api)
     app.register_blueprint(exchange_api)
+    app.register_blueprint(metrics_api)
     return app

@@ -15,6 +15,7 @@ from services.routing.context import RoutingContext
 from services.routing.deadlines.api import deadlines_internal
 from services.routing.deadlines.mailer import MailWorker, SmtpMailer
 from services.routing.deadlines.scanner import DeadlineScanner
+from services.routing.ledger.api import ledger_internal
 from services.routing.models import BUS
 from services.routing.receipts import ReceiptKeys
 from services.routing.settings import RoutingSettings
@@ -68,4 +69,5 @@ def create_app(settings: RoutingSettings) -> Flask:
     app.register_blueprint(health_blueprint({"database": db.ping}))
     app.register_blueprint(internal)
     app.register_blueprint(deadlines_internal)
+    app.register_blueprint(ledger_internal)
     return app
