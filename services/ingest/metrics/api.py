@@ -7,7 +7,8 @@ Vietnam calendar days. ``format=csv`` or ``format=xlsx`` exports the same answer
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -18,7 +19,7 @@ from services.common.wiring import current
 from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
 from services.ingest.metrics import exports
-from services.ingest.metrics.report import QuarterReport, quarter_period, render_report
+from services.ingest.metrics.report import VIETNAM, QuarterReport, quarter_period, render_report
 
 metrics_api = Blueprint("ingest_metrics_api", __name__, url_prefix="/v1/metrics")
 
@@ -122,22 +123,11 @@ def e_share_report() -> Response:
         year=year,
         quarter=quarter,
         totals=ctx.routing.e_share(base),
-        months=ctx.routing.e_share(_with(base, group_by="month")),
-        ranking=ctx.routing.e_share(_with(base, group_by="agency")),
+        months=ctx.routing.e_share(replace(base, group_by="month")),
+        ranking=ctx.routing.e_share(replace(base, group_by="agency")),
         overdue=ctx.routing.e_share_overdue(base, limit=200),
-        printed=date.today(),
+        printed=datetime.now(UTC).astimezone(VIETNAM).date(),
     )
     return _download(
         render_report(report), "application/pdf", f"bao-cao-{agency}-{year}-Q{quarter}.pdf"
-    )
-
-
-def _with(query: EShareQuery, *, group_by: str) -> EShareQuery:
-    return EShareQuery(
-        viewer=query.viewer,
-        agency=query.agency,
-        start=query.start,
-        end=query.end,
-        group_by=group_by,
-        include_children=query.include_children,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.common.internal_api import EShareAnswer, EShareFigures, EShareOver
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
 REGULAR, BOLD = "LTSerif", "LTSerif-Bold"
+VIETNAM = timezone(timedelta(hours=7))
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ def duration(seconds: int | None) -> str:
     if seconds < 86400:
         return f"≤ {seconds // 3600} giờ"
     return f"≤ {seconds // 86400} ngày"
+
+
+def local_time(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(VIETNAM):%H:%M %d/%m/%Y}"
+
+
+def local_day(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(VIETNAM):%d/%m/%Y}" if iso else "—"
 
 
 def ranked(answer: EShareAnswer) -> list[dict[str, Any]]:
@@ -185,7 +194,14 @@ def render_report(report: QuarterReport) -> bytes:
             f"Số cơ quan được tính: {len(totals['agencies'])}.",
             centre,
         ),
-        Spacer(1, 4 * mm),
+        Spacer(1, 3 * mm),
+        Paragraph(
+            "Văn bản hoàn toàn điện tử: văn bản điện tử gốc (không phải bản quét), "
+            "có chữ ký số hợp lệ của cơ quan ban hành, gửi qua hệ thống, không gửi kèm "
+            "bản giấy và mọi nơi nhận đã vào sổ trên hệ thống. Đúng hạn, quá hạn: văn bản "
+            "gửi đến các cơ quan trên, đến hạn trong kỳ. Thời gian là cận trên của khoảng đo.",
+            small,
+        ),
         Paragraph("1. Số liệu tổng hợp", heading),
     ]
     figures = Table(
@@ -240,7 +256,7 @@ def render_report(report: QuarterReport) -> bytes:
                 [
                     Paragraph(f"{item['document_id']}<br/>{item['subject']}", small),
                     item["OrganId"],
-                    item["due_at"][:10],
+                    local_day(item["due_at"]),
                     str(item["overdue_days"]),
                 ]
             )
@@ -253,16 +269,6 @@ def render_report(report: QuarterReport) -> bytes:
             )
     else:
         story.append(Paragraph("Không có văn bản quá hạn.", base))
-    story += [
-        Spacer(1, 4 * mm),
-        Paragraph(
-            "Văn bản hoàn toàn điện tử: văn bản điện tử gốc (không phải bản quét), "
-            "có chữ ký số hợp lệ của cơ quan ban hành, gửi qua hệ thống, không gửi kèm "
-            "bản giấy và mọi nơi nhận đã vào sổ trên hệ thống. Thời gian là cận trên "
-            "của khoảng đo.",
-            small,
-        ),
-    ]
 
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -271,7 +277,7 @@ def render_report(report: QuarterReport) -> bytes:
             20 * mm,
             10 * mm,
             f"Liên Thông — báo cáo in ngày {report.printed:%d/%m/%Y}, "
-            f"số liệu đến {totals['as_of'][:16].replace('T', ' ')} UTC",
+            f"số liệu tính đến {local_time(totals['as_of'])} (giờ Việt Nam)",
         )
         canvas.drawRightString(190 * mm, 10 * mm, f"Trang {doc.page}")
         canvas.restoreState()

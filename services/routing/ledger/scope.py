@@ -40,11 +40,8 @@ def names(session: Session, codes: Iterable[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for i in range(0, len(wanted), 500):
         chunk = wanted[i : i + 500]
-        found.update(
-            session.execute(
-                sa.select(Agency.code, Agency.name).where(Agency.code.in_(chunk))
-            ).tuples()
-        )
+        query = sa.select(Agency.code, Agency.name).where(Agency.code.in_(chunk))
+        found.update((code, name) for code, name in session.execute(query))
     return found
 
 
