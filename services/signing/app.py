@@ -68,7 +68,9 @@ def create_app(settings: SigningSettings) -> Flask:
     runtime = Runtime("signing", db)
     runtime.on_close += [pki_tokens.TOKENS.close_all, verifier.close, pool.close]
     add_relay(runtime, common, BUS)
-    arrival = ArrivalVerification(db, context.store, verifier, context.spool_dir)
+    arrival = ArrivalVerification(
+        db, context.store, verifier, context.spool_dir, PooledReading(pool)
+    )
     add_consumer(
         runtime,
         common,

@@ -156,7 +156,7 @@ class DocumentVerifiedV2(DocumentVerified):
     text layer (decided once, on arrival, for the e-document share). A v1 reader's
     handler accepts it as it is (a subclass); v1 stays parseable for older emitters."""
 
-    scanned: bool
+    scanned: bool | None  # None: the pages could not be read to tell
 
 
 # --- Deadlines (routing's scheduler) and agency mailboxes -------------------
