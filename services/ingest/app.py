@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.observability import observe, standard_sources
 from services.common.runtime import set_request_gate
 from services.common.storage import open_store
 from services.common.web import health_blueprint, use_limits
 from services.common.wiring import Runtime, add_relay, new_flask_app
 from services.ingest.api import api
 from services.ingest.apikeys import ApiKeys
-from services.ingest.consumers import add_consumers
+from services.ingest.consumers import EVENTS_QUEUE, add_consumers
 from services.ingest.context import IngestContext
 from services.ingest.exchange_api import exchange_api
 from services.ingest.gate import ingest_gate
@@ -49,6 +50,8 @@ def create_app(settings: IngestSettings, *, routing: RoutingPort | None = None) 
     add_consumers(runtime, common, db)
 
     app = new_flask_app(runtime, context)
+    queues = [EVENTS_QUEUE.name]
+    observe(app, "ingest", standard_sources("ingest", db, BUS, common.broker, queues))
     # Bodies beyond the limit are refused before they are read (413): by waitress, whose
     # limit this is too (services.common.runtime), and by Flask under any other server.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes

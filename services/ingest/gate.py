@@ -10,7 +10,7 @@ from services.ingest.apikeys import ApiKeys
 
 UPLOAD_PATH = "/v1/documents"
 #: Anyone may call these; they take no body worth reading either.
-PUBLIC_PATHS = frozenset({"/openapi.json", "/v1/receipts/key", "/healthz"})
+PUBLIC_PATHS = frozenset({"/openapi.json", "/v1/receipts/key", "/healthz", "/metrics"})
 
 
 def ingest_gate(api_keys: ApiKeys, *, upload_limit: int, json_limit: int) -> Gate:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.observability import observe, standard_sources
 from services.common.runtime import service_gate, set_request_gate
 from services.common.storage import open_store
 from services.common.web import health_blueprint
@@ -80,6 +81,11 @@ def create_app(settings: SigningSettings) -> Flask:
         lambda: [consumers.EVENTS_QUEUE],
     )
     app = new_flask_app(runtime, context)
+    observe(
+        app,
+        "signing",
+        standard_sources("signing", db, BUS, common.broker, [consumers.EVENTS_QUEUE.name]),
+    )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(pki_blueprint)
     app.register_blueprint(api)

@@ -267,3 +267,15 @@ def test_the_quarterly_report_is_a_pdf_with_the_figures(stack: Stack) -> None:
         PROV_A, "/v1/metrics/e-share/report.pdf", agency=PROV_B, year="2026", quarter="2"
     )
     assert refused.status_code == 403
+
+
+def test_prometheus_metrics_are_public_and_per_route(stack: Stack) -> None:
+    assert stack.get(PROV_A, "/v1/metrics/e-share", **Q2).status_code == 200
+    assert stack.get(PROV_A, "/v1/metrics/e-share", agency=PROV_B, **Q2).status_code == 403
+    response = stack.client.get("/metrics")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    labels = 'method="GET",route="/v1/metrics/e-share",service="ingest"'
+    assert f"lienthong_http_request_duration_seconds_count{{{labels}}} 2.0" in text
+    assert f'lienthong_http_request_errors_total{{{labels},status="403"}} 1.0' in text
+    assert "lienthong_outbox_backlog " in text

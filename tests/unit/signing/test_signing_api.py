@@ -284,6 +284,13 @@ def test_arrival_tells_a_scan_from_a_born_digital_document(signing: Signing) -> 
         assert announced["payload"]["scanned"] is scanned, name
 
 
+def test_prometheus_metrics(signing: Signing) -> None:
+    signing.client.get(f"/v1/documents/{uuid.uuid4()}/verification", headers=signing.auth)
+    text = signing.client.get("/metrics").get_data(as_text=True)
+    assert 'route="/v1/documents/<doc_id>/verification",service="signing",status="404"' in text
+    assert 'lienthong_metrics_source_up{source="signing-outbox"} 1.0' in text
+
+
 def test_verify_refuses_an_empty_file_and_a_missing_one(signing: Signing) -> None:
     empty_upload = signing.client.post(
         "/v1/verify",
