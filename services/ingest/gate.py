@@ -11,7 +11,7 @@ from services.ingest.apikeys import ApiKeys
 UPLOAD_PATH = "/v1/documents"
 PACKAGE_PATH = "/v1/edxml"  # an edXML package
 #: Anyone may call these; they take no body worth reading either.
-PUBLIC_PATHS = frozenset({"/openapi.json", "/v1/receipts/key", "/healthz"})
+PUBLIC_PATHS = frozenset({"/openapi.json", "/v1/receipts/key", "/healthz", "/metrics"})
 
 
 def ingest_gate(
