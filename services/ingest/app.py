@@ -60,6 +60,7 @@ def create_app(settings: IngestSettings, *, routing: RoutingPort | None = None) 
             context.api_keys,
             upload_limit=settings.max_request_bytes,
             json_limit=common.limits.json_max_bytes,
+            service_token=common.service_token,
         ),
     )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
