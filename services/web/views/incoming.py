@@ -61,7 +61,7 @@ def document(document: str) -> tuple[str, int]:
         delivery=delivery,
         entry=entry,
         assigned=assigned,
-        status=status,
+        delivery_status=status,
         people=specialists,
         today=today_vn(),
         due_state=due_state,

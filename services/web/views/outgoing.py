@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import Blueprint, Response, abort, jsonify, redirect, request, send_file, url_for
 
-from services.common.errors import ValidationFailed
+from services.common.errors import NotFound, ValidationFailed
 from services.web import drafts, security
 from services.web import users as people
 from services.web.i18n import today_vn
@@ -224,7 +224,13 @@ def tracking(document: str) -> tuple[str, int]:
     c = ctx()
     agency = viewed_agency()
     entry = drafts.outgoing_entry(c.db, agency, document)
-    timeline = c.ingest.timeline(agency, document)
+    try:
+        timeline = c.ingest.timeline(agency, document)
+    except NotFound:  # routing has not made the exchange yet: every recipient is waiting
+        timeline = {
+            "deliveries": [{"delivery_id": r, "OrganId": r, "status": None} for r in entry.recipients],
+            "events": [],
+        }
     by_delivery: dict[str, list[dict[str, object]]] = {}
     for event in timeline.get("events", []):
         by_delivery.setdefault(str(event["delivery_id"]), []).append(event)

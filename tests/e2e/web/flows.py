@@ -81,3 +81,64 @@ def sign_open_draft(page: Page, name: str | None = None) -> None:
     page.get_by_label("Mã PIN").fill(PIN)
     page.get_by_role("button", name="Ký số").click()
     expect(page.get_by_role("status")).to_contain_text("Đã ký số")
+
+
+def seal_and_send(page: Page, base: str, draft: str, recipients: list[str], due: str) -> str:
+    """The clerk sees the number and date, seals, picks recipients and sends.
+    Returns the sent document's id at ingest."""
+    page.goto(f"{base}/drafts/{draft}")
+    seal = page.locator("#seal-form")
+    expect(seal.locator("#proposed-number")).to_contain_text("/UBND-VP")
+    shot(page, "seal")
+    seal.get_by_label("Mã PIN").fill(PIN)
+    seal.get_by_role("button", name="Cấp số và đóng dấu").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã cấp số và đóng dấu")
+    send = page.locator("#send-form")
+    for code in recipients:
+        send.get_by_label("Tìm theo tên hoặc mã").fill(code)
+        send.locator(f"input[value='{code}']").check()
+    send.get_by_label("Tìm theo tên hoặc mã").fill("")
+    send.get_by_label("Hạn xử lý").fill(due)
+    shot(page, "send")
+    send.get_by_role("button", name="Gửi").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã gửi văn bản")
+    found = re.search(r"/sent/([0-9a-f-]{36})", page.url)
+    assert found, page.url
+    return found.group(1)
+
+
+def open_incoming(page: Page, base: str, subject: str) -> None:
+    """Find a document in the inbox (it may still be on its way) and open it."""
+    for _attempt in range(60):
+        page.goto(f"{base}/inbox?q={subject[:20]}")
+        link = page.get_by_role("link", name=subject)
+        if link.count():
+            link.first.click()
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"{subject!r} never reached the inbox")
+
+
+def register_incoming(page: Page) -> None:
+    form = page.locator("#register-form")
+    form.get_by_role("button", name="Vào sổ").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã vào sổ")
+
+
+def assign_to(page: Page, person: str, due: str) -> None:
+    form = page.locator("#assign-form")
+    form.get_by_label(person).check()
+    form.get_by_label("Hạn xử lý").fill(due)
+    form.get_by_label("Ý kiến chỉ đạo").fill("Đề nghị nghiên cứu, tham mưu")
+    form.get_by_role("button", name="Phân công").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã phân công")
+
+
+def complete_work(page: Page, base: str, subject: str, note: str) -> None:
+    page.goto(f"{base}/work")
+    row = page.get_by_role("row").filter(has_text=subject)
+    row.get_by_role("button", name="Bắt đầu xử lý").click()
+    row = page.get_by_role("row").filter(has_text=subject)
+    row.get_by_label("Kết quả").fill(note)
+    row.get_by_role("button", name="Hoàn thành").click()
+    expect(page.get_by_role("status")).to_contain_text("Đã hoàn thành")
