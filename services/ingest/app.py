@@ -76,6 +76,7 @@ def create_app(
             upload_limit=settings.max_request_bytes,
             json_limit=common.limits.json_max_bytes,
             package_limit=settings.edxml.max_package_bytes,
+            service_token=common.service_token,
         ),
     )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))

@@ -250,8 +250,9 @@ class NamesRule(QualifiedWhitelistRule):
     def apply_qualified(
         self, old: HistoricalResolver, new: HistoricalResolver
     ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
-        old_names = old.root["/Names"] if "/Names" in old.root else None
-        new_names = new.root["/Names"] if "/Names" in new.root else None
+        # Indexing dereferences; DictionaryObject.get would hand back the reference.
+        old_names = old.root["/Names"] if "/Names" in old.root else None  # noqa: SIM401
+        new_names = new.root["/Names"] if "/Names" in new.root else None  # noqa: SIM401
         if new_names is None:
             if old_names is not None:
                 raise SuspiciousModification("the name dictionary was removed")
