@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -83,6 +84,7 @@ def sign_with(
     timestamp_at: datetime | None = None,
     timestamp: bool = False,
     certify: fields.MDPPerm | None = None,
+    claimed_at: datetime | None = None,
 ) -> bytes:
     """Sign with any certificate, digest and padding; optionally time-stamped (at a
     fixed time) or certifying with a DocMDP permission."""
@@ -105,10 +107,27 @@ def sign_with(
         docmdp_permissions=certify or fields.MDPPerm.FILL_FORMS,
     )
     out = io.BytesIO()
-    signers.PdfSigner(meta, signer=signer, timestamper=stamper).sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out
+    pdf_signer = (
+        signers.PdfSigner(meta, signer=signer, timestamper=stamper)
+        if claimed_at is None
+        else _BackdatedSigner(meta, signer=signer, timestamper=stamper, claimed_at=claimed_at)
     )
+    pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
     return out.getvalue()
+
+
+class _BackdatedSigner(signers.PdfSigner):
+    """A signer whose clock says ``claimed_at``: the signing time it writes is a claim
+    nothing proves (what a back-dating signer does)."""
+
+    def __init__(self, *args: Any, claimed_at: datetime, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._claimed_at = claimed_at
+
+    def init_signing_session(self, pdf_out: Any, existing_fields_only: bool = False) -> Any:
+        session = super().init_signing_session(pdf_out, existing_fields_only)
+        session.system_time = self._claimed_at
+        return session
 
 
 # ---------------------------------------------------------------- later revisions

@@ -201,12 +201,16 @@ def test_a_time_stamp_before_the_sunset_rescues_sha1(tmp_path: Path) -> None:
 
 
 def test_a_claimed_signing_time_does_not_rescue_sha1(pki: ThrowawayPki, tmp_path: Path) -> None:
-    """The policy is applied at a proven time only: the signer's own clock is no proof."""
+    """The policy is applied at a proven time only: a signer whose clock claims a time
+    before the sunset proves nothing (SHA-1 accepted until three days ago, the claim
+    five days ago, no time-stamp)."""
     policy = _sunset_policy(tmp_path, (NOW - timedelta(days=3)).date())
     verifier = Verifier([pki.root.pem], algorithm_policy=policy)
-    pdf = rw.sign_with(minimal_pdf(), pki, pki.signer, md="sha1")
-    # judged as of a moment before the sunset, with only the claimed time to go on
-    report = verifier.verify(pdf, now=NOW + timedelta(seconds=1))
+    who = rw.issue(pki, "Ký lùi ngày", not_before=NOW - timedelta(days=20))
+    pdf = rw.sign_with(minimal_pdf(), pki, who, md="sha1", claimed_at=NOW - timedelta(days=5))
+    report = verifier.verify(pdf)
+    sig = _first(report)
+    assert sig.validation_time_source == "claimed"
     assert report.sub_indication == SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
 
 
