@@ -21,6 +21,7 @@ it changes what a reader sees (the "evil annotation" attack).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -125,14 +126,104 @@ def _subtype(annot: generic.PdfObject) -> str:
 
 
 def paints_over_page(annot: generic.DictionaryObject) -> bool:
-    """Whether a (non-widget) annotation is drawn over the page content."""
+    """Whether a (non-widget) annotation changes what a reader sees of the page.
+
+    A comment, highlight, underline or link is a mark beside or on the text, as long
+    as its appearance cannot cover or add content: no appearance stream (the viewer
+    draws its standard icon or mark), a sticky-note icon of icon size, or a mark whose
+    appearance paints only shapes blended with Multiply/Darken (which can only darken
+    what is under it, never hide it or add words). Anything else, whatever its type,
+    paints over the page."""
     try:
         flags = int(annot.get("/F", 0))
     except (TypeError, ValueError):
         flags = 0
     if flags & HIDDEN_FLAGS:
         return False
-    return str(annot.get("/Subtype", "")) not in COMMENT_SUBTYPES
+    subtype = str(annot.get("/Subtype", ""))
+    if subtype not in COMMENT_SUBTYPES:
+        return True
+    if "/AP" not in annot:
+        return False
+    if subtype == "/Text":
+        return not _icon_sized(annot)
+    if subtype in MARK_SUBTYPES:
+        return not all(_only_blended_shapes(a) for a in _appearances(annot))
+    return True  # a link or a popup has no business drawing
+
+
+#: Markup annotations whose appearance marks the text under them.
+MARK_SUBTYPES = frozenset({"/Highlight", "/Underline", "/Squiggly"})
+ICON_POINTS = 40.0  # a sticky note's icon is 20-24 points a side
+#: Content operators that add words or pictures (text, images, forms, shadings).
+_ADDING = re.compile(rb"(?<![A-Za-z])(Tj|TJ|'|\"|Do|BI|sh)(?![A-Za-z])")
+_BLEND = frozenset({"/Multiply", "/Darken"})
+MAX_APPEARANCE_BYTES = 256 * 1024
+
+
+def _icon_sized(annot: generic.DictionaryObject) -> bool:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in annot["/Rect"])
+    except Exception:
+        return False
+    return abs(x2 - x1) <= ICON_POINTS and abs(y2 - y1) <= ICON_POINTS
+
+
+def _appearances(annot: generic.DictionaryObject) -> list[generic.PdfObject]:
+    """Every appearance stream of an annotation (normal, rollover, down; each may be a
+    dictionary of states)."""
+    found: list[generic.PdfObject] = []
+    ap = annot["/AP"]
+    if not isinstance(ap, generic.DictionaryObject):
+        return [ap]
+    for key in ("/N", "/R", "/D"):
+        if key not in ap:
+            continue
+        value = ap[key]
+        if isinstance(value, generic.DictionaryObject) and not isinstance(
+            value, generic.StreamObject
+        ):
+            found.extend(value[state] for state in value)
+        else:
+            found.append(value)
+    return found
+
+
+def _only_blended_shapes(appearance: generic.PdfObject) -> bool:
+    if not isinstance(appearance, generic.StreamObject):
+        return False
+    try:
+        data = appearance.data
+    except Exception:
+        return False
+    if len(data) > MAX_APPEARANCE_BYTES or _ADDING.search(data):
+        return False
+    resources = appearance.get("/Resources")
+    if not isinstance(resources, generic.DictionaryObject):
+        return False
+    states = resources.get("/ExtGState")
+    if not isinstance(states, generic.DictionaryObject) or not states:
+        return False
+    # every graphics state it may select blends by darkening ...
+    if not all(str(states[name].get("/BM")) in _BLEND for name in states):
+        return False
+    # ... and one is selected before anything is painted (q/Q save and restore it)
+    blended = [False]
+    for op in _OPERATOR.findall(data):
+        if op == b"q":
+            blended.append(blended[-1])
+        elif op == b"Q":
+            if len(blended) > 1:
+                blended.pop()
+        elif op == b"gs":
+            blended[-1] = True
+        elif op in _PAINTING and not blended[-1]:
+            return False
+    return True
+
+
+_OPERATOR = re.compile(rb"(?<![A-Za-z0-9*/.\-])([A-Za-z]+\*?)(?![A-Za-z0-9*])")
+_PAINTING = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*", b"S", b"s"})
 
 
 def _fresh_closure(

@@ -143,9 +143,19 @@ def _write(writer: IncrementalPdfFileWriter) -> bytes:
     return out.getvalue()
 
 
-def add_comment(pdf: bytes, *, subtype: str = "/Text", hidden: bool = False) -> bytes:
-    """A reviewer's annotation with a popup, as Acrobat adds them (no appearance stream
-    for a sticky note; the viewer draws its icon)."""
+def add_comment(
+    pdf: bytes,
+    *,
+    subtype: str = "/Text",
+    hidden: bool = False,
+    rect: tuple[float, float, float, float] = (500, 780, 520, 800),
+    appearance: bytes | None = None,
+    blend: str | None = None,
+) -> bytes:
+    """A reviewer's annotation with a popup, as Acrobat adds them. Without
+    ``appearance`` the viewer draws its standard icon or mark; with it, that content
+    stream is the annotation's normal appearance (``blend``: the blend mode of the
+    graphics state /GS0 it may select, as highlights use /Multiply)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     page_ref = writer.root["/Pages"]["/Kids"][0]
     page = page_ref.get_object()
@@ -153,7 +163,7 @@ def add_comment(pdf: bytes, *, subtype: str = "/Text", hidden: bool = False) -> 
         {
             generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
             generic.pdf_name("/Subtype"): generic.pdf_name(subtype),
-            generic.pdf_name("/Rect"): _rect(500, 780, 520, 800),
+            generic.pdf_name("/Rect"): _rect(*rect),
             generic.pdf_name("/Contents"): generic.TextStringObject("Đã xem, đồng ý."),
             generic.pdf_name("/T"): generic.TextStringObject("Chuyên viên"),
             generic.pdf_name("/F"): generic.NumberObject(2 if hidden else 4),
@@ -162,6 +172,43 @@ def add_comment(pdf: bytes, *, subtype: str = "/Text", hidden: bool = False) -> 
     )
     if subtype in ("/Highlight", "/Underline", "/Squiggly"):
         annot[generic.pdf_name("/QuadPoints")] = _rect(72, 740, 300, 740, 72, 715, 300, 715)
+    if appearance is not None:
+        resources = generic.DictionaryObject(
+            {
+                generic.pdf_name("/Font"): generic.DictionaryObject(
+                    {
+                        generic.pdf_name("/Helv"): generic.DictionaryObject(
+                            {
+                                generic.pdf_name("/Type"): generic.pdf_name("/Font"),
+                                generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
+                                generic.pdf_name("/BaseFont"): generic.pdf_name("/Helvetica"),
+                            }
+                        )
+                    }
+                )
+            }
+        )
+        if blend is not None:
+            resources[generic.pdf_name("/ExtGState")] = generic.DictionaryObject(
+                {
+                    generic.pdf_name("/GS0"): generic.DictionaryObject(
+                        {generic.pdf_name("/BM"): generic.pdf_name(blend)}
+                    )
+                }
+            )
+        width, height = rect[2] - rect[0], rect[3] - rect[1]
+        stream = generic.StreamObject(
+            {
+                generic.pdf_name("/Type"): generic.pdf_name("/XObject"),
+                generic.pdf_name("/Subtype"): generic.pdf_name("/Form"),
+                generic.pdf_name("/BBox"): _rect(0, 0, width, height),
+                generic.pdf_name("/Resources"): resources,
+            },
+            stream_data=appearance,
+        )
+        annot[generic.pdf_name("/AP")] = generic.DictionaryObject(
+            {generic.pdf_name("/N"): writer.add_object(stream)}
+        )
     annot_ref = writer.add_object(annot)
     popup = generic.DictionaryObject(
         {

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -293,6 +294,83 @@ def test_changes_after_an_approval_signature(
         assert any("as permitted" in n for n in sig.notes)
     else:
         assert sig.reasons
+
+
+BIG = (60.0, 600.0, 560.0, 760.0)  # over the body of the letter
+HIGHLIGHT = (72.0, 712.0, 300.0, 742.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "allowed"),
+    [
+        ({"appearance": b"0 0 1 rg 2 2 16 16 re f"}, True),  # a sticky-note icon
+        ({"rect": BIG, "appearance": b"1 1 1 rg 0 0 500 160 re f"}, False),  # white-out
+        (
+            {"rect": BIG, "appearance": b"BT /Helv 40 Tf 20 60 Td (DA THANH TOAN) Tj ET"},
+            False,
+        ),
+        (
+            {
+                "subtype": "/Highlight",
+                "rect": HIGHLIGHT,
+                "appearance": b"q /GS0 gs 1 1 0 rg 0 0 228 30 re f Q",
+                "blend": "/Multiply",
+            },
+            True,
+        ),
+        (
+            {"subtype": "/Highlight", "rect": HIGHLIGHT, "appearance": b"1 1 1 rg 0 0 228 30 re f"},
+            False,
+        ),
+        (
+            {
+                "subtype": "/Highlight",
+                "rect": HIGHLIGHT,
+                "appearance": b"q /GS0 gs Q 1 1 1 rg 0 0 228 30 re f",
+                "blend": "/Multiply",
+            },
+            False,
+        ),
+        (
+            {
+                "subtype": "/Underline",
+                "rect": HIGHLIGHT,
+                "appearance": b"/GS0 gs BT /Helv 20 Tf 0 5 Td (KHONG) Tj ET",
+                "blend": "/Multiply",
+            },
+            False,
+        ),
+        (
+            {
+                "subtype": "/Highlight",
+                "rect": HIGHLIGHT,
+                "appearance": b"/GS0 gs 1 1 1 rg 0 0 228 30 re f",
+                "blend": "/Normal",
+            },
+            False,
+        ),
+    ],
+    ids=[
+        "icon",
+        "note-painting-white-over-the-text",
+        "note-writing-words",
+        "highlight-multiply",
+        "highlight-opaque",
+        "highlight-blend-undone-by-Q",
+        "underline-with-words",
+        "highlight-normal-blend",
+    ],
+)
+def test_an_annotation_appearance_decides_whether_a_reader_sees_a_change(
+    verifier: Verifier, signed_bt: bytes, kwargs: dict[str, Any], allowed: bool
+) -> None:
+    """A comment's own appearance stream may draw anything in its rectangle: only a
+    small icon, or shapes blended so they can only darken (never hide or add), are
+    marks; anything else is an overlay, whatever the annotation calls itself."""
+    report = verifier.verify(rw.add_comment(signed_bt, **kwargs))
+    assert report.verdict == (Verdict.VALID if allowed else Verdict.INVALID), report.reasons
+    if not allowed:
+        assert "changes what a reader sees" in " ".join(report.reasons)
 
 
 def test_each_change_is_reported_with_its_revision(verifier: Verifier, signed_bt: bytes) -> None:
