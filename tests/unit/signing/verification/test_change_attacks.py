@@ -525,6 +525,53 @@ def widget_through_comment(writer: IncrementalPdfFileWriter) -> None:
     _attach(writer, note, widget)
 
 
+def link_with_thick_white_border(writer: IncrementalPdfFileWriter) -> None:
+    """A link without appearance whose /Border is 60 points wide and whose colour is
+    white: the viewer draws the border itself, over the line of text."""
+    _attach(
+        writer,
+        _annot(
+            writer,
+            "/Link",
+            (60.0, 705.0, 260.0, 800.0),
+            None,
+            Border=_nums(0, 0, 60),
+            C=_nums(1, 1, 1),
+        ),
+    )
+
+
+def black_highlight_without_appearance(writer: IncrementalPdfFileWriter) -> None:
+    """A highlight without appearance, coloured black: the viewer draws a black box."""
+    _attach(writer, _annot(writer, "/Highlight", LINE, None, C=_nums(0, 0, 0)))
+
+
+def signature_widget_via_structure(writer: IncrementalPdfFileWriter) -> None:
+    """The (old) signature widget, listed in a structure element and disguised with /S
+    and /K, moves over the amount with a new white-out appearance (the stream stashed
+    in a named destination). The page is untouched, so the inventory never looks."""
+    widget = _page(writer).get_object()["/Annots"].raw_get(0)
+    w = widget.get_object()
+    resources = generic.DictionaryObject(
+        {N("/Font"): generic.DictionaryObject({N("/Helv"): _helv()})}
+    )
+    ap = writer.add_object(
+        _form(
+            b"1 1 1 rg 0 0 170 26 re f 0 g BT /Helv 18 Tf 2 7 Td (Pay 900 000 VND) Tj ET",
+            170,
+            26,
+            Resources=resources,
+        )
+    )
+    w[N("/Rect")] = _nums(*LINE)
+    w[N("/AP")] = generic.DictionaryObject({N("/N"): ap})
+    w[N("/S")] = N("/Form")
+    w[N("/K")] = generic.ArrayObject()
+    writer.update_container(w)
+    _struct_tree(writer, widget)
+    _dests(writer, Stash=ap)
+
+
 _LEXER = "_only_blended_shapes scans bytes with regular expressions, not PDF tokens"
 ANNOTATION_BYPASSES = [
     bypass(
@@ -576,6 +623,17 @@ ANNOTATION_BYPASSES = [
     ),
     bypass("gs-inside-comment", gs_in_a_comment, _LEXER + ": a 'gs' in a % comment counts"),
     bypass("gs-inside-string", gs_in_a_string, _LEXER + ": a 'gs' in a string counts"),
+    bypass(
+        "black-highlight-without-appearance",
+        black_highlight_without_appearance,
+        "without /AP a mark is trusted, but the viewer draws it in its /C colour: black",
+    ),
+    bypass(
+        "link-with-thick-white-border",
+        link_with_thick_white_border,
+        "without /AP a link is trusted, but the viewer draws its /Border in its /C colour "
+        "(poppler: a wide white frame over the text)",
+    ),
     bypass(
         "direct-annotation-dictionary",
         direct_annotation,
@@ -636,6 +694,43 @@ def test_annotations_that_bring_active_content(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
     assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+
+
+def _uri(target: str) -> generic.DictionaryObject:
+    return generic.DictionaryObject(
+        {N("/S"): N("/URI"), N("/URI"): generic.TextStringObject(target)}
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bypass: an old annotation edited without changing its subtype is explained, "
+    "and only its appearance is judged, never its action",
+)
+def test_a_signed_link_cannot_be_redirected(verifier: Verifier, pki: ThrowawayPki) -> None:
+    """The signed letter links to the agency's payment page; a later revision edits
+    that (old) link to point elsewhere. Same subtype, no appearance: the annotation
+    rule explains the edit and nothing looks at where the link now leads."""
+    linked = update(
+        letter(),
+        lambda w: _attach(
+            w, _annot(w, "/Link", LINE, None, A=_uri("https://dichvucong.gov.vn/thanh-toan"))
+        ),
+    )
+    signed_link = sign(linked, pki)
+    assert _verdict(verifier, signed_link) == Verdict.VALID
+
+    def redirect(writer: IncrementalPdfFileWriter) -> None:
+        page = _page(writer).get_object()
+        annots = [a.get_object() for a in page["/Annots"]]
+        link = next(a for a in annots if a["/Subtype"] == "/Link")
+        link[N("/A")] = _uri("https://dichvucong-gov.example/thanh-toan")
+        writer.update_container(link)
+        writer.update_container(page)
+
+    redirected = update(signed_link, redirect)
+    assert _verdict(verifier, redirected) != Verdict.VALID
 
 
 # ------------------------------------------------------- attacks that are caught
@@ -801,7 +896,26 @@ CAUGHT = {
     "open-action-with-structure": open_action_with_structure,
     "javascript-next-to-dests": javascript_next_to_dests,
     "indirect-annots-and-widget-white-out": annots_made_indirect_and_widget_edited,
+    "signature-widget-disguised-in-structure": signature_widget_via_structure,
 }
+
+
+def test_a_hidden_overlay_cannot_be_unhidden_later(verifier: Verifier, signed: bytes) -> None:
+    """Revision 2 adds a hidden free-text overlay (allowed: nobody sees it); revision 3
+    only clears its Hidden flag (the page is rewritten unchanged, so the edit is
+    explained as an annotation edit, and judged again)."""
+    hidden = update(signed, lambda w: _free_text(w, generic.NumberObject(2)))
+    assert _verdict(verifier, hidden) == Verdict.VALID
+
+    def unhide(writer: IncrementalPdfFileWriter) -> None:
+        page = _page(writer).get_object()
+        overlay = page["/Annots"].raw_get(-1)
+        annot = overlay.get_object()
+        annot[N("/F")] = generic.NumberObject(4)
+        writer.update_container(annot)
+        writer.update_container(page)
+
+    assert _verdict(verifier, update(hidden, unhide)) != Verdict.VALID
 
 
 @pytest.mark.parametrize("attack", CAUGHT.values(), ids=CAUGHT.keys())
