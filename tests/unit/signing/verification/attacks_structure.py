@@ -158,3 +158,31 @@ def javascript_next_to_dests(writer: IncrementalPdfFileWriter) -> None:
         {N("/Names"): generic.ArrayObject([generic.TextStringObject("a"), script])}
     )
     names[N("/JavaScript")] = writer.add_object(tree)
+
+
+def link_turned_overlay_via_structure(writer: IncrementalPdfFileWriter) -> None:
+    """An (old) link annotation signed with the document, listed in a structure element
+    and disguised with /S and /K, becomes a free-text overlay with a white-out
+    appearance (stashed in a named destination). The page dictionary is untouched, so
+    neither the annotation rule nor the inventory looks at the page's annotations."""
+    page = page_ref(writer).get_object()
+    link = next(a for a in page["/Annots"] if a.get_object()["/Subtype"] == "/Link")
+    annot = link.get_object()
+    resources = generic.DictionaryObject(
+        {N("/Font"): generic.DictionaryObject({N("/Helv"): helv()})}
+    )
+    ap = writer.add_object(
+        form(
+            b"1 1 1 rg 0 0 170 26 re f 0 g BT /Helv 18 Tf 2 7 Td (Pay 900 000 VND) Tj ET",
+            170,
+            26,
+            Resources=resources,
+        )
+    )
+    annot[N("/Subtype")] = N("/FreeText")
+    annot[N("/AP")] = generic.DictionaryObject({N("/N"): ap})
+    annot[N("/S")] = N("/Link")
+    annot[N("/K")] = generic.ArrayObject()
+    writer.update_container(annot)
+    struct_tree(writer, link)
+    dests(writer, Stash=ap)

@@ -208,24 +208,43 @@ def test_annotations_that_bring_active_content(
     assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bypass: an old annotation edited without changing its subtype is explained, "
-    "and only its appearance is judged, never its action",
-)
-def test_a_signed_link_cannot_be_redirected(verifier: Verifier, pki: ThrowawayPki) -> None:
-    """The signed letter links to the agency's payment page; a later revision edits
-    that (old) link to point elsewhere. Same subtype, no appearance: the annotation
-    rule explains the edit and nothing looks at where the link now leads."""
+@pytest.fixture(scope="module")
+def signed_link(pki: ThrowawayPki) -> bytes:
+    """The letter with a link to the agency's payment page over the amount, signed."""
     linked = update(
         letter(),
         lambda w: attach(
             w, new_annot(w, "/Link", LINE, None, A=uri("https://dichvucong.gov.vn/thanh-toan"))
         ),
     )
-    signed_link = sign(linked, pki)
+    return sign(linked, pki)
+
+
+def test_the_signed_link_letter_is_valid(verifier: Verifier, signed_link: bytes) -> None:
     assert _verdict(verifier, signed_link) == Verdict.VALID
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bypass: StructureTreeRule vouches for the old link once it carries /S and /K; "
+    "with the page dictionary untouched, the inventory never looks at its annotations",
+)
+def test_a_signed_link_cannot_become_an_overlay(verifier: Verifier, signed_link: bytes) -> None:
+    pdf = update(signed_link, st.link_turned_overlay_via_structure)
+    assert _verdict(verifier, pdf) != Verdict.VALID
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bypass: an old annotation edited without changing its subtype is explained, "
+    "and only its appearance is judged, never its action",
+)
+def test_a_signed_link_cannot_be_redirected(verifier: Verifier, signed_link: bytes) -> None:
+    """A later revision edits the signed link to point elsewhere. Same subtype, no
+    appearance: the annotation rule explains the edit and nothing looks at where the
+    link now leads."""
 
     def redirect(writer: IncrementalPdfFileWriter) -> None:
         page = page_ref(writer).get_object()
