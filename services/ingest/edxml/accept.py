@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.common.contract import Status, Verdict
-from services.common.errors import Forbidden, NotFound, ValidationFailed
+from services.common.errors import Forbidden, NotFound, Unavailable, ValidationFailed
 from services.common.internal_api import StatusReport, TakeBackRequest
 from services.ingest.context import IngestContext
 from services.ingest.edxml.errors import PackageRefused
@@ -81,6 +81,8 @@ def accept_package(
 
 
 def _check_from(sender: str, given: object, element: str) -> None:
+    if isinstance(given, list):
+        raise PackageRefused(element.removesuffix("/OrganId"), "appears more than once")
     organ = given.get("OrganId") if isinstance(given, dict) else None
     if isinstance(organ, str) and organ.strip() and organ.strip() != sender:
         raise Forbidden(
@@ -101,7 +103,17 @@ def _signature(ctx: IngestContext, sender: str, package: Path, signed: bool) -> 
                 SIGNATURE, f"is required: the policy of {sender} accepts signed packages only"
             )
         return {"verdict": Verdict.UNSIGNED.value, "signer": None, "reasons": []}
-    check = ctx.xml_signatures.verify(package)
+    try:
+        check = ctx.xml_signatures.verify(package)
+    except Unavailable as e:
+        if required:
+            raise
+        # The package still travels; that its signature could not be checked is recorded.
+        check = {
+            "verdict": Verdict.INDETERMINATE.value,
+            "signer": None,
+            "reasons": [f"the signature could not be checked: {e.detail}"],
+        }
     if required and check.get("verdict") != Verdict.VALID.value:
         reasons = "; ".join(str(r) for r in check.get("reasons") or [])
         raise PackageRefused(

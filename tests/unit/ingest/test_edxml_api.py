@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.common.contract import Status
+from services.common.errors import Unavailable
 from services.ingest.edxml.emit import OutgoingAttachment, document_package, status_package
 from services.ingest.edxml.parse import read_document, read_status
 from services.ingest.edxml.safexml import QCVN_102, read_package
@@ -25,6 +27,7 @@ from tests.unit.ingest.edxml_kit import (
     EdxmlIngest,
     SigningPki,
     edx,
+    make_ingest,
     sample,
     sign_as,
     test_pki,
@@ -385,3 +388,49 @@ def test_content_type_and_size(edx: EdxmlIngest) -> None:
     )
     assert_problem(wrong, 400)
     assert edx.count(DocumentAttachment) == 0
+
+
+def test_a_declared_type_that_is_not_a_media_type_is_not_served(edx: EdxmlIngest) -> None:
+    body = package_of(files={"ghi-chu.txt": ("text/plain&#13;&#10;Set-Cookie: a=b", b"ghi chu")})
+    answer = edx.post_package(body).get_json()
+    assert answer["attachments"][0]["content_type"] == "text/plain"  # guessed from the name
+    got = edx.client.get(f"/v1/documents/{answer['id']}/attachments/1", headers=edx.auth(SENDER))
+    assert got.mimetype == "text/plain" and "Set-Cookie" not in got.headers
+
+
+def test_two_from_elements_are_refused(edx: EdxmlIngest) -> None:
+    text = package_of({**metadata(RECIPIENT), "From": {"OrganId": SENDER}}).decode()
+    first_from = text[text.index("<edXML:From>") : text.index("</edXML:From>") + 13]
+    doubled = text.replace(first_from, first_from + first_from.replace(SENDER, THIRD), 1)
+    problem = assert_problem(edx.post_package(doubled.encode()), 422)
+    assert problem["element"] == "edXML/edXMLEnvelope/edXMLHeader/MessageHeader/From"
+    assert edx.count(Document) == 0
+
+
+@dataclass
+class SigningDown:
+    """The signing service's XML-DSig API when it cannot be reached."""
+
+    def verify(self, package: Path) -> dict[str, Any]:
+        raise Unavailable("the signing service cannot be reached: connection refused")
+
+    def sign(self, agency: str, package: bytes) -> bytes:
+        raise Unavailable("the signing service cannot be reached: connection refused")
+
+
+def test_when_signing_is_down_a_signed_package_travels_unless_the_policy_requires(
+    tmp_path: Path, test_pki: SigningPki
+) -> None:
+    edx = make_ingest(tmp_path, test_pki, signatures=SigningDown())
+    try:
+        body = sign_as(test_pki, SENDER, package_of(slot=True))
+        answer = edx.post_package(body, key="down-1").get_json()
+        assert answer["signature"]["verdict"] == "indeterminate"
+        assert "could not be checked" in answer["signature"]["reasons"][0]
+        edx.client.put(
+            "/v1/edxml/policy", json={"require_signed_packages": True}, headers=edx.auth(SENDER)
+        )
+        assert_problem(edx.post_package(body, key="down-2"), 503)
+        assert edx.count(Document) == 1 and edx.spooled_files() == []
+    finally:
+        edx.ctx.db.dispose()

@@ -96,3 +96,17 @@ def test_a_document_that_is_not_a_pdf_is_unsigned_on_arrival(signing: Signing) -
     ]
     assert announced["payload"]["verdict"] == "unsigned"
     assert announced["payload"]["signature_count"] == 0
+
+
+def test_sha1_is_not_enough_for_valid(signing: Signing) -> None:
+    signed = signing.client.post(
+        f"/v1/xml/sign?agency={AGENCY}", data=package(), headers={**signing.auth, **XML}
+    ).data
+    sha1 = signed.replace(
+        b"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        b"http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    ).replace(b"http://www.w3.org/2001/04/xmlenc#sha256", b"http://www.w3.org/2000/09/xmldsig#sha1")
+    answer = signing.client.post("/v1/xml/verify", data=sha1, headers={**signing.auth, **XML})
+    verdict = answer.get_json()
+    assert verdict["verdict"] == Verdict.INDETERMINATE.value
+    assert "rsa-sha1" in verdict["reasons"][0] and "not accepted" in verdict["reasons"][0]
