@@ -150,7 +150,7 @@ def _document(
             FilesSubmission(
                 sender=sender,
                 files=files,
-                raw_metadata=package.metadata,
+                raw_metadata=_superseding(ctx, sender, package),
                 document_id=package.document_id,
                 idempotency_key=idempotency_key,
                 package_signature=signature,
@@ -179,6 +179,18 @@ def _document(
         ],
         "signature": signature,
     }
+
+
+def _superseding(ctx: IngestContext, sender: str, package: DocumentPackage) -> dict[str, object]:
+    """The metadata, with the document an update (2) or replacement (3) supersedes named:
+    Bussiness/DocumentId when given, else the header's DocumentId when the sender already
+    sent a document under it (the same document, sent again changed)."""
+    meta = package.metadata
+    if package.business_doc_type.strip() not in ("2", "3") or package.business.get("DocumentId"):
+        return meta
+    if package.document_id and sent_document(ctx, sender, package.document_id) is not None:
+        return {**meta, "Bussiness": {**package.business, "DocumentId": package.document_id}}
+    return meta
 
 
 def sent_document(ctx: IngestContext, sender: str, document_id: str) -> Document | None:

@@ -434,3 +434,19 @@ def test_when_signing_is_down_a_signed_package_travels_unless_the_policy_require
         assert edx.count(Document) == 1 and edx.spooled_files() == []
     finally:
         edx.ctx.db.dispose()
+
+
+def test_an_update_sent_under_the_same_document_id(edx: EdxmlIngest) -> None:
+    first = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
+    edx.deliver(first)
+    meta = {**metadata(RECIPIENT), "Bussiness": {"BussinessDocType": "2"}}
+    body = package_of(meta, document_id=DOCUMENT_ID, doc_type=2)
+    response = edx.post_package(body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["action"] == "update"
+    latest = edx.announced("document.received")[-1]["payload"]
+    assert latest["supersedes"] == first["id"] and latest["business_doc_type"] == 2
+    # Without an earlier document under that DocumentId, it names nothing to update.
+    other = package_of(meta, document_id="000.00.00.H41,2024/03/15,99/UBND-VP", doc_type=2)
+    problem = assert_problem(edx.post_package(other), 422)
+    assert problem["element"].endswith("TraceHeaderList/Bussiness/DocumentId")
