@@ -110,3 +110,10 @@ def test_sha1_is_not_enough_for_valid(signing: Signing) -> None:
     verdict = answer.get_json()
     assert verdict["verdict"] == Verdict.INDETERMINATE.value
     assert "rsa-sha1" in verdict["reasons"][0] and "not accepted" in verdict["reasons"][0]
+
+
+def test_a_document_that_is_not_a_pdf_cannot_be_signed(signing: Signing) -> None:
+    document = signing.receive(b"\xd0\xcf\x11\xe0 a .doc, not a PDF")
+    response = signing.sign(document, {"profile": "organization", "agency": AGENCY})
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
