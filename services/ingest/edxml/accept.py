@@ -42,6 +42,8 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 def element_of(field: str) -> str:
     """The element a metadata field (as check_metadata names it) was read from."""
+    if field.startswith(("edXML", "edXMLEnvelope")):  # already an element's path
+        return field
     path = _INDEX.sub(lambda m: f"[{int(m[1]) + 1}]", field).replace(".", "/")
     if path == "Paper":
         return f"{BUSINESS}/Paper"
@@ -136,7 +138,7 @@ def _document(
             upload=a.upload,
             name=a.name,
             content_type=a.content_type,
-            element=f"edXML/AttachmentEncoded/Attachment[{i}]",
+            element=a.element or f"edXML/AttachmentEncoded/Attachment[{i}]",
             content_id=a.content_id,
             description=a.description,
             archive=a.archive,
@@ -169,16 +171,23 @@ def _document(
         "action": kinds.get(package.business_doc_type.strip(), "document"),
         **accepted.body,
         "replayed": accepted.replayed,
-        "recipients": [
-            t["OrganId"].strip()
-            for t in package.metadata.get("To") or []  # type: ignore[attr-defined]
-            if isinstance(t, dict) and isinstance(t.get("OrganId"), str)
-        ],
+        "recipients": _recipients(package.metadata),
         "attachments": [
             {"name": f.name, "content_type": f.content_type, "size": f.upload.size} for f in files
         ],
         "signature": signature,
     }
+
+
+def _recipients(meta: dict[str, object]) -> list[str]:
+    """The To OrganIds in the package's order (the metadata rules already checked them)."""
+    to = meta.get("To")
+    items = to if isinstance(to, list) else []
+    return [
+        t["OrganId"].strip()
+        for t in items
+        if isinstance(t, dict) and isinstance(t.get("OrganId"), str)
+    ]
 
 
 def _superseding(ctx: IngestContext, sender: str, package: DocumentPackage) -> dict[str, object]:

@@ -170,7 +170,9 @@ def _described(raw: RawAttachment, references: dict[str, dict[str, str]], index:
     )
     content_type = media_type(fields.get("ContentType") or reference.get("ContentType") or "", name)
     description = fields.get("Description") or reference.get("Description") or ""
-    return Attachment(name[:500], content_type, raw.upload, content_id[:300], description)
+    return Attachment(
+        name[:500], content_type, raw.upload, content_id[:300], description, element=node.path
+    )
 
 
 def _references(root: Node) -> dict[str, dict[str, str]]:
@@ -209,6 +211,7 @@ def _opened(
                         content_id=f"{attachment.content_id}/{name}"[:300],
                         description=attachment.description,
                         archive=attachment.name,
+                        element=f"{element}[{name}]",
                     )
                 )
             attachment.upload.discard()

@@ -18,7 +18,7 @@ import pytest
 from services.ingest.models import BUS, Document
 from testkit.pdfs import one_page_pdf
 from tests.unit.ingest.edxml_kit import EdxmlIngest, SigningPki, edx, make_ingest, test_pki
-from tests.unit.ingest.test_api import MAX_UPLOAD, SENDER, assert_problem
+from tests.unit.ingest.test_api import MAX_UPLOAD, PASSWORD_PDF, SENDER, assert_problem
 from tests.unit.ingest.test_edxml_api import package_of
 from tests.unit.ingest.test_upload_limits import Server
 
@@ -305,3 +305,15 @@ def _deflate_ratio() -> float:
 
 def test_the_bomb_test_is_a_bomb() -> None:
     assert _deflate_ratio() > 200  # what test_a_zip_bomb relies on
+
+
+def test_an_encrypted_pdf_attachment_is_named(edx: EdxmlIngest) -> None:
+    body = package_of(
+        files={
+            "ghi-chu.txt": ("text/plain", b"ghi chu"),
+            "mat.pdf": ("application/pdf", PASSWORD_PDF.read_bytes()),
+        }
+    )
+    problem = refused(edx, body, 422, "edXML/AttachmentEncoded/Attachment[2]")
+    assert problem["code"] == "encrypted_pdf"
+    assert problem["errors"][0]["element"] == "edXML/AttachmentEncoded/Attachment[2]"
