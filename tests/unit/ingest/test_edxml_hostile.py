@@ -317,3 +317,21 @@ def test_an_encrypted_pdf_attachment_is_named(edx: EdxmlIngest) -> None:
     problem = refused(edx, body, 422, "edXML/AttachmentEncoded/Attachment[2]")
     assert problem["code"] == "encrypted_pdf"
     assert problem["errors"][0]["element"] == "edXML/AttachmentEncoded/Attachment[2]"
+
+
+def test_a_zip_whose_headers_lie_about_the_size(edx: EdxmlIngest) -> None:
+    raw = bytearray(base64.b64decode(zipped({"lie.doc": b"\0" * (8 * MiB)})))
+    raw[22:26] = (10).to_bytes(4, "little")  # the local header's uncompressed size
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 24 : central + 28] = (10).to_bytes(4, "little")  # and the directory's
+    content = base64.b64encode(bytes(raw)).decode()
+    problem = refused(edx, with_attachment(content, "phu-luc.zip", "application/zip"), 422)
+    assert problem["element"] == f"{ATTACHMENT_1}[lie.doc]"
+    assert "cannot be unzipped" in problem["detail"]
+
+
+def test_the_files_of_one_zip_share_the_attachment_limit(edx: EdxmlIngest) -> None:
+    half = bytes(range(256)) * (MAX_UPLOAD // 2 // 256 + 10)  # each under, both over
+    content = zipped({"a.doc": half, "b.doc": half})
+    problem = refused(edx, with_attachment(content, "phu-luc.zip", "application/zip"), 413)
+    assert problem["element"] == f"{ATTACHMENT_1}[b.doc]"
