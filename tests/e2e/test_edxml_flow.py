@@ -1,7 +1,8 @@
 """edXML on the real stack (RabbitMQ, PostgreSQL, SeaweedFS, three `lienthong serve`
 processes): a package in from agency A, in B's inbox with its attachments, B's status
 package back, A sees the status, and A exports both as edXML, signed by the signing
-service with A's organization certificate."""
+service with A's organization certificate; then A recalls it by package and B's 15
+comes back the same way."""
 
 from __future__ import annotations
 
@@ -151,5 +152,20 @@ def test_a_package_travels_and_its_status_comes_back(stack: Stack) -> None:
         ).json()
         assert verdict["verdict"] == "valid", verdict
         assert verdict["organization"] == "UBND tỉnh Quảng Ninh"
+
+    # A recalls it by package; B agrees by package (15); A sees that too.
+    recall = _post(a, (SAMPLES / "qcvn102-recall.xml").read_bytes())
+    assert recall.status_code == 200, recall.text
+    assert [(d["OrganId"], d["requested"]) for d in recall.json()["deliveries"]] == [
+        (B, True),
+        (C, True),
+    ]
+    agreed = (SAMPLES / "qcvn102-status-03.xml").read_bytes().replace(b">03<", b">15<")
+    answer = _post(b, agreed)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "15"
+    assert wait_for(lambda: a.document(doc_id).json()["deliveries"][0]["status"] == "15")
+    exported = etree.fromstring(_get(a, f"/v1/deliveries/{delivery}/status.edxml").content)
+    assert _text(exported, ".//e:StatusCode") == "15"
     for client in clients.values():
         client.http.close()
