@@ -4,6 +4,7 @@ statuses), packages out, JSON and edXML interchangeable, signatures and the poli
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +12,15 @@ from typing import Any
 
 import pytest
 
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DocumentSigned
 from services.common.contract import Status
+from services.common.storage import spool
 from services.ingest.edxml.emit import OutgoingAttachment, document_package, status_package
 from services.ingest.edxml.parse import read_document, read_status
 from services.ingest.edxml.safexml import QCVN_102, read_package
 from services.ingest.models import Document, DocumentAttachment
+from services.ingest.projections import on_document_signed
 from services.ingest.settings import EdxmlSettings
 from services.ingest.validation import check_metadata
 from testkit.pdfs import one_page_pdf
@@ -335,3 +340,30 @@ def test_an_update_sent_under_the_same_document_id(edx: EdxmlIngest) -> None:
     other = package_of(meta, document_id="000.00.00.H41,2024/03/15,99/UBND-VP", doc_type=2)
     problem = assert_problem(edx.post_package(other), 422)
     assert problem["element"].endswith("TraceHeaderList/Bussiness/DocumentId")
+
+
+def test_the_export_carries_the_document_as_signed_since(edx: EdxmlIngest, tmp_path: Path) -> None:
+    answer = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
+    signed = one_page_pdf("signed by the platform since")
+    upload = spool(io.BytesIO(signed), tmp_path / "in", len(signed))
+    edx.ctx.store.put(upload)
+    msg = DocumentSigned(
+        document=answer["id"],
+        version=2,
+        sha256=upload.sha256,
+        size=upload.size,
+        previous_sha256=answer["sha256"],
+        profile="organization",
+        level="B-LT",
+        field_name="org-1",
+        certificate_serial="01",
+        signer="CN=UBND",
+        signed_at=datetime.now(UTC).isoformat(),
+    )
+    with edx.ctx.db.unit_of_work() as session:
+        on_document_signed(session, msg, wrap(msg))
+    out = edx.client.get(f"/v1/documents/{answer['id']}/edxml", headers=edx.auth(RECIPIENT))
+    package = read_document(reread(tmp_path, out.data), EdxmlSettings(), tmp_path / "r")
+    main, appendix = package.attachments
+    assert main.upload.path.read_bytes() == signed  # the document as it now is
+    assert appendix.upload.path.read_bytes().startswith(b"\xd0\xcf\x11\xe0")  # as it came
