@@ -167,5 +167,10 @@ def test_a_package_travels_and_its_status_comes_back(stack: Stack) -> None:
     assert wait_for(lambda: a.document(doc_id).json()["deliveries"][0]["status"] == "15")
     exported = etree.fromstring(_get(a, f"/v1/deliveries/{delivery}/status.edxml").content)
     assert _text(exported, ".//e:StatusCode") == "15"
+    # A signed package posted to ingest has its signature checked by the signing service.
+    again = _post(a, package.content, **{"Idempotency-Key": "e2e-edxml-signed"})
+    assert again.status_code == 201, again.text
+    assert again.json()["signature"]["verdict"] == "valid"
+    assert again.json()["signature"]["organization"] == "UBND tỉnh Quảng Ninh"
     for client in clients.values():
         client.http.close()
