@@ -5,18 +5,20 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.observability import observe, standard_sources
 from services.common.runtime import set_request_gate
 from services.common.storage import open_store
 from services.common.web import health_blueprint, use_limits
 from services.common.wiring import Runtime, add_relay, new_flask_app
 from services.ingest.api import api
 from services.ingest.apikeys import ApiKeys
-from services.ingest.consumers import add_consumers
+from services.ingest.consumers import EVENTS_QUEUE, add_consumers
 from services.ingest.context import IngestContext
 from services.ingest.edxml.api import edxml_api
 from services.ingest.edxml.signatures import SigningXmlClient, XmlSignatures
 from services.ingest.exchange_api import exchange_api
 from services.ingest.gate import ingest_gate
+from services.ingest.metrics.api import metrics_api
 from services.ingest.models import BUS
 from services.ingest.ports import RoutingPort
 from services.ingest.registry import KnownAgencies
@@ -57,6 +59,8 @@ def create_app(
     add_consumers(runtime, common, db)
 
     app = new_flask_app(runtime, context)
+    queues = [EVENTS_QUEUE.name]
+    observe(app, "ingest", standard_sources("ingest", db, BUS, common.broker, queues))
     # Bodies beyond the limit are refused before they are read (413): by waitress, whose
     # limit this is too (services.common.runtime), and by Flask under any other server.
     app.config["MAX_CONTENT_LENGTH"] = max(
@@ -72,10 +76,12 @@ def create_app(
             upload_limit=settings.max_request_bytes,
             json_limit=common.limits.json_max_bytes,
             package_limit=settings.edxml.max_package_bytes,
+            service_token=common.service_token,
         ),
     )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(api)
     app.register_blueprint(exchange_api)
     app.register_blueprint(edxml_api)
+    app.register_blueprint(metrics_api)
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import NotRequired, TypedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -202,6 +204,35 @@ def document_content(
     return sha256, size, store.iter_bytes(sha256)
 
 
+@dataclass(frozen=True)
+class InboxFilter:
+    sender: str | None = None
+    since: datetime | None = None  # arrived at or after
+    until: datetime | None = None  # arrived before
+    overdue_at: datetime | None = None  # overdue at this moment and not completed
+    words: str | None = None  # in the subject or the DocumentId (number/notation)
+
+    def apply(self, query: Any) -> Any:
+        if self.sender:
+            query = query.where(Document.sender_code == self.sender)
+        if self.since is not None:
+            query = query.where(Delivery.arrived_at >= self.since)
+        if self.until is not None:
+            query = query.where(Delivery.arrived_at < self.until)
+        if self.overdue_at is not None:
+            query = query.where(
+                Delivery.overdue_at.is_not(None),
+                Delivery.overdue_at <= self.overdue_at,
+                sa.or_(Delivery.status.is_(None), Delivery.status.not_in(("02", "06", "15"))),
+            )
+        if self.words:
+            like = f"%{self.words}%"
+            query = query.where(
+                sa.or_(Document.subject.ilike(like), Document.document_id.ilike(like))
+            )
+        return query
+
+
 def inbox(
     db: Database,
     agency: str,
@@ -209,9 +240,11 @@ def inbox(
     limit: int,
     status: str | None,
     include_taken_back: bool = False,
+    filters: InboxFilter | None = None,
 ) -> list[InboxItem]:
     """Incoming deliveries, newest first. A document whose recall or replacement the
-    agency accepted (15) leaves the active inbox unless asked for."""
+    agency accepted (15) leaves the active inbox unless asked for. ``filters`` narrows
+    by sender, arrival period, overdue and words of the subject or number."""
     newer = sa.orm.aliased(Document)
     with db.reading() as session:
         query = (
@@ -221,6 +254,8 @@ def inbox(
             .order_by(Delivery.arrived_at.desc(), Delivery.delivery_id)
             .limit(limit)
         )
+        if filters is not None:
+            query = filters.apply(query)
         if status:
             query = query.where(Delivery.status == status)
         elif not include_taken_back:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.observability import observe, standard_sources
 from services.common.runtime import service_gate, set_request_gate
 from services.common.storage import open_store
 from services.common.web import health_blueprint
@@ -13,6 +14,7 @@ from services.signing import consumers
 from services.signing.api import MAX_VERIFY_BYTES, api
 from services.signing.arrival import ArrivalVerification
 from services.signing.context import SigningContext
+from services.signing.files_api import files_api
 from services.signing.keysource import PkiKeySource
 from services.signing.models import BUS
 from services.signing.pades import PadesEngine
@@ -69,7 +71,9 @@ def create_app(settings: SigningSettings) -> Flask:
     runtime = Runtime("signing", db)
     runtime.on_close += [pki_tokens.TOKENS.close_all, verifier.close, pool.close]
     add_relay(runtime, common, BUS)
-    arrival = ArrivalVerification(db, context.store, verifier, context.spool_dir)
+    arrival = ArrivalVerification(
+        db, context.store, verifier, context.spool_dir, PooledReading(pool)
+    )
     add_consumer(
         runtime,
         common,
@@ -79,10 +83,16 @@ def create_app(settings: SigningSettings) -> Flask:
         lambda: [consumers.EVENTS_QUEUE],
     )
     app = new_flask_app(runtime, context)
+    observe(
+        app,
+        "signing",
+        standard_sources("signing", db, BUS, common.broker, [consumers.EVENTS_QUEUE.name]),
+    )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(pki_blueprint)
     app.register_blueprint(api)
     app.register_blueprint(xml_api)
+    app.register_blueprint(files_api)
     # Bodies are refused from their headers, before waitress reads them: the API takes
     # the service token and at most a PDF to verify; the PKI's OCSP responder and
     # time-stamp authority take small requests from anyone (the TSA's own access rule
