@@ -7,6 +7,7 @@ comes back the same way."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "edxml"
 QCVN_102 = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 NS = {"e": QCVN_102}
 DOCUMENT_ID = "000.00.00.H41,2024/03/15,12/UBND-VP"
+VIETNAM = timezone(timedelta(hours=7))
 
 
 def _post(client: AgencyClient, body: bytes, **headers: str) -> requests.Response:
@@ -126,6 +128,19 @@ def test_a_package_travels_and_its_status_comes_back(stack: Stack) -> None:
     delivery = wait_for(seen, timeout=60)[B]["delivery_id"]
     verification = wait_for(lambda: a.document(doc_id).json().get("verification"), timeout=60)
     assert verification["verdict"] == "unsigned"
+
+    # The ledger counts it as the JSON API's documents: Paper 1 and unsigned, so not
+    # fully electronic, for those reasons.
+    today = datetime.now(VIETNAM).date()  # a day either side: midnight may pass meanwhile
+    period = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
+
+    def in_ledger() -> dict[str, Any] | None:
+        page = _get(a, f"/v1/metrics/e-share/exchanges?{period}").json()
+        found = [e for e in page["exchanges"] if e["document"] == doc_id]
+        return found[0] if found and found[0]["signed"] is False else None
+
+    exchange = wait_for(in_ledger, timeout=60)
+    assert (exchange["paper"], exchange["fully_electronic"]) == (True, False)
 
     # A exports both, signed with A's organization certificate by the signing service.
     package = _get(a, f"/v1/documents/{doc_id}/edxml?signed=1")
