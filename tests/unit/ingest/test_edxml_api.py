@@ -367,3 +367,20 @@ def test_the_export_carries_the_document_as_signed_since(edx: EdxmlIngest, tmp_p
     main, appendix = package.attachments
     assert main.upload.path.read_bytes() == signed  # the document as it now is
     assert appendix.upload.path.read_bytes().startswith(b"\xd0\xcf\x11\xe0")  # as it came
+
+
+def test_an_outsider_sees_no_package_attachment_or_status(edx: EdxmlIngest) -> None:
+    answer = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
+    delivery = edx.deliver(answer)
+    edx.post_package(status_of("03"), agency=RECIPIENT)
+    for path in (
+        f"/v1/documents/{answer['id']}/edxml",
+        f"/v1/documents/{answer['id']}/attachments/1",
+        f"/v1/deliveries/{delivery}/status.edxml",
+    ):
+        assert_problem(edx.client.get(path, headers=edx.auth(OLD_CODE)), 403)
+        assert edx.client.get(path, headers=edx.auth(RECIPIENT)).status_code == 200
+    missing = edx.client.get(
+        f"/v1/documents/{answer['id']}/attachments/9", headers=edx.auth(RECIPIENT)
+    )
+    assert_problem(missing, 404)
