@@ -25,8 +25,8 @@ from services.common.internal_api import StatusReport, TakeBackRequest
 from services.ingest.context import IngestContext
 from services.ingest.edxml.errors import PackageRefused
 from services.ingest.edxml.model import DocumentPackage, StatusPackage
-from services.ingest.edxml.parse import is_status, read_document, read_status
-from services.ingest.edxml.safexml import read_package
+from services.ingest.edxml.parse import is_status, read_document, read_status, value_of
+from services.ingest.edxml.safexml import ReadPackage, read_package
 from services.ingest.models import Agency, Delivery, Document
 from services.ingest.projections import settle_reported_status
 from services.ingest.submission import FilesSubmission, IncomingFile, submit_files
@@ -68,11 +68,12 @@ def accept_package(
     read = read_package(package, ctx.settings.edxml, ctx.spool_dir)
     document: DocumentPackage | None = None
     try:
+        # The cheap checks first: who sends, then the signature (the signing service).
+        _check_from(sender, _from_of(read), f"{MESSAGE}/From/OrganId")
         signature = _signature(ctx, sender, package, read.signed)
         if is_status(read):
             return _status(ctx, sender, read_status(read), signature)
         document = read_document(read, ctx.settings.edxml, ctx.spool_dir)
-        _check_from(sender, document.metadata.get("From"), f"{MESSAGE}/From/OrganId")
         if document.business_doc_type.strip() == "1":
             return _recall(ctx, sender, document, signature)
         return _document(ctx, sender, document, signature, idempotency_key)
@@ -80,6 +81,15 @@ def accept_package(
         read.discard()
         if document is not None:
             document.discard()
+
+
+def _from_of(read: ReadPackage) -> object:
+    """The MessageHeader's From as metadata (a list when it is repeated), or None."""
+    header = read.root.find("MessageHeader")
+    found = header.all("From") if header is not None else []
+    if len(found) > 1:
+        return [value_of(node) for node in found]
+    return value_of(found[0]) if found else None
 
 
 def _check_from(sender: str, given: object, element: str) -> None:
@@ -244,7 +254,6 @@ def _recall(
 def _status(
     ctx: IngestContext, sender: str, status: StatusPackage, signature: dict[str, Any]
 ) -> dict[str, Any]:
-    _check_from(sender, status.from_, f"{MESSAGE}/From/OrganId")
     code = Status.of(status.status_code)
     if code is None:
         raise PackageRefused(

@@ -19,7 +19,7 @@ from tests.unit.ingest.edxml_kit import (
     sign_as,
     test_pki,
 )
-from tests.unit.ingest.test_api import RECIPIENT, SENDER, assert_problem
+from tests.unit.ingest.test_api import RECIPIENT, SENDER, THIRD, assert_problem, metadata
 from tests.unit.ingest.test_edxml_api import SIGNATURE, package_of, status_of
 
 __all__ = ["edx", "test_pki"]  # the fixtures, found here by pytest
@@ -130,3 +130,16 @@ def test_when_signing_is_down_a_signed_package_travels_unless_the_policy_require
         assert edx.count(Document) == 1 and edx.spooled_files() == []
     finally:
         edx.ctx.db.dispose()
+
+
+def test_a_package_from_another_agency_is_refused_before_its_signature_is_checked(
+    edx: EdxmlIngest, test_pki: SigningPki
+) -> None:
+    body = sign_as(
+        test_pki,
+        SENDER,
+        package_of({**metadata(RECIPIENT), "From": {"OrganId": SENDER}}, slot=True),
+    )
+    problem = assert_problem(edx.post_package(body, agency=THIRD), 403)
+    assert problem["element"].endswith("MessageHeader/From/OrganId")
+    assert edx.signatures.verified == []  # the signing service was not asked
