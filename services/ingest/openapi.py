@@ -75,12 +75,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/documents/{id}/content": {
             "get": {
                 "summary": "The PDF bytes, streamed",
+                "description": "A document that came as an edXML package without any PDF "
+                "serves its first file here, with that file's type and name.",
                 "parameters": [{"$ref": "#/components/parameters/DocumentId"}],
                 "responses": {
                     "200": {
                         "description": "The PDF",
                         "content": {
-                            "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+                            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                            "*/*": {"schema": {"type": "string", "format": "binary"}},
                         },
                     },
                     **_problems(401, 403, 404),

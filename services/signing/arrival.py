@@ -147,13 +147,16 @@ class ArrivalVerification:
             if b"%PDF-" not in head:
                 # An edXML package may carry no PDF at all (a .doc, a .txt): such a
                 # document travels like any other and counts as unsigned.
-                return VerificationReport(
+                # Whether it is a scan cannot be told from its pages: None, as for
+                # a PDF whose pages cannot be read.
+                report = VerificationReport(
                     Verdict.UNSIGNED,
                     reasons=("the document is not a PDF: it carries no PDF signature",),
                     file_size=size,
                     sha256=sha256,
                     verified_at=datetime.now(UTC).isoformat(),
                 )
+                return report, None
             # A document's verdict is kept for good: when every PDF worker stays busy
             # (each wait is bounded by the queue setting) wait again rather than record
             # "busy" as its verdict; after that the consumer's own retry takes over.

@@ -115,9 +115,9 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
         flows.log_in(page, base, CLERK, flows.NEW_PASSWORD)
         page.goto(f"{base}/sent/{document}")
         timelines = page.locator("#timelines")
-        expect(timelines.get_by_role("region", name="Sở Nội vụ tỉnh Nghệ An (demo)")).to_contain_text(
-            "Hoàn thành", timeout=30_000
-        )
+        expect(
+            timelines.get_by_role("region", name="Sở Nội vụ tỉnh Nghệ An (demo)")
+        ).to_contain_text("Hoàn thành", timeout=30_000)
         expect(
             timelines.get_by_role("region", name="Sở Tài chính tỉnh Nghệ An (demo)")
         ).to_contain_text("Đã vào sổ", timeout=30_000)
