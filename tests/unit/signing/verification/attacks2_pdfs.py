@@ -12,6 +12,7 @@ import re
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields
 
 from testkit.pdfs import write_pdf
 from tests.unit.signing.verification.attack_pdfs import (
@@ -26,6 +27,7 @@ from tests.unit.signing.verification.attack_pdfs import (
     new_annot,
     nums,
     struct_tree,
+    update,
 )
 
 
@@ -409,3 +411,111 @@ def highlight_with_transfer_function(writer: IncrementalPdfFileWriter, key: str 
 
 def highlight_with_transfer_function_2(writer: IncrementalPdfFileWriter) -> None:
     highlight_with_transfer_function(writer, "/TR2")
+
+
+def _overlay_appearance(writer: IncrementalPdfFileWriter) -> generic.IndirectObject:
+    resources = generic.DictionaryObject(
+        {N("/Font"): generic.DictionaryObject({N("/F1"): generic.IndirectObject(10, 0, writer)})}
+    )
+    return writer.add_object(
+        form(
+            b"1 g 0 0 170 26 re f 0 g BT /F1 18 Tf 2 7 Td (Pay 900 000 VND) Tj ET",
+            170,
+            26,
+            Resources=resources,
+        )
+    )
+
+
+def empty_signature_field_over_amount(writer: IncrementalPdfFileWriter) -> None:
+    """The "sneaky signature" attack: a new, unsigned signature field whose widget sits
+    over the amount, with an appearance that writes another one. Widgets are left to
+    the form rules, which allow new signature fields."""
+    x1, y1, x2, y2 = (int(v) for v in LINE)
+    fields.append_signature_field(writer, fields.SigFieldSpec("Sig2", box=(x1, y1, x2, y2)))
+    page = generic.IndirectObject(3, 0, writer).get_object()
+    widget = next(a.get_object() for a in page["/Annots"] if a.get_object().get("/T") == "Sig2")
+    widget[N("/AP")] = generic.DictionaryObject({N("/N"): _overlay_appearance(writer)})
+    writer.update_container(widget)
+
+
+def shared_javascript_letter() -> bytes:
+    """The document-level JavaScript name tree (13 0 R) is empty and also a kid of a
+    structure element; a JavaScript action (14 0 R) sits in the file, used by nothing."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /StructTreeRoot 11 0 R /Names << /JavaScript 13 0 R >> >>",
+        b"<< /Type /Pages /Kids [3 0 R 8 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 7 0 R /Contents 6 0 R >>",
+        _stream(FIRST),
+        _stream(SECOND),
+        b"[4 0 R 5 0 R]",
+        b"<< /Font << /F1 10 0 R >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 7 0 R /Contents 9 0 R >>",
+        _stream(b"BT /F1 18 Tf 72 720 Td (Annex: payment schedule) Tj ET"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /StructTreeRoot /K [12 0 R] >>",
+        b"<< /Type /StructElem /S /Document /P 11 0 R /K [13 0 R] >>",
+        b"<< /Names [] >>",
+        b"<< /S /JavaScript /JS (app.alert\\('Pay to account 0451 000 999 instead'\\);) >>",
+    ]
+    return write_pdf(objects)
+
+
+def register_javascript(writer: IncrementalPdfFileWriter) -> None:
+    """Names the waiting action in the shared (structure-shaped) name-tree node: it
+    runs when the document opens."""
+    node = generic.IndirectObject(13, 0, writer).get_object()
+    node[N("/Names")] = generic.ArrayObject(
+        [generic.TextStringObject("open"), generic.IndirectObject(14, 0, writer)]
+    )
+    writer.mark_update(generic.IndirectObject(13, 0, writer))
+
+
+HIDDEN_TAIL = b"\n0 g 0 0 170 26 re f"
+
+
+def highlight_with_short_length(pdf: bytes) -> bytes:
+    """A light highlight whose appearance stream hides a black fill past its /Length:
+    the update is written, then /Length is shortened in place (same width, so the
+    xref offsets hold). A reader that finds no 'endstream' at /Length scans for it
+    (poppler) and reads the black fill too."""
+    visible_part = b"/GS0 gs 1 1 0 rg 0 0 170 26 re f"
+    out = update(pdf, lambda w: highlight(w, visible_part + HIDDEN_TAIL))
+    full = len(visible_part + HIDDEN_TAIL)
+    old = b"/Length %d" % full
+    new = (b"/Length %d" % len(visible_part)).ljust(len(old))
+    head = out[: len(pdf)]
+    tail = out[len(pdf) :]
+    assert tail.count(old) == 1
+    return head + tail.replace(old, new)
+
+
+def shared_encoding_letter() -> bytes:
+    """The font's /Differences array (13 0 R, empty) is also a kid of a structure
+    element."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /StructTreeRoot 11 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 8 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 7 0 R /Contents 6 0 R >>",
+        _stream(FIRST),
+        _stream(SECOND),
+        b"[4 0 R 5 0 R]",
+        b"<< /Font << /F1 10 0 R >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 7 0 R /Contents 9 0 R >>",
+        _stream(b"BT /F1 18 Tf 72 720 Td (Annex: payment schedule) Tj ET"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+        b"/Encoding << /BaseEncoding /WinAnsiEncoding /Differences 13 0 R >> >>",
+        b"<< /Type /StructTreeRoot /K [12 0 R] >>",
+        b"<< /Type /StructElem /S /Document /P 11 0 R /K [13 0 R] >>",
+        b"[]",
+    ]
+    return write_pdf(objects)
+
+
+def one_becomes_nine(writer: IncrementalPdfFileWriter) -> None:
+    """The shared array now maps code 49 ('1') to the glyph 'nine': the content streams
+    do not change, "Pay 100 000 VND" reads "Pay 900 000 VND"."""
+    diffs = generic.IndirectObject(13, 0, writer).get_object()
+    assert isinstance(diffs, generic.ArrayObject)
+    diffs.extend([generic.NumberObject(49), N("/nine")])
+    writer.mark_update(generic.IndirectObject(13, 0, writer))

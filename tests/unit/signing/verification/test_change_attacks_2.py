@@ -110,6 +110,19 @@ PREPARED_BYPASSES = [
         "on no page, is appended; the page dictionary does not change, so neither the "
         "annotation rule nor the inventory looks at the page (poppler: 'Pay 900 000')",
     ),
+    bypass(
+        "struct-K-shares-font-Differences-array",
+        (a2.shared_encoding_letter, a2.one_becomes_nine),
+        _SHARED + "the font's /Differences array: code '1' is mapped to the glyph 'nine', "
+        "and with no content stream changed poppler shows 'Pay 900 000 VND'",
+    ),
+    bypass(
+        "struct-K-shares-JavaScript-name-tree-node",
+        (a2.shared_javascript_letter, a2.register_javascript),
+        _SHARED + "the (empty) node of the document-level /JavaScript name tree, shaped "
+        "like a tree node: a script that was in the file, used by nothing, now runs on "
+        "opening (NamesRule compares /Names by reference, so the node is not its concern)",
+    ),
 ]
 
 Prepared = tuple[Callable[[], bytes], Edit]
@@ -147,6 +160,23 @@ def test_a_signed_object_number_reused_with_a_new_generation_is_caught(
     verifier: Verifier, signed: bytes
 ) -> None:
     assert _verdict(verifier, update(signed, a2.reuse_clause_number)) != Verdict.VALID
+
+
+def test_an_appearance_longer_than_its_length_is_caught(verifier: Verifier, signed: bytes) -> None:
+    """A light highlight whose stream runs past /Length into a black fill that poppler
+    reads (it scans for 'endstream'): pyHanko reads strictly and fails the analysis."""
+    assert _verdict(verifier, a2.highlight_with_short_length(signed)) != Verdict.VALID
+
+
+def test_a_new_signature_field_drawn_over_the_amount_is_caught(
+    verifier: Verifier, signed: bytes, pki: ThrowawayPki
+) -> None:
+    """The "sneaky signature" attack: an unsigned signature field whose widget writes
+    another amount; at P=2 too."""
+    assert _verdict(verifier, update(signed, a2.empty_signature_field_over_amount)) != Verdict.VALID
+    certified = rw.sign_with(letter(), pki, pki.signer, certify=MDPPerm.FILL_FORMS)
+    attacked = update(certified, a2.empty_signature_field_over_amount)
+    assert _verdict(verifier, attacked) != Verdict.VALID
 
 
 def test_a_comment_given_an_appearance_later_is_caught(verifier: Verifier, signed: bytes) -> None:
