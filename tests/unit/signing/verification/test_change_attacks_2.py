@@ -5,8 +5,8 @@ Same method as test_change_attacks.py: sign a document, change what a reader see
 check that the verifier does not call it ``valid``. Cases marked ``bypass`` get through
 the rules as they stand (strict xfail: the suite fails once one is fixed, so that the
 mark can go); the reason says why, and what poppler (pdftoppm -r 50) shows. Builders
-are in attacks2_pdfs.py; some prepare the document that is signed, as the "shadow"
-attacker does.
+are in attacks2_marks.py (annotations, revisions) and attacks2_shared.py (documents
+the attacker prepares before they are signed, as the "shadow" attacker does).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pyhanko.sign.fields import MDPPerm
 
 from services.common.contract import Verdict
 from services.signing.verification import Verifier
-from tests.unit.signing.verification import attacks2_pdfs as a2
+from tests.unit.signing.verification import attacks2_marks as mk
+from tests.unit.signing.verification import attacks2_shared as sh
 from tests.unit.signing.verification import realworld as rw
 from tests.unit.signing.verification.attack_pdfs import Edit, letter, update
 from tests.unit.signing.verification.helpers import ThrowawayPki, sign
@@ -70,12 +71,12 @@ _TILES = (
     "second sentence (poppler shows an empty line)"
 )
 APPEARANCE_BYPASSES = [
-    bypass("highlight-rg-with-4-operands", a2.highlight_with_extra_colour_operands, _ARITY),
-    bypass("highlight-g-with-3-operands", a2.highlight_with_gray_from_rgb_operands, _ARITY),
-    bypass("highlight-gs-transfer-TR", a2.highlight_with_transfer_function, _TRANSFER),
-    bypass("highlight-gs-transfer-TR2", a2.highlight_with_transfer_function_2, _TRANSFER),
-    bypass("note-draws-digits-with-shapes", a2.note_drawing_digits_with_paths, _ICON),
-    bypass("notes-tile-over-a-clause", a2.notes_tiling_a_clause, _TILES),
+    bypass("highlight-rg-with-4-operands", mk.highlight_with_extra_colour_operands, _ARITY),
+    bypass("highlight-g-with-3-operands", mk.highlight_with_gray_from_rgb_operands, _ARITY),
+    bypass("highlight-gs-transfer-TR", mk.highlight_with_transfer_function, _TRANSFER),
+    bypass("highlight-gs-transfer-TR2", mk.highlight_with_transfer_function_2, _TRANSFER),
+    bypass("note-draws-digits-with-shapes", mk.note_drawing_digits_with_paths, _ICON),
+    bypass("notes-tile-over-a-clause", mk.notes_tiling_a_clause, _TILES),
 ]
 
 
@@ -95,30 +96,30 @@ _SHARED = (
 PREPARED_BYPASSES = [
     bypass(
         "struct-K-shares-page-contents-array",
-        (a2.shared_array_letter, a2.drop_clause_from_shared_array),
+        (sh.shared_array_letter, sh.drop_clause_from_shared_array),
         _SHARED + "page 1's /Contents array with a /K: the clause's stream is dropped",
     ),
     bypass(
         "struct-K-shares-OCProperties-OFF-array",
-        (a2.optional_letter, a2.switch_clause_off),
+        (sh.optional_letter, sh.switch_clause_off),
         _SHARED + "the default /OFF array of /OCProperties: the clause is switched off",
     ),
     bypass(
         "struct-K-shares-page-Annots-array",
-        (a2.shared_annots_letter, a2.put_overlay_on_page),
+        (sh.shared_annots_letter, sh.put_overlay_on_page),
         _SHARED + "page 1's indirect /Annots: a free-text overlay that was in the file, "
         "on no page, is appended; the page dictionary does not change, so neither the "
         "annotation rule nor the inventory looks at the page (poppler: 'Pay 900 000')",
     ),
     bypass(
         "struct-K-shares-font-Differences-array",
-        (a2.shared_encoding_letter, a2.one_becomes_nine),
+        (sh.shared_encoding_letter, sh.one_becomes_nine),
         _SHARED + "the font's /Differences array: code '1' is mapped to the glyph 'nine', "
         "and with no content stream changed poppler shows 'Pay 900 000 VND'",
     ),
     bypass(
         "struct-K-shares-JavaScript-name-tree-node",
-        (a2.shared_javascript_letter, a2.register_javascript),
+        (sh.shared_javascript_letter, sh.register_javascript),
         _SHARED + "the (empty) node of the document-level /JavaScript name tree, shaped "
         "like a tree node: a script that was in the file, used by nothing, now runs on "
         "opening (NamesRule compares /Names by reference, so the node is not its concern)",
@@ -145,27 +146,27 @@ def test_a_dangling_reference_filled_later_is_caught(verifier: Verifier, pki: Th
     """The signed page draws 40 0 R, which the signed document does not define; a later
     revision defines it, alone or inside a note's appearance closure. pyHanko's strict
     reading of the signed revision fails, and the verdict is not valid."""
-    signed = sign(a2.dangling_letter(), pki)
+    signed = sign(sh.dangling_letter(), pki)
     assert _verdict(verifier, signed) == Verdict.VALID
-    assert _verdict(verifier, update(signed, a2.fill_dangling_through_note)) != Verdict.VALID
-    assert _verdict(verifier, update(signed, a2.fill_dangling_alone)) != Verdict.VALID
+    assert _verdict(verifier, update(signed, sh.fill_dangling_through_note)) != Verdict.VALID
+    assert _verdict(verifier, update(signed, sh.fill_dangling_alone)) != Verdict.VALID
 
 
 def test_freeing_a_signed_object_is_caught(verifier: Verifier, signed: bytes) -> None:
     """An xref section that only marks the clause's content stream free (deleted)."""
-    assert _verdict(verifier, a2.free_object(signed, 5)) != Verdict.VALID
+    assert _verdict(verifier, mk.free_object(signed, 5)) != Verdict.VALID
 
 
 def test_a_signed_object_number_reused_with_a_new_generation_is_caught(
     verifier: Verifier, signed: bytes
 ) -> None:
-    assert _verdict(verifier, update(signed, a2.reuse_clause_number)) != Verdict.VALID
+    assert _verdict(verifier, update(signed, mk.reuse_clause_number)) != Verdict.VALID
 
 
 def test_an_appearance_longer_than_its_length_is_caught(verifier: Verifier, signed: bytes) -> None:
     """A light highlight whose stream runs past /Length into a black fill that poppler
     reads (it scans for 'endstream'): pyHanko reads strictly and fails the analysis."""
-    assert _verdict(verifier, a2.highlight_with_short_length(signed)) != Verdict.VALID
+    assert _verdict(verifier, mk.highlight_with_short_length(signed)) != Verdict.VALID
 
 
 def test_a_new_signature_field_drawn_over_the_amount_is_caught(
@@ -173,16 +174,16 @@ def test_a_new_signature_field_drawn_over_the_amount_is_caught(
 ) -> None:
     """The "sneaky signature" attack: an unsigned signature field whose widget writes
     another amount; at P=2 too."""
-    assert _verdict(verifier, update(signed, a2.empty_signature_field_over_amount)) != Verdict.VALID
+    assert _verdict(verifier, update(signed, mk.empty_signature_field_over_amount)) != Verdict.VALID
     certified = rw.sign_with(letter(), pki, pki.signer, certify=MDPPerm.FILL_FORMS)
-    attacked = update(certified, a2.empty_signature_field_over_amount)
+    attacked = update(certified, mk.empty_signature_field_over_amount)
     assert _verdict(verifier, attacked) != Verdict.VALID
 
 
 def test_a_comment_given_an_appearance_later_is_caught(verifier: Verifier, signed: bytes) -> None:
-    noted = update(signed, a2.plain_note)
+    noted = update(signed, mk.plain_note)
     assert _verdict(verifier, noted) == Verdict.VALID
-    assert _verdict(verifier, update(noted, a2.comment_given_an_appearance_later)) != Verdict.VALID
+    assert _verdict(verifier, update(noted, mk.comment_given_an_appearance_later)) != Verdict.VALID
 
 
 def test_benign_steps_that_combine_into_an_overlay_are_caught(
@@ -192,9 +193,9 @@ def test_benign_steps_that_combine_into_an_overlay_are_caught(
     resources, a free-text overlay without /Type; /Annots made indirect and listed in a
     new structure tree. Step 2 appends the overlay to that array. pyHanko compares every
     revision with the signed one, where the array is neither new nor in the tree."""
-    staged = update(signed, a2.stage_overlay)
+    staged = update(signed, mk.stage_overlay)
     assert _verdict(verifier, staged) == Verdict.VALID
-    assert _verdict(verifier, update(staged, a2.release_overlay)) != Verdict.VALID
+    assert _verdict(verifier, update(staged, mk.release_overlay)) != Verdict.VALID
 
 
 # ------------------------------------------------------------ certified documents
@@ -202,17 +203,17 @@ def test_benign_steps_that_combine_into_an_overlay_are_caught(
 CERTIFIED_BYPASSES = [
     bypass(
         "P3-highlight-rg-with-4-operands",
-        (MDPPerm.ANNOTATE, a2.highlight_with_extra_colour_operands),
+        (MDPPerm.ANNOTATE, mk.highlight_with_extra_colour_operands),
         "P=3 permits annotations; " + _ARITY,
     ),
     bypass(
         "P3-highlight-transfer-function",
-        (MDPPerm.ANNOTATE, a2.highlight_with_transfer_function),
+        (MDPPerm.ANNOTATE, mk.highlight_with_transfer_function),
         "P=3 permits annotations; " + _TRANSFER,
     ),
     bypass(
         "P3-note-draws-digits",
-        (MDPPerm.ANNOTATE, a2.note_drawing_digits_with_paths),
+        (MDPPerm.ANNOTATE, mk.note_drawing_digits_with_paths),
         "P=3 permits annotations; " + _ICON,
     ),
 ]
@@ -230,19 +231,19 @@ def test_certified_documents_with_bypasses(
 CERTIFIED_PREPARED = [
     bypass(
         "P2-struct-K-shares-page-contents-array",
-        (MDPPerm.FILL_FORMS, a2.shared_array_letter, a2.drop_clause_from_shared_array),
+        (MDPPerm.FILL_FORMS, sh.shared_array_letter, sh.drop_clause_from_shared_array),
         "P=2 permits FORM_FILLING, the level StructureTreeRule gives; " + _SHARED + "/Contents",
     ),
     bypass(
         "P2-struct-K-shares-page-Annots-array",
-        (MDPPerm.FILL_FORMS, a2.shared_annots_letter, a2.put_overlay_on_page),
+        (MDPPerm.FILL_FORMS, sh.shared_annots_letter, sh.put_overlay_on_page),
         "an annotation added to a document certified at P=2, which forbids annotations: "
         "the change is rated FORM_FILLING, and the inventory never sees the annotation; "
         + _SHARED
         + "/Annots",
     ),
     pytest.param(
-        (MDPPerm.NO_CHANGES, a2.shared_array_letter, a2.drop_clause_from_shared_array),
+        (MDPPerm.NO_CHANGES, sh.shared_array_letter, sh.drop_clause_from_shared_array),
         id="P1-struct-K-shares-page-contents-array",
     ),
 ]
