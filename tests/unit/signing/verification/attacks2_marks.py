@@ -278,3 +278,23 @@ def free_object(pdf: bytes, number: int, generation: int = 1) -> bytes:
 
 def _size(pdf: bytes) -> int:
     return max(int(v) for v in re.findall(rb"/Size\s+(\d+)", pdf))
+
+
+def with_empty_signature_field(pdf: bytes) -> bytes:
+    """The document gets an empty signature field "Sig2" over the amount (for a second
+    signer), before anyone signs."""
+
+    def add(writer: IncrementalPdfFileWriter) -> None:
+        x1, y1, x2, y2 = (int(v) for v in LINE)
+        fields.append_signature_field(writer, fields.SigFieldSpec("Sig2", box=(x1, y1, x2, y2)))
+
+    return update(pdf, add)
+
+
+def draw_in_empty_signature_field(writer: IncrementalPdfFileWriter) -> None:
+    """Gives the unsigned field's widget an appearance that covers the amount and
+    writes another one; nobody signs it."""
+    page = generic.IndirectObject(3, 0, writer).get_object()
+    widget = next(a.get_object() for a in page["/Annots"] if a.get_object().get("/T") == "Sig2")
+    widget[N("/AP")] = generic.DictionaryObject({N("/N"): _overlay_appearance(writer)})
+    writer.update_container(widget)

@@ -218,3 +218,16 @@ def _place(writer: IncrementalPdfFileWriter, obj: generic.PdfObject) -> None:
     assert writer._lastobj_id < DANGLING
     writer.objects[(0, DANGLING)] = obj
     writer._lastobj_id = DANGLING
+
+
+def switch_clause_off_in_catalog(writer: IncrementalPdfFileWriter) -> None:
+    """Rewrites the catalog's /OCProperties so that the default configuration turns
+    the clause off (no shared object involved)."""
+    clause = generic.IndirectObject(13, 0, writer)
+    writer.root[N("/OCProperties")] = generic.DictionaryObject(
+        {
+            N("/OCGs"): generic.ArrayObject([clause]),
+            N("/D"): generic.DictionaryObject({N("/OFF"): generic.ArrayObject([clause])}),
+        }
+    )
+    writer.update_root()

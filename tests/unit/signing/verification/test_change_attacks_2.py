@@ -180,6 +180,29 @@ def test_a_new_signature_field_drawn_over_the_amount_is_caught(
     assert _verdict(verifier, attacked) != Verdict.VALID
 
 
+def test_drawing_in_an_empty_signature_field_is_caught(
+    verifier: Verifier, pki: ThrowawayPki
+) -> None:
+    """The document has an empty signature field over the amount, for a second signer;
+    after the first signature, its widget gets an appearance nobody signs (approval
+    and P=2)."""
+    doc = mk.with_empty_signature_field(letter())
+    for signed in (
+        sign(doc, pki),
+        rw.sign_with(doc, pki, pki.signer, certify=MDPPerm.FILL_FORMS),
+    ):
+        assert _verdict(verifier, signed) == Verdict.VALID
+        attacked = update(signed, mk.draw_in_empty_signature_field)
+        assert _verdict(verifier, attacked) != Verdict.VALID
+
+
+def test_optional_content_switched_off_in_the_catalog_is_caught(
+    verifier: Verifier, pki: ThrowawayPki
+) -> None:
+    signed = sign(sh.optional_letter(), pki)
+    assert _verdict(verifier, update(signed, sh.switch_clause_off_in_catalog)) != Verdict.VALID
+
+
 def test_a_comment_given_an_appearance_later_is_caught(verifier: Verifier, signed: bytes) -> None:
     noted = update(signed, mk.plain_note)
     assert _verdict(verifier, noted) == Verdict.VALID
