@@ -231,3 +231,33 @@ def switch_clause_off_in_catalog(writer: IncrementalPdfFileWriter) -> None:
         }
     )
     writer.update_root()
+
+
+def linked_letter() -> bytes:
+    """A link over "Annex" on page 1 goes to the named destination (annex), which the
+    document's /Dests name tree maps to page 2."""
+    return prepared_letter(
+        b"<< /Type /Annot /Subtype /Link /Rect [70 684 400 712] /F 4 /Border [0 0 0] "
+        b"/Dest (annex) >>",
+        b"<< /Names [(annex) [8 0 R /Fit]] >>",
+        catalog=b" /Names << /Dests 12 0 R >>",
+        page=b" /Annots [11 0 R]",
+        tree=None,
+    )
+
+
+def redirect_named_destination(writer: IncrementalPdfFileWriter) -> None:
+    """A fresh /Dests tree maps (annex) to page 1 instead: the signed link now leads
+    elsewhere, and NamesRule sees only destinations added."""
+    tree = generic.DictionaryObject(
+        {
+            N("/Names"): generic.ArrayObject(
+                [
+                    generic.TextStringObject("annex"),
+                    generic.ArrayObject([generic.IndirectObject(3, 0, writer), N("/Fit")]),
+                ]
+            )
+        }
+    )
+    writer.root[N("/Names")] = generic.DictionaryObject({N("/Dests"): writer.add_object(tree)})
+    writer.update_root()

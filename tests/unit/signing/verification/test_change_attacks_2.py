@@ -139,6 +139,23 @@ def test_prepared_documents_changed_through_the_structure_tree(
     assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bypass: NamesRule exempts /Dests from comparison and vouches for a fresh "
+    "tree, without checking that the names the signed tree defined keep their "
+    "destinations (pdfinfo -dests: 'annex' moves from page 2 to page 1)",
+)
+def test_a_signed_link_redirected_through_its_named_destination(
+    verifier: Verifier, pki: ThrowawayPki
+) -> None:
+    """The signed link goes to (annex), page 2; a fresh /Dests tree maps (annex) to
+    page 1. The link is not touched."""
+    signed = sign(sh.linked_letter(), pki)
+    assert _verdict(verifier, signed) == Verdict.VALID
+    assert _verdict(verifier, update(signed, sh.redirect_named_destination)) != Verdict.VALID
+
+
 # -------------------------------------------------------- attacks that are caught
 
 
