@@ -17,6 +17,7 @@ from tests.unit.signing.verification.attack_pdfs import (
     attach,
     form,
     highlight,
+    multiply,
     new_annot,
     nums,
     struct_tree,
@@ -298,3 +299,15 @@ def draw_in_empty_signature_field(writer: IncrementalPdfFileWriter) -> None:
     widget = next(a.get_object() for a in page["/Annots"] if a.get_object().get("/T") == "Sig2")
     widget[N("/AP")] = generic.DictionaryObject({N("/N"): _overlay_appearance(writer)})
     writer.update_container(widget)
+
+
+APPROVAL = (70.0, 684.0, 300.0, 710.0)  # over the green "APPROVED by the board"
+
+
+def green_highlight_over_green_text(writer: IncrementalPdfFileWriter) -> None:
+    """A pure green highlight (luminance 0.72, "light") multiplied over pure green text:
+    text and background both come out (0, 1, 0), and the approval disappears."""
+    w, h = APPROVAL[2] - APPROVAL[0], APPROVAL[3] - APPROVAL[1]
+    data = b"/GS0 gs 0 1 0 rg 0 0 %d %d re f" % (w, h)
+    ap = writer.add_object(form(data, w, h, Resources=multiply()))
+    attach(writer, new_annot(writer, "/Highlight", APPROVAL, ap))

@@ -261,3 +261,12 @@ def redirect_named_destination(writer: IncrementalPdfFileWriter) -> None:
     )
     writer.root[N("/Names")] = generic.DictionaryObject({N("/Dests"): writer.add_object(tree)})
     writer.update_root()
+
+
+def green_approval_letter() -> bytes:
+    """The letter's condition is replaced by a green approval mark, as agencies print
+    them: "APPROVED" in pure green (0 1 0 rg)."""
+    return prepared_letter(
+        second=b"0 1 0 rg BT /F1 18 Tf 72 690 Td (APPROVED by the board) Tj ET",
+        tree=None,
+    )
