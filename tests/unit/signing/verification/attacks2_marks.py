@@ -311,3 +311,8 @@ def green_highlight_over_green_text(writer: IncrementalPdfFileWriter) -> None:
     data = b"/GS0 gs 0 1 0 rg 0 0 %d %d re f" % (w, h)
     ap = writer.add_object(form(data, w, h, Resources=multiply()))
     attach(writer, new_annot(writer, "/Highlight", APPROVAL, ap))
+
+
+def green_viewer_highlight_over_green_text(writer: IncrementalPdfFileWriter) -> None:
+    """The same without an appearance: the viewer draws the highlight in its /C."""
+    attach(writer, new_annot(writer, "/Highlight", APPROVAL, None, C=nums(0, 1, 0)))
