@@ -90,6 +90,16 @@ def pages(resolver: HistoricalResolver) -> Iterator[tuple[generic.Reference, int
             index += 1
 
 
+def page_touched(
+    new: HistoricalResolver, page_ref: generic.Reference, updated: set[generic.Reference]
+) -> bool:
+    """Whether a revision changed a page or its indirect ``/Annots`` array."""
+    if page_ref in updated:
+        return True
+    raw = new(page_ref).raw_get("/Annots") if "/Annots" in new(page_ref) else None
+    return isinstance(raw, generic.IndirectObject) and raw.reference in updated
+
+
 def annots_raw(page: generic.DictionaryObject) -> list[generic.PdfObject]:
     """The entries of a page's ``/Annots``, as written (indirect or not)."""
     if "/Annots" not in page:
@@ -163,7 +173,7 @@ class AnnotationRule(QualifiedWhitelistRule):
         updated = updated_refs(new)
         old_pages = dict(pages(old))
         for page_ref, _index in pages(new):
-            if page_ref not in updated or page_ref not in old_pages:
+            if not page_touched(new, page_ref, updated) or page_ref not in old_pages:
                 continue
             explained = self._page(old, new, page_ref, updated)
             for ref in explained or ():
@@ -214,7 +224,8 @@ class AnnotationRule(QualifiedWhitelistRule):
         raw = new_page.raw_get("/Annots")
         if isinstance(raw, generic.IndirectObject) and raw.reference in updated:
             explained.append(raw.reference)
-        explained.append(page_ref)
+        if page_ref in updated:
+            explained.append(page_ref)
         return explained
 
 
@@ -276,9 +287,64 @@ class StructureTreeRule(QualifiedWhitelistRule):
             return
         updated = updated_refs(new)
         before = {ref for ref, shaped in structure_refs(old) if shaped}
+        outside: set[generic.Reference] | None = None  # computed when first needed
         for ref, shaped in structure_refs(new):
-            if shaped and ref in updated and (ref in before or fresh(new, ref)):
+            if not shaped or ref not in updated:
+                continue
+            if fresh(new, ref):
                 yield ModificationLevel.FORM_FILLING, ReferenceUpdate(ref)
+                continue
+            if ref not in before:
+                continue
+            # An older structure object may be shared with the page (a /K array that
+            # is also a /Contents array, a font's /Differences): vouch for it only when
+            # nothing outside the structure tree reaches it, before or after.
+            if outside is None:
+                outside = reachable_outside_structure(old) | reachable_outside_structure(new)
+            if ref not in outside:
+                yield ModificationLevel.FORM_FILLING, ReferenceUpdate(ref)
+
+
+#: How far the walk over the rest of the document goes before it gives up (and then
+#: counts everything as reachable: no older structure object is vouched for).
+MAX_DOCUMENT_WALK = 500_000
+
+
+def reachable_outside_structure(resolver: HistoricalResolver) -> set[generic.Reference]:
+    """Every indirect object reachable from the catalog other than through
+    ``/StructTreeRoot`` (pages, resources, fonts, annotations, the form, names,
+    optional content, outlines, actions…), or a set that matches everything when the
+    document is too large to walk."""
+    seen: set[generic.Reference] = set()
+    stack: list[generic.PdfObject] = [v for k, v in resolver.root.items() if k != "/StructTreeRoot"]
+    while stack:
+        if len(seen) > MAX_DOCUMENT_WALK:
+            return _Everything()
+        node = stack.pop()
+        if isinstance(node, generic.IndirectObject):
+            if node.reference in seen:
+                continue
+            seen.add(node.reference)
+            try:
+                node = node.get_object()
+            except Exception:
+                continue
+        if isinstance(node, generic.DictionaryObject):  # streams included
+            stack.extend(v for k, v in node.items() if k != "/StructTreeRoot")
+        elif isinstance(node, generic.ArrayObject):
+            stack.extend(node)
+    return seen
+
+
+class _Everything(set[generic.Reference]):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __or__(self, other: object) -> _Everything:  # type: ignore[override]
+        return self
+
+    def __ror__(self, other: object) -> _Everything:
+        return self
 
 
 def _destination_shaped(obj: generic.PdfObject) -> bool:
@@ -312,6 +378,15 @@ class NamesRule(QualifiedWhitelistRule):
             raise SuspiciousModification("the name dictionary is not a dictionary")
         base = old_names if old_names is not None else generic.DictionaryObject()
         compare_dicts(base, new_names, BENIGN_NAMES)  # raises on any other difference
+        for key in BENIGN_NAMES:
+            if old_names is None or key not in old_names:
+                continue
+            if key not in new_names:
+                raise SuspiciousModification(f"the {key} name tree was removed")
+            kept = destinations(new_names.raw_get(key))
+            for name, target in destinations(old_names.raw_get(key)).items():
+                if kept.get(name) != target:  # a signed link now leads elsewhere
+                    raise SuspiciousModification(f"the named destination {name!r} was changed")
         raw = new.root.raw_get("/Names")
         updated = updated_refs(new)
         if isinstance(raw, generic.IndirectObject) and raw.reference in updated:
@@ -354,6 +429,44 @@ def _name_tree_refs(
         names = node.get("/Names")
         if isinstance(names, generic.ArrayObject):
             stack.extend((v, True) for v in list(names)[1::2])
+
+
+def destinations(tree: generic.PdfObject) -> dict[str, tuple[object, ...]]:
+    """A name tree of destinations as plain data: name -> (page object number or
+    number, view, parameters…)."""
+    found: dict[str, tuple[object, ...]] = {}
+    stack = [tree]
+    visited = 0
+    while stack and visited < MAX_WALK:
+        visited += 1
+        node = stack.pop().get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            continue
+        kids = node.get("/Kids")
+        if isinstance(kids, generic.ArrayObject):
+            stack.extend(kids)
+        names = node.get("/Names")
+        if isinstance(names, generic.ArrayObject):
+            items = list(names)
+            for key, value in zip(items[0::2], items[1::2], strict=False):
+                found[str(key)] = _plain_destination(value)
+    return found
+
+
+def _plain_destination(value: generic.PdfObject) -> tuple[object, ...]:
+    raw = value.get_object()
+    if isinstance(raw, generic.DictionaryObject) and "/D" in raw:
+        raw = raw.raw_get("/D")
+        raw = raw.get_object() if isinstance(raw, generic.IndirectObject) else raw
+    if not isinstance(raw, generic.ArrayObject):
+        return ("?", repr(raw)[:200])
+    out: list[object] = []
+    for item in raw:
+        if isinstance(item, generic.IndirectObject):
+            out.append(("ref", item.reference.idnum, item.reference.generation))
+        else:
+            out.append(str(item))
+    return tuple(out)
 
 
 def _node_shaped(obj: generic.PdfObject) -> bool:

@@ -35,6 +35,7 @@ from services.signing.verification.change_rules import (
     NamesRule,
     StructureTreeRule,
     annots_raw,
+    page_touched,
     pages,
     structure_refs,
     subtype_of,
@@ -119,7 +120,7 @@ def _annotation_changes(old: HistoricalResolver, new: HistoricalResolver) -> Ite
     updated = updated_refs(new)
     old_pages = dict(pages(old))
     for page_ref, index in pages(new):
-        if page_ref not in updated or page_ref not in old_pages:
+        if not page_touched(new, page_ref, updated) or page_ref not in old_pages:
             continue
         where = f"on page {index + 1}"
         before_page = old(page_ref)

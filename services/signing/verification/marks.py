@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from pyhanko.pdf_utils import generic
 
@@ -203,17 +204,28 @@ def _icon_sized(annot: generic.DictionaryObject) -> bool:
     return abs(x2 - x1) <= ICON_POINTS and abs(y2 - y1) <= ICON_POINTS
 
 
-def _lightness(components: list[float]) -> float | None:
+def _rgb(components: list[float]) -> tuple[float, float, float] | None:
     if len(components) == 1:
-        return components[0]
+        return components[0], components[0], components[0]
     if len(components) == 3:
-        r, g, b = components
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+        return components[0], components[1], components[2]
     if len(components) == 4:
         c, m, y, k = components
-        r, g, b = ((1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k))
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+        return (1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k)
     return None
+
+
+def _light(components: list[float]) -> bool:
+    """A colour a mark may multiply the page with without hiding what is under it:
+    light overall, and light in at least two of red, green and blue (a pure green
+    multiplied over green text makes text and paper one colour; yellow, the usual
+    highlight, keeps black and coloured text readable)."""
+    rgb = _rgb(components)
+    if rgb is None or not all(0.0 <= v <= 1.0 for v in rgb):
+        return False
+    r, g, b = rgb
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return luminance >= MIN_LIGHTNESS and sum(v >= MIN_LIGHTNESS for v in rgb) >= 2
 
 
 def _dark(colour: object) -> bool:
@@ -221,10 +233,9 @@ def _dark(colour: object) -> bool:
     if colour is None:
         return False
     try:
-        lightness = _lightness([float(v) for v in colour])  # type: ignore[attr-defined]
+        return not _light([float(v) for v in colour])  # type: ignore[attr-defined]
     except Exception:
         return True
-    return lightness is None or lightness < MIN_LIGHTNESS
 
 
 def _appearances(annot: generic.DictionaryObject) -> list[generic.PdfObject]:
@@ -250,58 +261,20 @@ def _all_marks(annot: generic.DictionaryObject) -> bool:
         return False
 
 
-#: Operators a sticky note's icon may use: shapes in any colour, nothing that writes.
-_ICON_OPS = _ALLOWED_OPS | frozenset(
-    {b"w", b"J", b"j", b"M", b"d", b"ri", b"i", b"S", b"s", b"B", b"B*", b"b", b"b*",
-     b"G", b"RG", b"K"}
-)  # fmt: skip
-
-
 def _all_icons(annot: generic.DictionaryObject) -> bool:
-    """Each appearance of a sticky note draws an icon: shapes only (no text, image,
-    form, pattern or shading), and any graphics state it selects without a soft mask."""
+    """Each appearance of a sticky note draws an icon the way a highlight marks: light
+    fills and hairline strokes under a darkening graphics state (so a row of notes
+    cannot white out a clause, nor draw digits over it)."""
     try:
-        return all(_only_shapes(a) for a in _appearances(annot))
+        return all(_only_light_blended_fills(a, strokes=True) for a in _appearances(annot))
     except Exception:
         return False
 
 
-def _only_shapes(appearance: generic.PdfObject) -> bool:
-    if not isinstance(appearance, generic.StreamObject):
-        return False
-    data = appearance.data
-    if len(data) > MAX_APPEARANCE_BYTES:
-        return False
-    resources = appearance.get("/Resources")
-    states = (
-        resources.get("/ExtGState") if isinstance(resources, generic.DictionaryObject) else None
-    )
-    declared = (
-        {
-            str(name).encode()
-            for name in states
-            if isinstance(states[name], generic.DictionaryObject) and "/SMask" not in states[name]
-        }
-        if isinstance(states, generic.DictionaryObject)
-        else set()
-    )
-    try:
-        return all(
-            op in _ICON_OPS and (op != b"gs" or (operands[-1:] and operands[-1] in declared))
-            for op, operands in tokens(data)
-        )
-    except Unreadable:
-        return False
-
-
-def _only_light_blended_fills(appearance: generic.PdfObject) -> bool:
-    if not isinstance(appearance, generic.StreamObject):
-        return False
-    if "/Group" in appearance:  # an isolated group undoes the blend with the page
-        return False
-    data = appearance.data
-    if len(data) > MAX_APPEARANCE_BYTES:
-        return False
+def _declared_states(appearance: generic.StreamObject) -> dict[bytes, bool]:
+    """The graphics states an appearance may select, and whether each only blends by
+    darkening: Multiply or Darken, an opacity at most, nothing else (a transfer
+    function, a soft mask or a halftone can turn a light fill black)."""
     resources = appearance.get("/Resources")
     states = (
         resources.get("/ExtGState") if isinstance(resources, generic.DictionaryObject) else None
@@ -310,37 +283,85 @@ def _only_light_blended_fills(appearance: generic.PdfObject) -> bool:
     if isinstance(states, generic.DictionaryObject):
         for name in states:
             state = states[name]
-            ok = (
+            declared[str(name).encode()] = (
                 isinstance(state, generic.DictionaryObject)
                 and str(state.get("/BM")) in BLENDS
-                and "/SMask" not in state
+                and set(state.keys()) <= _STATE_KEYS
             )
-            declared[str(name).encode()] = ok
+    return declared
+
+
+def _only_light_blended_fills(appearance: generic.PdfObject, *, strokes: bool = False) -> bool:
+    """Every operator of the appearance is a path, a fill (or, with ``strokes``, a
+    hairline stroke), a light colour, a transform or the selection of a darkening
+    graphics state, each with exactly its operands; nothing is painted before such a
+    state is selected or in a colour that is not light."""
+    if not isinstance(appearance, generic.StreamObject):
+        return False
+    if "/Group" in appearance:  # an isolated group undoes the blend with the page
+        return False
+    data = appearance.data
+    if len(data) > MAX_APPEARANCE_BYTES:
+        return False
+    declared = _declared_states(appearance)
+    allowed = _ALLOWED_OPS | (_STROKE_OPS if strokes else frozenset())
     try:
         ops = list(tokens(data))
     except Unreadable:
         return False
-    blended, light = [False], [False]
+    stack = [_PaintState()]  # one per q/Q level
     for op, operands in ops:
-        if op not in _ALLOWED_OPS:
+        if op not in allowed or len(operands) != _OPERANDS.get(op, 0):
             return False
+        state = stack[-1]
         if op == b"q":
-            blended.append(blended[-1])
-            light.append(light[-1])
+            stack.append(replace(state))
         elif op == b"Q":
-            if len(blended) > 1:
-                blended.pop()
-                light.pop()
+            if len(stack) > 1:
+                stack.pop()
         elif op == b"gs":
-            if len(operands) != 1 or not declared.get(operands[0], False):
+            if not declared.get(operands[0], False):
                 return False
-            blended[-1] = True
-        elif op in (b"g", b"rg", b"k"):
-            try:
-                value = _lightness([float(v) for v in operands])
-            except ValueError:
-                return False
-            light[-1] = value is not None and value >= MIN_LIGHTNESS
-        elif op in _PAINTING and not (blended[-1] and light[-1]):
+            state.blended = True
+        elif not state.apply(op, operands):
             return False
     return True
+
+
+@dataclass
+class _PaintState:
+    """What an appearance has set at one q/Q level."""
+
+    blended: bool = False
+    fill_light: bool = False  # the initial colour is black
+    stroke_light: bool = False
+    line_width: float = 1.0
+
+    def apply(self, op: bytes, operands: list[bytes]) -> bool:
+        """Take one operator (not q, Q or gs); False when it paints what a mark may not."""
+        try:
+            numbers = [float(v) for v in operands]
+        except ValueError:
+            return False
+        if op in (b"g", b"rg", b"k"):
+            self.fill_light = _light(numbers)
+        elif op in (b"G", b"RG", b"K"):
+            self.stroke_light = _light(numbers)
+        elif op == b"w":
+            self.line_width = numbers[0]
+        elif op in _PAINTING:
+            return self.blended and self.fill_light
+        elif op in _STROKING:
+            return self.blended and self.stroke_light and 0 <= self.line_width <= 1.0
+        return True
+
+
+_STATE_KEYS = frozenset({"/Type", "/BM", "/ca", "/CA"})
+_STROKE_OPS = frozenset({b"w", b"S", b"s", b"G", b"RG", b"K", b"J", b"j", b"M", b"d"})
+_STROKING = frozenset({b"S", b"s"})
+#: How many operands each allowed operator takes.
+_OPERANDS = {
+    b"cm": 6, b"gs": 1, b"m": 2, b"l": 2, b"c": 6, b"v": 4, b"y": 4, b"re": 4,
+    b"g": 1, b"rg": 3, b"k": 4, b"G": 1, b"RG": 3, b"K": 4, b"w": 1, b"J": 1, b"j": 1,
+    b"M": 1, b"d": 2,
+}  # fmt: skip
