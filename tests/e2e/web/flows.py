@@ -7,10 +7,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from testkit.webclient import NEW_PASSWORD, PIN
 from tests.e2e.web.browser import shot
 
-NEW_PASSWORD = "mật-khẩu-mới-2026"
-PIN = "246810"
+__all__ = ["NEW_PASSWORD", "PIN"]
 
 
 def log_in(page: Page, base: str, email: str, password: str) -> None:

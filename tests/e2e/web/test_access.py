@@ -14,8 +14,7 @@ import pytest
 from testkit.official_doc import official_letter
 from testkit.stack import wait_for
 from tests.e2e.web.conftest import FIRST, SECOND, SENDER, WebStack
-from tests.e2e.web.flows import NEW_PASSWORD, PIN
-from tests.e2e.web.http import Person
+from testkit.webclient import NEW_PASSWORD, PIN, Person
 
 pytestmark = pytest.mark.e2e
 

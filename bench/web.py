@@ -1,0 +1,317 @@
+"""The web app (issue 12): the inbox page with 10,000 deliveries in it, and the batch
+flow (personal signature + seal) through HTTP against the same work done by direct
+calls to signing's API.
+
+    .venv/bin/python -m bench.web [--deliveries 10000] [--docs 40] [--requests 200]
+
+Runs the four services as separate processes on the embedded shape (SQLite, the
+filesystem bus, a local object directory) and writes section 7 of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from bench.measure import Summary
+from services.common.db import Database
+from services.ingest.models import Delivery, Document
+from testkit.official_doc import official_letter
+from testkit.stack import Stack
+from testkit.webclient import PIN, Person
+
+HERE = Path(__file__).resolve().parent
+SENDER, RECIPIENT = "000.00.00.H41", "000.00.01.H41"
+SECTION = "## 7. The web app (issue 12)"
+
+
+@dataclass(frozen=True)
+class WebResults:
+    deliveries: int
+    inbox: dict[str, Summary]  # by the query shown
+    docs: int
+    batch_sign_s: float
+    batch_seal_s: float
+    direct_s: float
+    workers: int
+    failures: tuple[str, ...] = ()
+
+    @property
+    def batch_rate(self) -> float:
+        return self.docs / (self.batch_sign_s + self.batch_seal_s)
+
+    @property
+    def direct_rate(self) -> float:
+        return self.docs / self.direct_s
+
+
+def _otp(text: str) -> str:
+    found = re.search(r"one-time password: (\S+)", text)
+    assert found, text
+    return found.group(1)
+
+
+def seed_inbox(stack: Stack, count: int) -> None:
+    """``count`` documents from SENDER in RECIPIENT's inbox, written to ingest's database
+    as its projections leave them (the bus would take minutes to carry them all)."""
+    db = Database(f"sqlite:///{stack.data_dir / 'ingest.sqlite3'}")
+    now = datetime.now(UTC)
+    try:
+        with db.unit_of_work() as session:
+            for n in range(count):
+                doc_id = str(uuid.uuid4())
+                moment = now - timedelta(minutes=n)
+                number = n + 1
+                session.add(
+                    Document(
+                        id=doc_id,
+                        document_id=f"{SENDER},{moment:%Y/%m/%d},{number}/UBND-VP",
+                        sender_code=SENDER,
+                        recipients=[RECIPIENT],
+                        subject=f"Về việc số {number} trong kế hoạch chuyển đổi số",
+                        sha256=f"{n:064x}",
+                        size=1000,
+                        page_count=1,
+                        doc_metadata={"Code": {"CodeNumber": str(number), "CodeNotation": "UBND-VP"}},
+                        received_at=moment,
+                    )
+                )
+                session.flush()  # the document row first (foreign key)
+                session.add(
+                    Delivery(
+                        delivery_id=str(uuid.uuid4()),
+                        document=doc_id,
+                        recipient_code=RECIPIENT,
+                        status="01" if n % 3 else "03",
+                        status_at=moment,
+                        arrived_at=moment,
+                        created_at=moment,
+                        due_at=moment + timedelta(days=7),
+                        overdue_at=moment + timedelta(days=7) if n % 5 == 0 else None,
+                    )
+                )
+    finally:
+        db.dispose()
+
+
+def _timed_gets(person: Person, path: str, n: int) -> Summary:
+    for _ in range(10):
+        person.get(path)
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        answer = person.http.get(person.base + path, timeout=60)
+        times.append((time.perf_counter() - began) * 1000)
+        assert answer.status_code == 200, answer.status_code
+    return Summary.of(times)
+
+
+def _wait_batch(person: Person, batch_path: str) -> list[str]:
+    """The batch's failures, once every document has its outcome."""
+    while True:
+        progress = person.http.get(person.base + batch_path + "/progress", timeout=60).json()
+        if progress["done"]:
+            return [i["message"] for i in progress["items"] if i["state"] == "failed"]
+        time.sleep(0.02)
+
+
+FAILURES: list[str] = []
+
+
+def _batch(person: Person, kind: str, drafts: list[str]) -> float:
+    person.get("/waiting" if kind == "sign" else "/to-seal")
+    began = time.perf_counter()
+    answer = person.post("/batches", {"kind": kind, "draft": drafts, "pin": PIN})
+    found = re.search(r"/batches/[0-9a-f-]{36}", answer.url)
+    assert found, answer.text[-1000:]
+    FAILURES.extend(f"batch {kind}: {m}" for m in _wait_batch(person, found.group(0)))
+    return time.perf_counter() - began
+
+
+def _direct(signing_url: str, token: str, pdf: bytes, docs: int, workers: int) -> float:
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+
+    def sign(options: dict[str, Any], data: bytes) -> bytes:
+        answer = http.post(
+            signing_url + "/internal/v1/sign",
+            files={"file": ("d.pdf", data, "application/pdf")},
+            data={"options": json.dumps(options, ensure_ascii=False)},
+            timeout=120,
+        )
+        if answer.status_code != 200:
+            FAILURES.append(f"direct {options['profile']}: {answer.text[:200]}")
+            return data
+        return answer.content
+
+    def one(_n: int) -> None:
+        personal = {
+            "profile": "personal", "level": "B-T", "agency": SENDER,
+            "person": "Nguyễn Văn An", "signer_full_name": "Nguyễn Văn An",
+        }  # fmt: skip
+        signed = sign(personal, pdf)
+        sign({"profile": "organization", "level": "B-LT", "agency": SENDER}, signed)
+
+    one(0)  # warm-up: keys, certificates, fonts
+    began = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(docs)))
+    return time.perf_counter() - began
+
+
+def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResults:
+    workers = 2
+    stack = Stack(
+        work,
+        {"LIENTHONG_WEB_SECURE_COOKIES": "never", "LIENTHONG_WEB_BATCH_WORKERS": str(workers)},
+    )
+    stack.cli("migrate")
+    stack.cli("demo", "seed")
+    seed_inbox(stack, deliveries)
+    logins = {
+        "leader": _otp(stack.cli("users", "add", "ld@bench.vn", "--agency", SENDER, "--role",
+                                 "leader", "--name", "Nguyễn Văn An").stdout),
+        "clerk": _otp(stack.cli("users", "add", "vt@bench.vn", "--agency", SENDER, "--role",
+                                "clerk", "--name", "Văn Thư").stdout),
+        "inbox": _otp(stack.cli("users", "add", "vt@bench-01.vn", "--agency", RECIPIENT,
+                                "--role", "clerk", "--name", "Văn Thư Sở").stdout),
+    }  # fmt: skip
+    for service in ("ingest", "signing", "routing", "web"):
+        stack.serve(service)
+    try:
+        stack.wait_healthy(("ingest", "signing", "routing", "web"))
+        base = stack.url("web")
+        people = {name: Person(base) for name in logins}
+        emails = {"leader": "ld@bench.vn", "clerk": "vt@bench.vn", "inbox": "vt@bench-01.vn"}
+        for name, person in people.items():
+            person.first_login(emails[name], logins[name], pin=name != "inbox")
+        inbox = {
+            "/inbox": _timed_gets(people["inbox"], "/inbox", n_requests),
+            "/inbox?q=số 4321": _timed_gets(people["inbox"], "/inbox?q=s%E1%BB%91%204321", n_requests),
+            "/inbox?overdue=1": _timed_gets(people["inbox"], "/inbox?overdue=1", n_requests),
+            "/inbox?status=03&from=000.00.00.H41": _timed_gets(
+                people["inbox"], f"/inbox?status=03&from={SENDER}", n_requests
+            ),
+        }
+        pdf = official_letter()
+        clerk, leader = people["clerk"], people["leader"]
+        leader_id = re.search(r'<option value="(\d+)">Nguyễn Văn An', clerk.get("/drafts/new").text)
+        assert leader_id
+        drafts = []
+        for n in range(docs):
+            made = clerk.post(
+                "/drafts",
+                {"subject": f"Dự thảo {n}", "notation": "UBND-VP", "leader_id": leader_id.group(1),
+                 "priority": "0", "type_name": "Công văn", "place": "Nghệ An"},
+                files={"file": ("d.pdf", pdf, "application/pdf")},
+            )  # fmt: skip
+            found = re.search(r"/drafts/([0-9a-f-]{36})", made.url)
+            assert found, made.text[-500:]
+            drafts.append(found.group(1))
+        sign_s = _batch(leader, "sign", drafts)
+        seal_s = _batch(clerk, "seal", drafts)
+        token = (stack.data_dir / "service-token").read_text().strip()
+        direct_s = _direct(stack.url("signing"), token, pdf, docs, workers)
+    finally:
+        stack.stop_all()
+    return WebResults(
+        deliveries, inbox, docs, sign_s, seal_s, direct_s, workers, tuple(FAILURES)
+    )
+
+
+def markdown(r: WebResults) -> str:
+    rows = "\n".join(
+        f"| `{path}` | {s.n} | {s.p50:.1f} | {s.p95:.1f} | {s.max:.1f} |"
+        for path, s in r.inbox.items()
+    )
+    target = max(s.p95 for s in r.inbox.values())
+    ratio = r.batch_rate / r.direct_rate
+    return f"""{SECTION}
+
+Four `lienthong serve` processes on the embedded shape (SQLite, filesystem bus, local
+objects), measured by `python -m bench.web` from a client on the same host.
+
+### Inbox page with {r.deliveries:,} deliveries (target: p95 < 150 ms)
+
+The recipient clerk's `GET /inbox` (50 newest, with the incoming register's numbers), the
+web app asking ingest over HTTP with the service token. Times in ms, client side (they
+include the server's).
+
+| page | requests | p50 | p95 | max |
+|---|---|---|---|---|
+{rows}
+
+Worst p95: **{target:.1f} ms** ({"meets" if target < 150 else "misses"} the 150 ms target).
+
+### Batch: personal signature + seal, {r.docs} drafts (target: ≥ 10 documents/s)
+
+The leader signs all {r.docs} drafts in one batch (one PIN entry, PAdES B-T), then the
+clerk numbers and seals them in one batch (B-LT); {r.workers} documents at a time. Timed
+from the form's submission to the progress saying done. The same work by direct calls
+to signing's `POST /internal/v1/sign` (personal, then organization), {r.workers} at a time:
+
+| path | seconds | documents/s |
+|---|---|---|
+| web app: batch sign ({r.batch_sign_s:.2f} s) + batch seal ({r.batch_seal_s:.2f} s) | {r.batch_sign_s + r.batch_seal_s:.2f} | **{r.batch_rate:.1f}** |
+| direct signing API calls | {r.direct_s:.2f} | {r.direct_rate:.1f} |
+
+Ratio web / direct: **{ratio:.2f}** (the web app adds the drafts' storage, the register
+and the batch bookkeeping). Target ≥ 10 documents/s: {"met" if r.batch_rate >= 10 else "missed"}.
+
+Signatures that failed during the run: {len(r.failures)}{_failures(r.failures)}
+"""
+
+
+def _failures(found: tuple[str, ...]) -> str:
+    if not found:
+        return "."
+    shown = "\n".join(f"- {f}" for f in found[:5])
+    return (
+        ". Each failed document kept its own outcome and the rest went on; signing "
+        "two documents at the same time in one signing process can fail inside "
+        f"asn1crypto (a shared certificate parsed lazily by two threads):\n\n{shown}"
+    )
+
+
+def write_section(path: Path, section: str) -> None:
+    text = path.read_text() if path.exists() else ""
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        following = text.find("\n## ", start + len(SECTION))
+        end = len(text) if following < 0 else following + 1
+        text = text[:start] + section + ("\n" + text[end:] if following >= 0 else "")
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.web", description=__doc__)
+    p.add_argument("--deliveries", type=int, default=10_000)
+    p.add_argument("--docs", type=int, default=40, help="drafts in the batch measurement")
+    p.add_argument("--requests", type=int, default=200, help="timed GETs per inbox page")
+    p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        results = run_web(Path(tmp), args.deliveries, args.docs, args.requests)
+    section = markdown(results)
+    print(section)
+    write_section(args.output, section)
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
