@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import sqlalchemy as sa
 
 from bench.measure import Summary
 from services.common.db import Database
@@ -85,7 +84,9 @@ def seed_inbox(stack: Stack, count: int) -> None:
                         sha256=f"{n:064x}",
                         size=1000,
                         page_count=1,
-                        doc_metadata={"Code": {"CodeNumber": str(number), "CodeNotation": "UBND-VP"}},
+                        doc_metadata={
+                            "Code": {"CodeNumber": str(number), "CodeNotation": "UBND-VP"}
+                        },
                         received_at=moment,
                     )
                 )
@@ -200,7 +201,9 @@ def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResul
             person.first_login(emails[name], logins[name], pin=name != "inbox")
         inbox = {
             "/inbox": _timed_gets(people["inbox"], "/inbox", n_requests),
-            "/inbox?q=số 4321": _timed_gets(people["inbox"], "/inbox?q=s%E1%BB%91%204321", n_requests),
+            "/inbox?q=số 4321": _timed_gets(
+                people["inbox"], "/inbox?q=s%E1%BB%91%204321", n_requests
+            ),
             "/inbox?overdue=1": _timed_gets(people["inbox"], "/inbox?overdue=1", n_requests),
             "/inbox?status=03&from=000.00.00.H41": _timed_gets(
                 people["inbox"], f"/inbox?status=03&from={SENDER}", n_requests
@@ -227,9 +230,7 @@ def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResul
         direct_s = _direct(stack.url("signing"), token, pdf, docs, workers)
     finally:
         stack.stop_all()
-    return WebResults(
-        deliveries, inbox, docs, sign_s, seal_s, direct_s, workers, tuple(FAILURES)
-    )
+    return WebResults(deliveries, inbox, docs, sign_s, seal_s, direct_s, workers, tuple(FAILURES))
 
 
 def markdown(r: WebResults) -> str:
@@ -265,7 +266,8 @@ to signing's `POST /internal/v1/sign` (personal, then organization), {r.workers}
 
 | path | seconds | documents/s |
 |---|---|---|
-| web app: batch sign ({r.batch_sign_s:.2f} s) + batch seal ({r.batch_seal_s:.2f} s) | {r.batch_sign_s + r.batch_seal_s:.2f} | **{r.batch_rate:.1f}** |
+| web app: batch sign ({r.batch_sign_s:.2f} s) + batch seal ({r.batch_seal_s:.2f} s) \
+| {r.batch_sign_s + r.batch_seal_s:.2f} | **{r.batch_rate:.1f}** |
 | direct signing API calls | {r.direct_s:.2f} | {r.direct_rate:.1f} |
 
 Ratio web / direct: **{ratio:.2f}** (the web app adds the drafts' storage, the register

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import LienThongError
 from services.common.wiring import current
@@ -110,7 +111,7 @@ def require(action: Action) -> User:
     return person
 
 
-def before_request() -> Response | None:
+def before_request() -> BaseResponse | None:
     context = ctx()
     g.lang = (
         request.cookies.get("lt_lang") if request.cookies.get("lt_lang") in LANGUAGES else DEFAULT

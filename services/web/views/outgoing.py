@@ -7,6 +7,7 @@ import json
 from datetime import date
 
 from flask import Blueprint, Response, abort, jsonify, redirect, request, send_file, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import NotFound, ValidationFailed
 from services.web import drafts, security
@@ -69,7 +70,7 @@ def new_draft() -> tuple[str, int]:
 
 
 @outgoing.post("/drafts")
-def create_draft() -> Response:
+def create_draft() -> BaseResponse:
     person = require(Action.DRAFT)
     c = ctx()
     form = drafts.DraftForm(
@@ -131,7 +132,7 @@ def draft(draft_id: str) -> tuple[str, int]:
 
 
 @outgoing.get("/drafts/<draft_id>/pages/<int:page>.png")
-def page_image(draft_id: str, page: int) -> Response:
+def page_image(draft_id: str, page: int) -> BaseResponse:
     require(Action.READ)
     c = ctx()
     found = _own_draft(draft_id)
@@ -146,7 +147,7 @@ def page_image(draft_id: str, page: int) -> Response:
 
 
 @outgoing.get("/drafts/<draft_id>/file.pdf")
-def draft_file(draft_id: str) -> Response:
+def draft_file(draft_id: str) -> BaseResponse:
     require(Action.READ)
     c = ctx()
     found = _own_draft(draft_id)
@@ -157,7 +158,7 @@ def draft_file(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/sign")
-def sign(draft_id: str) -> Response:
+def sign(draft_id: str) -> BaseResponse:
     person = require(Action.SIGN)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -173,7 +174,7 @@ def sign(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/return")
-def return_draft(draft_id: str) -> Response:
+def return_draft(draft_id: str) -> BaseResponse:
     person = require(Action.SIGN)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -183,7 +184,7 @@ def return_draft(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/seal")
-def seal(draft_id: str) -> Response:
+def seal(draft_id: str) -> BaseResponse:
     person = require(Action.SEAL)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -194,7 +195,7 @@ def seal(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/send")
-def send(draft_id: str) -> Response:
+def send(draft_id: str) -> BaseResponse:
     person = require(Action.SEAL)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -228,7 +229,9 @@ def tracking(document: str) -> tuple[str, int]:
         timeline = c.ingest.timeline(agency, document)
     except NotFound:  # routing has not made the exchange yet: every recipient is waiting
         timeline = {
-            "deliveries": [{"delivery_id": r, "OrganId": r, "status": None} for r in entry.recipients],
+            "deliveries": [
+                {"delivery_id": r, "OrganId": r, "status": None} for r in entry.recipients
+            ],
             "events": [],
         }
     by_delivery: dict[str, list[dict[str, object]]] = {}
@@ -244,7 +247,7 @@ def tracking(document: str) -> tuple[str, int]:
 
 
 @outgoing.get("/sent/<document>/timeline.json")
-def tracking_json(document: str) -> Response:
+def tracking_json(document: str) -> BaseResponse:
     require(Action.READ)
     agency = viewed_agency()
     drafts.outgoing_entry(ctx().db, agency, document)
@@ -255,7 +258,7 @@ def tracking_json(document: str) -> Response:
 
 
 @outgoing.post("/batches")
-def start_batch() -> Response:
+def start_batch() -> BaseResponse:
     kind = request.form.get("kind", "sign")
     person = require(Action.SIGN if kind == "sign" else Action.SEAL)
     _check_pin(person)
@@ -274,7 +277,7 @@ def batch(batch_id: str) -> tuple[str, int]:
 
 
 @outgoing.get("/batches/<batch_id>/progress")
-def batch_progress(batch_id: str) -> Response:
+def batch_progress(batch_id: str) -> BaseResponse:
     person = user()
     return jsonify(ctx().batches.progress(person.agency_code, person.id, batch_id))
 

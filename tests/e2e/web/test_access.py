@@ -13,8 +13,8 @@ import pytest
 
 from testkit.official_doc import official_letter
 from testkit.stack import wait_for
-from tests.e2e.web.conftest import FIRST, SECOND, SENDER, WebStack
 from testkit.webclient import NEW_PASSWORD, PIN, Person
+from tests.e2e.web.conftest import FIRST, SECOND, SENDER, WebStack
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,9 @@ class World:
     assignment: int  # FIRST's specialist's assignment
 
 
-def _person(web: WebStack, email: str, agency: str, role: str, name: str, pin: bool = False) -> Person:
+def _person(
+    web: WebStack, email: str, agency: str, role: str, name: str, pin: bool = False
+) -> Person:
     one_time = web.add_user(email, agency, role, name)
     person = Person(web.base)
     person.first_login(email, one_time, pin=pin)
@@ -43,7 +45,9 @@ def world(web: WebStack) -> Iterator[World]:
         "specialist": _person(web, "cv.access@h41.vn", SENDER, "specialist", "Chuyên Viên Một"),
         "monitor": _person(web, "gs.access@h41.vn", SENDER, "monitor", "Giám Sát Tỉnh"),
         "first_clerk": _person(web, "vt.access@h41-01.vn", FIRST, "clerk", "Văn Thư Hai"),
-        "first_specialist": _person(web, "cv.access@h41-01.vn", FIRST, "specialist", "Chuyên Viên Hai"),
+        "first_specialist": _person(
+            web, "cv.access@h41-01.vn", FIRST, "specialist", "Chuyên Viên Hai"
+        ),
         "first_monitor": _person(web, "gs.access@h41-01.vn", FIRST, "monitor", "Giám Sát Sở"),
         "second_clerk": _person(web, "vt.access@h41-02.vn", SECOND, "clerk", "Văn Thư Ba"),
         "admin": _person(web, "qt.access@h41.vn", SENDER, "admin", "Quản Trị Hai"),
@@ -77,7 +81,8 @@ def world(web: WebStack) -> Iterator[World]:
     registered = first_clerk.post(f"/inbox/{document.group(1)}/register")
     assert registered.status_code == 200, registered.text[-2000:]
     specialist_id = re.search(
-        r'name="person" value="(\d+)"> Chuyên Viên Hai', first_clerk.get(f"/inbox/{document.group(1)}").text
+        r'name="person" value="(\d+)"> Chuyên Viên Hai',
+        first_clerk.get(f"/inbox/{document.group(1)}").text,
     )
     assert specialist_id
     first_clerk.post(
@@ -141,12 +146,22 @@ def test_a_monitor_sees_the_agencies_below_only(world: World) -> None:
 def test_a_monitor_cannot_sign_and_a_specialist_cannot_seal(world: World) -> None:
     monitor, specialist = world.people["monitor"], world.people["specialist"]
     assert monitor.post(f"/drafts/{world.draft}/sign", {"pin": PIN}).status_code == 403
-    assert monitor.post("/batches", {"kind": "sign", "draft": [world.draft], "pin": PIN}).status_code == 403
+    assert (
+        monitor.post("/batches", {"kind": "sign", "draft": [world.draft], "pin": PIN}).status_code
+        == 403
+    )
     assert specialist.post(f"/drafts/{world.draft}/seal", {"pin": PIN}).status_code == 403
     assert specialist.get("/to-seal").status_code == 403
-    assert specialist.post("/batches", {"kind": "seal", "draft": [world.draft], "pin": PIN}).status_code == 403
+    assert (
+        specialist.post(
+            "/batches", {"kind": "seal", "draft": [world.draft], "pin": PIN}
+        ).status_code
+        == 403
+    )
     # and a clerk of the agency cannot sign a draft sent to its leader
-    assert world.people["clerk"].post(f"/drafts/{world.draft}/sign", {"pin": PIN}).status_code == 403
+    assert (
+        world.people["clerk"].post(f"/drafts/{world.draft}/sign", {"pin": PIN}).status_code == 403
+    )
 
 
 def test_a_form_without_its_csrf_token_is_refused(world: World) -> None:
@@ -168,7 +183,7 @@ def test_the_session_cookie_is_httponly_lax_and_rotated(world: World) -> None:
     person = Person(world.web.base)
     person.log_in("ld.access@h41.vn", NEW_PASSWORD)
     first = person.http.cookies.get("lt_session")
-    raw = [c for c in person.http.cookies if c.name == "lt_session"][0]
+    raw = next(c for c in person.http.cookies if c.name == "lt_session")
     assert raw.has_nonstandard_attr("HttpOnly") and raw.get_nonstandard_attr("SameSite") == "Lax"
     person.log_in("ld.access@h41.vn", NEW_PASSWORD)
     second = person.http.cookies.get("lt_session")

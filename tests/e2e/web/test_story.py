@@ -123,9 +123,9 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
         flows.log_in(page, base, CLERK, flows.NEW_PASSWORD)
         page.goto(f"{base}/sent/{document}")
         timelines = page.locator("#timelines")
-        expect(timelines.get_by_role("region", name="Sở Nội vụ tỉnh Nghệ An (demo)")).to_contain_text(
-            "Hoàn thành", timeout=30_000
-        )
+        expect(
+            timelines.get_by_role("region", name="Sở Nội vụ tỉnh Nghệ An (demo)")
+        ).to_contain_text("Hoàn thành", timeout=30_000)
         expect(
             timelines.get_by_role("region", name="Sở Tài chính tỉnh Nghệ An (demo)")
         ).to_contain_text("Đã vào sổ", timeout=30_000)
@@ -158,7 +158,7 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
         page.get_by_label("Chọn tất cả").check()
         page.get_by_label("Mã PIN").fill(flows.PIN)
         page.get_by_role("button", name="Ký các văn bản đã chọn").click()
-        seen = []
+        seen: list[int] = []
         bar = page.locator("#bar")
         while True:
             value = int(bar.get_attribute("value") or 0)

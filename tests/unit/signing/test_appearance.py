@@ -20,6 +20,7 @@ from services.signing.appearance import (
     Placement,
     Profile,
     TextLine,
+    _ink,
     check_free,
     explicit_placement,
     find_signer_block,
@@ -28,7 +29,6 @@ from services.signing.appearance import (
     seal_placement,
     signing_time_text,
     stamp_lines,
-    _ink,
     top_right_placement,
 )
 from services.signing.pdftext import read_page

@@ -89,4 +89,6 @@ def test_a_signing_pin_needs_the_password_and_digits(db: Database) -> None:
         people.set_pin(db, user.id, "wrong", "123456")
     people.set_pin(db, user.id, one_time, "123456")
     stored = people.get_user(db, user.id).pin_hash
-    assert security.secret_matches(stored, "123456") and not security.secret_matches(stored, "1234567")
+    assert security.secret_matches(stored, "123456") and not security.secret_matches(
+        stored, "1234567"
+    )
