@@ -126,7 +126,7 @@ def _wait_batch(person: Person, batch_path: str) -> list[str]:
         progress = person.http.get(person.base + batch_path + "/progress", timeout=60).json()
         if progress["done"]:
             return [i["message"] for i in progress["items"] if i["state"] == "failed"]
-        time.sleep(0.02)
+        time.sleep(0.1)
 
 
 FAILURES: list[str] = []
@@ -170,7 +170,24 @@ def _direct(signing_url: str, token: str, pdf: bytes, docs: int, workers: int) -
     began = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, range(docs)))
-    return time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    personal = {
+        "profile": "personal", "level": "B-T", "agency": SENDER,
+        "person": "Nguyễn Văn An", "signer_full_name": "Nguyễn Văn An",
+    }  # fmt: skip
+    signed = sign(personal, pdf)
+    for name, options, data in (
+        ("personal B-T", personal, pdf),
+        ("seal B-LT", {"profile": "organization", "level": "B-LT", "agency": SENDER}, signed),
+    ):
+        began = time.perf_counter()
+        for _ in range(10):
+            sign(options, data)
+        SINGLE[name] = (time.perf_counter() - began) / 10 * 1000
+    return elapsed
+
+
+SINGLE: dict[str, float] = {}  # ms per signing call, one at a time
 
 
 def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResults:
@@ -214,7 +231,7 @@ def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResul
         leader_id = re.search(r'<option value="(\d+)">Nguyễn Văn An', clerk.get("/drafts/new").text)
         assert leader_id
         drafts = []
-        for n in range(docs):
+        for n in range(docs + 1):
             made = clerk.post(
                 "/drafts",
                 {"subject": f"Dự thảo {n}", "notation": "UBND-VP", "leader_id": leader_id.group(1),
@@ -224,6 +241,14 @@ def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResul
             found = re.search(r"/drafts/([0-9a-f-]{36})", made.url)
             assert found, made.text[-500:]
             drafts.append(found.group(1))
+        # A running service is warm: one draft signed and sealed on its own first (keys
+        # decrypted, fonts and the PDF workers loaded), not timed.
+        warm = drafts.pop()
+        leader.get(f"/drafts/{warm}")
+        assert leader.post(f"/drafts/{warm}/sign", {"pin": PIN}).status_code == 200
+        clerk.get(f"/drafts/{warm}")
+        assert clerk.post(f"/drafts/{warm}/seal", {"pin": PIN}).status_code == 200
+        docs = len(drafts)
         sign_s = _batch(leader, "sign", drafts)
         seal_s = _batch(clerk, "seal", drafts)
         token = (stack.data_dir / "service-token").read_text().strip()
@@ -239,6 +264,7 @@ def markdown(r: WebResults) -> str:
         for path, s in r.inbox.items()
     )
     target = max(s.p95 for s in r.inbox.values())
+    singles = ", ".join(f"{name} {ms:.0f} ms" for name, ms in SINGLE.items())
     ratio = r.batch_rate / r.direct_rate
     return f"""{SECTION}
 
@@ -272,6 +298,10 @@ to signing's `POST /internal/v1/sign` (personal, then organization), {r.workers}
 
 Ratio web / direct: **{ratio:.2f}** (the web app adds the drafts' storage, the register
 and the batch bookkeeping). Target ≥ 10 documents/s: {"met" if r.batch_rate >= 10 else "missed"}.
+
+One signing call at a time over HTTP (mean of 10, after the runs above): {singles}.
+The signing service's own cost per document bounds both paths far below the target on
+this 2-core machine, which other processes share while it is measured.
 
 Signatures that failed during the run: {len(r.failures)}{_failures(r.failures)}
 """

@@ -19,7 +19,7 @@ from services.web import security
 from services.web.context import WebContext
 from services.web.i18n import DEFAULT, LANGUAGES, vn_date, vn_datetime
 from services.web.models import User, WebSession
-from services.web.rules import PRIORITIES, Action, may, visible_agencies
+from services.web.rules import PRIORITIES, ROLE_NAMES, Action, may, visible_agencies
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ def register_views(app: Flask) -> None:
         agency_name=agency_name,
         PRIORITIES=PRIORITIES,
         priority_name=lambda p: gettext(PRIORITIES.get(int(p or 0), "Thường")),
+        role_name=lambda r: gettext(ROLE_NAMES.get(r, r)),
+        locked=lambda u: u.locked_until is not None and u.locked_until > security.now(),
     )
     app.before_request(before_request)
 
