@@ -3,6 +3,8 @@ rendering, and errors as pages."""
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import secrets
 import time
@@ -142,6 +144,17 @@ def before_request() -> BaseResponse | None:
     ):
         return redirect(url_for("auth.password"))
     return None
+
+
+def csv_response(name: str, header: list[str], rows: list[list[str]]) -> Response:
+    """A register as CSV for a spreadsheet (UTF-8 with a BOM, which Excel needs)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 def render(template: str, code: int = 200, **values: Any) -> tuple[str, int]:

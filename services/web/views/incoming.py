@@ -11,9 +11,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from services.common.errors import ValidationFailed
 from services.web import incoming, security
 from services.web import users as people
-from services.web.i18n import today_vn
+from services.web.i18n import today_vn, vn_date
 from services.web.rules import Action, due_state
-from services.web.views.base import _, ctx, render, require, viewed_agency
+from services.web.views.base import _, csv_response, ctx, render, require, viewed_agency
 
 incoming_views = Blueprint("incoming", __name__)
 
@@ -146,6 +146,20 @@ def complete(assignment_id: int) -> BaseResponse:
     )
     security.record(ctx().db, person, "work.completed", str(assignment_id))
     return redirect(url_for("incoming.my_work", done="completed"))
+
+
+@incoming_views.get("/register/incoming.csv")
+def incoming_register_csv() -> BaseResponse:
+    """The incoming register of a year as CSV (Decree 30, Appendix IV columns)."""
+    require(Action.READ)
+    agency = viewed_agency()
+    year = int(request.args.get("year") or today_vn().year)
+    rows = [
+        [vn_date(r.received_on), str(r.number), r.issuer, r.code, r.subject, r.note]
+        for r in incoming.incoming_register(ctx().db, agency, year)
+    ]
+    header = ["Ngày đến", "Số đến", "Cơ quan ban hành", "Số, ký hiệu", "Trích yếu", "Ghi chú"]
+    return csv_response(f"so-van-ban-den-{year}.csv", header, rows)
 
 
 @incoming_views.get("/register/incoming")

@@ -12,10 +12,19 @@ from werkzeug.wrappers import Response as BaseResponse
 from services.common.errors import NotFound, ValidationFailed
 from services.web import drafts, security
 from services.web import users as people
-from services.web.i18n import today_vn
+from services.web.i18n import today_vn, vn_date, vn_datetime
 from services.web.models import Draft, User
 from services.web.rules import Action, due_state
-from services.web.views.base import _, ctx, registry, render, require, user, viewed_agency
+from services.web.views.base import (
+    _,
+    csv_response,
+    ctx,
+    registry,
+    render,
+    require,
+    user,
+    viewed_agency,
+)
 
 outgoing = Blueprint("outgoing", __name__)
 
@@ -183,6 +192,17 @@ def return_draft(draft_id: str) -> BaseResponse:
     return redirect(url_for("outgoing.waiting"))
 
 
+@outgoing.post("/drafts/<draft_id>/resubmit")
+def resubmit(draft_id: str) -> BaseResponse:
+    """A returned draft, corrected: a new PDF goes back to the same leader."""
+    person = require(Action.DRAFT)
+    c = ctx()
+    found = drafts.get_draft(c.db, person.agency_code, draft_id)
+    drafts.resubmit_draft(c.db, c.store, c.pages, c.spool_dir, found, _pdf_upload())
+    security.record(c.db, person, "draft.resubmitted", found.id, found.subject)
+    return redirect(url_for("outgoing.draft", draft_id=found.id, done="created"))
+
+
 @outgoing.post("/drafts/<draft_id>/seal")
 def seal(draft_id: str) -> BaseResponse:
     person = require(Action.SEAL)
@@ -217,6 +237,34 @@ def sent() -> tuple[str, int]:
     year = _int(request.args.get("year"), "year", today_vn().year)
     rows = drafts.outgoing_register(ctx().db, agency, year)
     return render("sent.html", rows=rows, year=year)
+
+
+@outgoing.get("/sent.csv")
+def sent_csv() -> BaseResponse:
+    """The outgoing register of a year as CSV (Decree 30, Appendix IV columns)."""
+    require(Action.READ)
+    agency = viewed_agency()
+    year = _int(request.args.get("year"), "year", today_vn().year)
+    rows = [
+        [
+            r.code,
+            vn_date(r.issued_on),
+            f"{r.type_name}: {r.subject}",
+            r.signer,
+            "; ".join(r.recipients) + (" (kèm bản giấy)" if r.paper else ""),
+            vn_datetime(r.sent_at),
+        ]
+        for r in drafts.outgoing_register(ctx().db, agency, year)
+    ]
+    header = [
+        "Số, ký hiệu",
+        "Ngày ban hành",
+        "Loại và trích yếu",
+        "Người ký",
+        "Nơi nhận",
+        "Ngày gửi",
+    ]
+    return csv_response(f"so-van-ban-di-{year}.csv", header, rows)
 
 
 @outgoing.get("/sent/<document>")
