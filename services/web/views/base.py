@@ -98,6 +98,25 @@ def seen_agencies() -> set[str]:
     return visible_agencies(person.agency_code, person.role, parents)
 
 
+def agency_tree(exclude: str | None = None) -> list[tuple[dict[str, Any], int]]:
+    """The registry as a tree, parents before their children: (agency, depth)."""
+    items = [a for a in registry() if a["code"] != exclude]
+    codes = {a["code"] for a in items}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for a in sorted(items, key=lambda a: str(a["name"])):
+        parent = a.get("parent") if a.get("parent") in codes else None
+        children.setdefault(parent, []).append(a)
+    ordered: list[tuple[dict[str, Any], int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for a in children.get(parent, []):
+            ordered.append((a, depth))
+            walk(a["code"], depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
 def viewed_agency() -> str:
     """The agency whose lists are shown: one's own, or (monitors) one below it."""
     asked = request.args.get("agency") or user().agency_code
@@ -189,6 +208,7 @@ def register_views(app: Flask) -> None:
         PRIORITIES=PRIORITIES,
         priority_name=lambda p: gettext(PRIORITIES.get(int(p or 0), "Thường")),
         role_name=lambda r: gettext(ROLE_NAMES.get(r, r)),
+        seen_agencies=lambda: sorted(seen_agencies()),
         locked=lambda u: u.locked_until is not None and u.locked_until > security.now(),
     )
     app.before_request(before_request)

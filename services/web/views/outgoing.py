@@ -17,9 +17,9 @@ from services.web.models import Draft, User
 from services.web.rules import Action, due_state
 from services.web.views.base import (
     _,
+    agency_tree,
     csv_response,
     ctx,
-    registry,
     render,
     require,
     user,
@@ -126,7 +126,7 @@ def draft(draft_id: str) -> tuple[str, int]:
         if found.state == drafts.SIGNED
         else None
     )
-    agencies = [a for a in registry() if a["code"] != found.agency_code]
+    agencies = agency_tree(exclude=found.agency_code)
     return render(
         "draft.html",
         d=found,

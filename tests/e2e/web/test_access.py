@@ -31,7 +31,8 @@ class World:
 def _person(
     web: WebStack, email: str, agency: str, role: str, name: str, pin: bool = False
 ) -> Person:
-    one_time = web.add_user(email, agency, role, name)
+    title = "Phó Chủ tịch thử quyền" if role == "leader" else ""
+    one_time = web.add_user(email, agency, role, name, title)
     person = Person(web.base)
     person.first_login(email, one_time, pin=pin)
     return person
@@ -53,7 +54,10 @@ def world(web: WebStack) -> Iterator[World]:
         "admin": _person(web, "qt.access@h41.vn", SENDER, "admin", "Quản Trị Hai"),
     }  # fmt: skip
     clerk, leader = p["clerk"], p["leader"]
-    leader_id = re.search(r'<option value="(\d+)">Nguyễn Văn An', clerk.get("/drafts/new").text)
+    leader_id = re.search(
+        r'<option value="(\d+)">Nguyễn Văn An — Phó Chủ tịch thử quyền',
+        clerk.get("/drafts/new").text,
+    )
     assert leader_id
     letter = official_letter()
 
@@ -77,7 +81,10 @@ def world(web: WebStack) -> Iterator[World]:
     assert document, answer.text[-2000:]
     # FIRST registers it and assigns it to its specialist.
     first_clerk = p["first_clerk"]
-    wait_for(lambda: first_clerk.get(f"/inbox/{document.group(1)}").status_code == 200, 60)
+    # arrived (01): the register form is offered
+    wait_for(
+        lambda: 'id="register-form"' in first_clerk.get(f"/inbox/{document.group(1)}").text, 60
+    )
     registered = first_clerk.post(f"/inbox/{document.group(1)}/register")
     assert registered.status_code == 200, registered.text[-2000:]
     specialist_id = re.search(
@@ -138,6 +145,8 @@ def test_an_assignment_is_its_assignees(world: World, who: str) -> None:
 def test_a_monitor_sees_the_agencies_below_only(world: World) -> None:
     monitor, below_monitor = world.people["monitor"], world.people["first_monitor"]
     assert monitor.get(f"/inbox?agency={FIRST}").status_code == 200
+    choices = monitor.get("/inbox").text  # the agencies below, offered by name
+    assert f'<option value="{FIRST}">' in choices and f'<option value="{SECOND}">' in choices
     assert monitor.get(f"/sent?agency={SENDER}").status_code == 200
     assert below_monitor.get(f"/inbox?agency={SENDER}").status_code == 404
     assert below_monitor.get(f"/inbox?agency={SECOND}").status_code == 404

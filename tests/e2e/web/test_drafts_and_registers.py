@@ -13,17 +13,19 @@ from tests.e2e.web.conftest import FIRST, SENDER, WebStack
 pytestmark = pytest.mark.e2e
 
 
-def _person(web: WebStack, email: str, role: str, name: str, agency: str = SENDER) -> Person:
-    one_time = web.add_user(email, agency, role, name)
+def _person(web: WebStack, email: str, role: str, name: str, title: str = "") -> Person:
+    one_time = web.add_user(email, SENDER, role, name, title)
     person = Person(web.base)
     person.first_login(email, one_time, pin=role in ("leader", "clerk"))
     return person
 
 
 def test_return_resubmit_sign_seal_send_and_the_registers(web: WebStack) -> None:
-    leader = _person(web, "ld.reg@h41.vn", "leader", "Nguyễn Văn An")
+    leader = _person(web, "ld.reg@h41.vn", "leader", "Nguyễn Văn An", "Phó Chủ tịch sổ")
     clerk = _person(web, "vt.reg@h41.vn", "clerk", "Văn Thư Sổ")
-    leader_id = re.search(r'<option value="(\d+)">Nguyễn Văn An', clerk.get("/drafts/new").text)
+    leader_id = re.search(
+        r'<option value="(\d+)">Nguyễn Văn An — Phó Chủ tịch sổ', clerk.get("/drafts/new").text
+    )
     assert leader_id
     made = clerk.post(
         "/drafts",
