@@ -207,7 +207,7 @@ def register_views(app: Flask) -> None:
         agency_name=agency_name,
         PRIORITIES=PRIORITIES,
         priority_name=lambda p: gettext(PRIORITIES.get(int(p or 0), "Thường")),
-        role_name=lambda r: gettext(ROLE_NAMES.get(r, r)),
+        role_name=lambda r: gettext(ROLE_NAMES.get(str(r), str(r))),
         seen_agencies=lambda: sorted(seen_agencies()),
         locked=lambda u: u.locked_until is not None and u.locked_until > security.now(),
     )
