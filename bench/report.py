@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import attack, routing_report, signing_report
+from bench import attack, edxml, routing_report, signing_report, web
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -20,6 +20,8 @@ PARTS = (
     "signing",
     "routing",
     "attack",
+    "edxml",
+    "web",
 )  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
 
@@ -46,6 +48,8 @@ class Results:
     signing: SigningResults | None = None
     routing: RoutingResults | None = None
     attack: attack.AttackResults | None = None
+    edxml: edxml.EdxmlResults | None = None
+    web: web.WebResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
     failures: list[str] = field(default_factory=list)
@@ -223,7 +227,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing|attack` measures one part and keeps the "
+        "`--only delivery|signing|routing|attack|edxml|web` measures one part and keeps the "
         "others' sections.",
         "",
         *(f"{note}\n" for note in notes),
@@ -242,6 +246,8 @@ def markdown(res: Results, previous: str | None = None) -> str:
                 "signing": _signing,
                 "routing": _routing,
                 "attack": _attack,
+                "edxml": _edxml,
+                "web": _web,
             }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
         elif name in kept:
@@ -267,6 +273,18 @@ def _attack(res: Results) -> list[str]:
     if res.attack is None:
         return [f"## 6. {attack.TITLE}", "", "Not measured: see Failures.", ""]
     return attack.section(res.attack)
+
+
+def _edxml(res: Results) -> list[str]:
+    if res.edxml is None:
+        return [f"## 7. {edxml.TITLE}", "", "Not measured: see Failures.", ""]
+    return edxml.section(res.edxml)
+
+
+def _web(res: Results) -> list[str]:
+    if res.web is None:
+        return [f"## 8. {web.TITLE}", "", "Not measured: see Failures.", ""]
+    return web.section(res.web)
 
 
 def terminal_summary(res: Results) -> str:
@@ -301,5 +319,10 @@ def terminal_summary(res: Results) -> str:
         out.extend(routing_report.summary(res.routing))
     if res.attack:
         out.extend(attack.summary(res.attack))
+    if res.edxml:
+        out.append(
+            f"  edXML CPU vs multipart JSON: {res.edxml.ratio:.2f}× "
+            f"({res.edxml.wrapped_ratio:.2f}× with 76-character base64 lines)"
+        )
     out.extend(f"  FAILED: {f}" for f in res.failures)
     return "\n".join(out)

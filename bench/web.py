@@ -2,19 +2,16 @@
 flow (personal signature + seal) through HTTP against the same work done by direct
 calls to signing's API.
 
-    .venv/bin/python -m bench.web [--deliveries 10000] [--docs 40] [--requests 200]
+    .venv/bin/python -m bench.run --only web [--web-deliveries 10000] [--web-docs 40]
 
 Runs the four services as separate processes on the embedded shape (SQLite, the
-filesystem bus, a local object directory) and writes section 7 of bench/RESULTS.md.
+filesystem bus, a local object directory); section 8 of bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,9 +29,8 @@ from testkit.official_doc import official_letter
 from testkit.stack import Stack
 from testkit.webclient import PIN, Person
 
-HERE = Path(__file__).resolve().parent
 SENDER, RECIPIENT = "000.00.00.H41", "000.00.01.H41"
-SECTION = "## 7. The web app (issue 12)"
+TITLE = "The web app: inbox with 10,000 deliveries, batch signing (issue 12)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,7 @@ class WebResults:
     direct_s: float
     workers: int
     failures: tuple[str, ...] = ()
+    singles: tuple[tuple[str, float], ...] = ()  # ms per signing call, one at a time
 
     @property
     def batch_rate(self) -> float:
@@ -192,6 +189,7 @@ SINGLE: dict[str, float] = {}  # ms per signing call, one at a time
 
 def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResults:
     workers = 2
+    work.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         work,
         {"LIENTHONG_WEB_SECURE_COOKIES": "never", "LIENTHONG_WEB_BATCH_WORKERS": str(workers)},
@@ -258,18 +256,22 @@ def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResul
     return WebResults(deliveries, inbox, docs, sign_s, seal_s, direct_s, workers, tuple(FAILURES))
 
 
+def section(r: WebResults) -> list[str]:
+    return [*markdown(r).rstrip("\n").split("\n"), ""]
+
+
 def markdown(r: WebResults) -> str:
     rows = "\n".join(
         f"| `{path}` | {s.n} | {s.p50:.1f} | {s.p95:.1f} | {s.max:.1f} |"
         for path, s in r.inbox.items()
     )
     target = max(s.p95 for s in r.inbox.values())
-    singles = ", ".join(f"{name} {ms:.0f} ms" for name, ms in SINGLE.items())
+    singles = ", ".join(f"{name} {ms:.0f} ms" for name, ms in r.singles)
     ratio = r.batch_rate / r.direct_rate
-    return f"""{SECTION}
+    return f"""## 8. {TITLE}
 
 Four `lienthong serve` processes on the embedded shape (SQLite, filesystem bus, local
-objects), measured by `python -m bench.web` from a client on the same host.
+objects), measured by `python -m bench.run --only web` from a client on the same host.
 
 ### Inbox page with {r.deliveries:,} deliveries (target: p95 < 150 ms)
 
@@ -316,34 +318,3 @@ def _failures(found: tuple[str, ...]) -> str:
         "two documents at the same time in one signing process can fail inside "
         f"asn1crypto (a shared certificate parsed lazily by two threads):\n\n{shown}"
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following + 1
-        text = text[:start] + section + ("\n" + text[end:] if following >= 0 else "")
-    path.write_text(text)
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.web", description=__doc__)
-    p.add_argument("--deliveries", type=int, default=10_000)
-    p.add_argument("--docs", type=int, default=40, help="drafts in the batch measurement")
-    p.add_argument("--requests", type=int, default=200, help="timed GETs per inbox page")
-    p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
-    args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
-        results = run_web(Path(tmp), args.deliveries, args.docs, args.requests)
-    section = markdown(results)
-    print(section)
-    write_section(args.output, section)
-    print(f"wrote {args.output}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()

@@ -8,8 +8,9 @@ imports the other: this module is their contract.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NotRequired, TypedDict
 
 from services.common.contract import Status
@@ -237,3 +238,200 @@ class OverdueListing(TypedDict):
     now: str
     total: int
     overdue: list[OverdueItem]
+
+
+# --- the e-document share (routing's ledger; ingest answers agencies with it) -------
+
+GROUPS = ("day", "month", "quarter", "agency")
+#: The longest period one query may cover (days): two years and a leap day, and some.
+MAX_PERIOD_DAYS = 3 * 366
+
+
+def _day(args: Mapping[str, str], name: str) -> date:
+    raw = args.get(name)
+    if not raw:
+        raise BadRequest(f"{name} is required: a Vietnam calendar day, YYYY-MM-DD")
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError as e:
+        raise BadRequest(f"{name} must be a day YYYY-MM-DD, got {raw[:40]!r}") from e
+
+
+def _flag(args: Mapping[str, str], name: str) -> bool | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"{name} must be true or false, got {raw[:40]!r}")
+
+
+@dataclass(frozen=True)
+class EShareQuery:
+    """``GET /internal/v1/metrics/e-share[/exchanges|/overdue]``: what a viewer asks.
+
+    ``viewer`` is the calling agency (ingest fills it in from the API key): it sees
+    itself and the agencies below it, never another. ``agency`` defaults to it."""
+
+    viewer: str
+    agency: str
+    start: date  # the first Vietnam day of the period (``from``)
+    end: date  # the last one, included (``to``)
+    group_by: str | None = None
+    include_children: bool = False
+    fully_electronic: bool | None = None  # the exchanges listing only
+    reason: str | None = None  # the exchanges listing only: one reason code
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], viewer: str | None = None) -> EShareQuery:
+        viewer = viewer or args.get("viewer") or ""
+        if not viewer:
+            raise BadRequest("viewer is required")
+        start, end = _day(args, "from"), _day(args, "to")
+        if end < start:
+            raise BadRequest("to must not be before from")
+        if (end - start).days >= MAX_PERIOD_DAYS:
+            raise BadRequest(f"a period covers at most {MAX_PERIOD_DAYS} days")
+        group_by = args.get("group_by") or None
+        if group_by is not None and group_by not in GROUPS:
+            raise BadRequest(f"group_by must be one of {', '.join(GROUPS)}")
+        reason = args.get("reason") or None
+        if reason is not None and (len(reason) > 40 or not reason.replace("_", "").isalnum()):
+            raise BadRequest("reason must be a reason code")
+        return cls(
+            viewer=viewer,
+            agency=args.get("agency") or viewer,
+            start=start,
+            end=end,
+            group_by=group_by,
+            include_children=bool(_flag(args, "include_children")),
+            fully_electronic=_flag(args, "fully_electronic"),
+            reason=reason,
+        )
+
+    def to_params(self) -> dict[str, str]:
+        params = {
+            "viewer": self.viewer,
+            "agency": self.agency,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "include_children": "true" if self.include_children else "false",
+        }
+        if self.group_by:
+            params["group_by"] = self.group_by
+        if self.fully_electronic is not None:
+            params["fully_electronic"] = "true" if self.fully_electronic else "false"
+        if self.reason:
+            params["reason"] = self.reason
+        return params
+
+
+class LatencyFigures(TypedDict):
+    """Percentiles in seconds, each the upper bound of the bucket it falls in (None:
+    no delivery, or beyond the last bucket of 30 days)."""
+
+    count: int
+    p50: int | None
+    p90: int | None
+    p95: int | None
+
+
+class EShareFigures(TypedDict):
+    exchanges: int  # sent in the period by the agencies counted
+    fully_electronic: int
+    share: float | None  # fully_electronic / exchanges
+    signed: int  # with a valid signature of the sending organization
+    signed_share: float | None
+    taken_back: int
+    due: int  # deliveries to the agencies counted, due in the period
+    on_time: int  # completed (06) by their due time
+    late: int  # completed after it
+    on_time_share: float | None  # on_time / due
+    overdue: int  # not completed, due before the day of the answer
+    latency_sent_to_arrived: LatencyFigures  # sent → 01
+    latency_arrived_to_registered: LatencyFigures  # 01 → 03
+
+
+class EShareRow(EShareFigures):
+    group: str  # 2026-04-01, 2026-04, 2026-Q2 or an agency code
+    name: NotRequired[str]  # the agency's name (group_by=agency)
+
+
+#: The answer to the figures' query ("from" is a keyword, hence this form).
+EShareAnswer = TypedDict(
+    "EShareAnswer",
+    {
+        "agency": str,
+        "name": str | None,
+        "from": str,
+        "to": str,
+        "include_children": bool,
+        "agencies": list[str],  # every agency counted
+        "as_of": str,  # the time overdue is judged at
+        "totals": EShareFigures,
+        "group_by": str | None,
+        "rows": list[EShareRow],
+    },
+)
+
+
+class ReasonView(TypedDict):
+    code: str
+    label: str  # Vietnamese
+
+
+class EShareDelivery(TypedDict):
+    OrganId: str
+    arrived_at: str | None
+    registered_at: str | None
+    completed_at: str | None
+    due_at: str | None
+    due_state: str
+    rejected: bool
+    taken_back: bool
+
+
+class EShareExchange(TypedDict):
+    document: str
+    document_id: str
+    sender: str
+    subject: str
+    sent_at: str
+    sent_day: str
+    fully_electronic: bool
+    signed: bool
+    scanned: bool | None
+    paper: bool
+    taken_back: bool
+    reasons: list[ReasonView]
+    deliveries: list[EShareDelivery]
+
+
+class EShareExchangePage(TypedDict):
+    """The exchanges behind a figure, oldest first; ``next`` is the cursor of the
+    following page (None on the last)."""
+
+    total: int
+    exchanges: list[EShareExchange]
+    next: str | None
+
+
+class EShareOverdueItem(TypedDict):
+    delivery_id: str
+    document: str
+    document_id: str
+    subject: str
+    sender: str
+    OrganId: str  # the recipient that owes the work
+    due_at: str
+    overdue_days: int
+
+
+class EShareOverduePage(TypedDict):
+    total: int
+    as_of: str
+    overdue: list[EShareOverdueItem]

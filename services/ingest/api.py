@@ -16,6 +16,7 @@ from services.ingest import queries
 from services.ingest.agencies import list_agencies
 from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
+from services.ingest.edxml.api import content_disposition
 from services.ingest.openapi import OPENAPI
 from services.ingest.projections import settle_reported_status
 from services.ingest.submission import Submission, submit_document
@@ -108,11 +109,18 @@ def get_content(doc_id: str) -> Response:
     sha256, size, chunks = queries.document_content(
         ctx.db, ctx.store, calling_agency(), doc_id, version=version
     )
-    response = Response(stream_with_context(chunks), mimetype="application/pdf")
+    media_type, name = queries.content_kind(ctx.db, calling_agency(), doc_id)
+    if version is not None and version > 1:  # a signed version is always a PDF
+        media_type, name = "application/pdf", f"{doc_id}.pdf"
+    response = Response(stream_with_context(chunks), mimetype=media_type)
     response.headers["Content-Length"] = str(size)
     response.headers["ETag"] = f'"{sha256}"'
     response.headers["Digest"] = f"sha-256={sha256}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{doc_id}.pdf"'
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{doc_id}.pdf"'
+        if media_type == "application/pdf"
+        else content_disposition(name)
+    )
     return response
 
 

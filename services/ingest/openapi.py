@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.ingest.edxml.openapi import EDXML_PATHS
 from services.ingest.validation import REPORTED_BY_RECIPIENT
 from services.ingest.webhooks.openapi import WEBHOOK_PATHS, WEBHOOKS
 
@@ -74,12 +75,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/documents/{id}/content": {
             "get": {
                 "summary": "The PDF bytes, streamed",
+                "description": "A document that came as an edXML package without any PDF "
+                "serves its first file here, with that file's type and name.",
                 "parameters": [{"$ref": "#/components/parameters/DocumentId"}],
                 "responses": {
                     "200": {
                         "description": "The PDF",
                         "content": {
-                            "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+                            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                            "*/*": {"schema": {"type": "string", "format": "binary"}},
                         },
                     },
                     **_problems(401, 403, 404),
@@ -241,6 +245,7 @@ OPENAPI: dict[str, Any] = {
             }
         },
         **WEBHOOK_PATHS,
+        **EDXML_PATHS,
         "/healthz": {
             "get": {
                 "security": [],

@@ -7,6 +7,10 @@ from typing import Protocol
 
 from services.common.bus.messages import DeliveryStatusChanged
 from services.common.internal_api import (
+    EShareAnswer,
+    EShareExchangePage,
+    EShareOverduePage,
+    EShareQuery,
     OverdueListing,
     ReceiptAnswer,
     ReceiptKeyAnswer,
@@ -33,3 +37,17 @@ class RoutingPort(Protocol):
     def receipt_key(self) -> ReceiptKeyAnswer: ...
 
     def overdue(self, agency: str) -> OverdueListing: ...
+
+    def e_share(self, query: EShareQuery) -> EShareAnswer:
+        """The e-document share figures (routing's ledger)."""
+        ...
+
+    def e_share_exchanges(
+        self, query: EShareQuery, *, limit: int, after: str | None
+    ) -> EShareExchangePage:
+        """The exchanges behind the figures, with the reasons of each."""
+        ...
+
+    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
+        """Overdue work addressed to the agencies counted."""
+        ...

@@ -15,7 +15,7 @@ from services.common.contract import Status
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
 from services.common.storage import ObjectStore
-from services.ingest.models import Delivery, Document, DocumentVersion
+from services.ingest.models import Delivery, Document, DocumentAttachment, DocumentVersion
 from services.ingest.times import iso
 
 
@@ -25,6 +25,16 @@ class DeliveryView(TypedDict):
     status: str | None
     status_at: str | None
     arrived_at: str | None
+
+
+class AttachmentView(TypedDict):
+    position: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    main: bool
+    archive: str | None
 
 
 class VersionView(TypedDict):
@@ -51,6 +61,11 @@ DocumentView = TypedDict(
         "verification": dict[str, object] | None,
         "versions": list[VersionView],
         "deliveries": list[DeliveryView],
+        # A document that arrived as an edXML package: its files (GET .../attachments/{n})
+        # and the package's XML-DSig verdict; empty and None for the JSON API's.
+        "content_type": str,
+        "attachments": list[AttachmentView],
+        "package_signature": dict[str, object] | None,
     },
 )
 
@@ -141,7 +156,33 @@ def read_document(db: Database, agency: str, doc_id: str) -> DocumentView:
             "verification": doc.verification,
             "versions": [received, *(_version_view(v) for v in versions)],
             "deliveries": [_delivery_view(rows.get(code), code) for code in visible],
+            "content_type": doc.content_type or "application/pdf",
+            "attachments": [
+                {
+                    "position": a.position,
+                    "name": a.name,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "main": a.main,
+                    "archive": a.archive,
+                }
+                for a in session.scalars(
+                    sa.select(DocumentAttachment)
+                    .where(DocumentAttachment.document == doc.id)
+                    .order_by(DocumentAttachment.position)
+                )
+            ],
+            "package_signature": doc.package_signature,
         }
+
+
+def content_kind(db: Database, agency: str, doc_id: str) -> tuple[str, str]:
+    """The media type and file name of a document's content as received (a PDF, unless
+    an edXML package brought none)."""
+    with db.reading() as session:
+        doc = _readable_document(session, agency, doc_id)
+    return doc.content_type or "application/pdf", doc.content_name or f"{doc_id}.pdf"
 
 
 def document_content(

@@ -10,6 +10,10 @@ from services.common.bus.envelope import parse_payload
 from services.common.bus.messages import DeliveryStatusChanged
 from services.common.errors import BadRequest, Forbidden, MessageFormatError, NotFound, Unavailable
 from services.common.internal_api import (
+    EShareAnswer,
+    EShareExchangePage,
+    EShareOverduePage,
+    EShareQuery,
     OverdueListing,
     ReceiptAnswer,
     ReceiptKeyAnswer,
@@ -60,6 +64,24 @@ class RoutingClient:
     def overdue(self, agency: str) -> OverdueListing:
         path = "/internal/v1/overdue"
         return cast(OverdueListing, self._call("GET", path, params={"agency": agency}))
+
+    def e_share(self, query: EShareQuery) -> EShareAnswer:
+        path = "/internal/v1/metrics/e-share"
+        return cast(EShareAnswer, self._call("GET", path, params=query.to_params()))
+
+    def e_share_exchanges(
+        self, query: EShareQuery, *, limit: int, after: str | None
+    ) -> EShareExchangePage:
+        params = {**query.to_params(), "limit": str(limit)}
+        if after:
+            params["after"] = after
+        path = "/internal/v1/metrics/e-share/exchanges"
+        return cast(EShareExchangePage, self._call("GET", path, params=params))
+
+    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
+        params = {**query.to_params(), "limit": str(limit)}
+        path = "/internal/v1/metrics/e-share/overdue"
+        return cast(EShareOverduePage, self._call("GET", path, params=params))
 
     def _call(
         self,

@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from services.common.db import Database
+from services.common.observability import Source, observe, standard_sources
 from services.common.web import health_blueprint
 from services.common.wiring import Runtime, add_consumer, add_relay, new_flask_app
 from services.routing import consumers
@@ -15,6 +16,8 @@ from services.routing.context import RoutingContext
 from services.routing.deadlines.api import deadlines_internal
 from services.routing.deadlines.mailer import MailWorker, SmtpMailer
 from services.routing.deadlines.scanner import DeadlineScanner
+from services.routing.ledger import gauges
+from services.routing.ledger.api import ledger_internal
 from services.routing.models import BUS
 from services.routing.receipts import ReceiptKeys
 from services.routing.settings import RoutingSettings
@@ -65,7 +68,18 @@ def create_app(settings: RoutingSettings) -> Flask:
         mail_worker=mail_worker,
     )
     app = new_flask_app(runtime, context)
+    queues = [consumers.EVENTS_QUEUE.name]
+    observe(
+        app,
+        "routing",
+        [
+            *standard_sources("routing", db, BUS, common.broker, queues),
+            Source("routing-deliveries", lambda: gauges.delivery_families(db), 30.0),
+            Source("routing-e-share", lambda: gauges.e_share_families(db), 30.0),
+        ],
+    )
     app.register_blueprint(health_blueprint({"database": db.ping}))
     app.register_blueprint(internal)
     app.register_blueprint(deadlines_internal)
+    app.register_blueprint(ledger_internal)
     return app

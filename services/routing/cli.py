@@ -1,4 +1,4 @@
-"""Routing's commands: the audit chain and delivery receipts."""
+"""Routing's commands: the audit chain, delivery receipts and the e-share ledger."""
 
 from __future__ import annotations
 
@@ -71,3 +71,26 @@ def receipts_verify(receipt: IO[str], key_file: IO[bytes]) -> None:
 def register(group: click.Group) -> None:
     group.add_command(audit)
     group.add_command(receipts)
+    group.add_command(ledger)
+
+
+@click.group()
+def ledger() -> None:
+    """The exchange ledger behind the e-document share."""
+
+
+@ledger.command("rebuild")
+def ledger_rebuild() -> None:
+    """Empty the ledger and rebuild it from the stored exchanges, deliveries, status
+    events and signature verdicts (after an upgrade, or to check the incremental one)."""
+    from services.routing.ledger.rebuild import rebuild
+
+    db = Database(RoutingSettings.from_env().database_url)
+    try:
+        done = rebuild(db)
+    finally:
+        db.dispose()
+    click.echo(
+        f"ledger rebuilt: {done.exchanges} exchanges, {done.deliveries} deliveries, "
+        f"{done.daily_rows} daily rows, {done.latency_rows} latency rows"
+    )

@@ -24,12 +24,14 @@ from services.common.bus.messages import (
     DeliveryArrived,
     DocumentReceived,
     DocumentVerified,
+    DocumentVerifiedV2,
 )
 from services.common.bus.topology import service_queue
 from services.common.db import add_row, get_row, load_rows, lock_rows
 from services.routing import audit
 from services.routing.deadlines.notices import usable_address
 from services.routing.exchanges import route_document
+from services.routing.ledger import feed as ledger
 from services.routing.models import Agency, Base, Delivery, Exchange, SignatureVerdict
 from services.routing.statuses import locked_delivery, record_arrival
 
@@ -68,6 +70,13 @@ def on_document_verified(session: Session, msg: DocumentVerified, _env: Envelope
     verdict.organization_signed = msg.organization_signed
     verdict.signers = list(msg.signers)
     verdict.verified_at = datetime.fromisoformat(msg.verified_at)
+    verdict.scanned = msg.scanned if isinstance(msg, DocumentVerifiedV2) else None
+    ledger.verdict_recorded(
+        session,
+        msg.document,
+        organization_signed=msg.organization_signed,
+        scanned=verdict.scanned,
+    )
     audit.append(
         session,
         "document.verified",
@@ -102,7 +111,10 @@ CONSUMED: tuple[Consumed[Any], ...] = (
         DocumentReceived,
         on_document_received,
         # Safe to decide on up front: the head lock serializes every exchange's creation.
-        (Names(Exchange, lambda m: m.document),),
+        (
+            Names(Exchange, lambda m: m.document),
+            Names(SignatureVerdict, lambda m: m.document),
+        ),
     ),
     Consumed(
         DeliveryArrived,

@@ -18,10 +18,10 @@ from services.common.bus.messages import (
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import AGENCY, EVENTS
 from services.common.db import add_row, get_row
-from services.routing import audit
+from services.routing import audit, statuses
 from services.routing.deadlines.rules import due_at, due_soon_at
-from services.routing.models import BUS, Delivery, Exchange
-from services.routing.statuses import now as _now
+from services.routing.ledger import feed as ledger
+from services.routing.models import BUS, Delivery, Exchange, SignatureVerdict
 from services.routing.take_back import supersede
 
 
@@ -30,7 +30,7 @@ def route_document(session: Session, msg: DocumentReceived) -> None:
     audit.lock_head(session)  # first: an update may lock the superseded deliveries below
     if get_row(session, Exchange, msg.document) is not None:
         return
-    now = _now()
+    now = statuses.now()
     due_date = date.fromisoformat(msg.due_date) if msg.due_date else None
     exchange = Exchange(
         document=msg.document,
@@ -62,19 +62,20 @@ def route_document(session: Session, msg: DocumentReceived) -> None:
     )
     due = due_at(due_date, msg.priority, now)
     created: list[str] = []
+    deliveries: list[Delivery] = []
     for recipient in msg.recipients:
         delivery_id = str(uuid.uuid4())
-        session.add(
-            Delivery(
-                id=delivery_id,
-                document=msg.document,
-                recipient_code=recipient,
-                seq=0,
-                dispatched_at=now,
-                due_at=due,
-                due_soon_at=due_soon_at(due, now) if due else None,
-            )
+        delivery = Delivery(
+            id=delivery_id,
+            document=msg.document,
+            recipient_code=recipient,
+            seq=0,
+            dispatched_at=now,
+            due_at=due,
+            due_soon_at=due_soon_at(due, now) if due else None,
         )
+        session.add(delivery)
+        deliveries.append(delivery)
         audit.append(
             session,
             "delivery.dispatched",
@@ -115,5 +116,14 @@ def route_document(session: Session, msg: DocumentReceived) -> None:
         ),
         fold=DocumentsRouted.of,
         exchange=EVENTS.name,
+    )
+    # The verdict may have come first (signing and routing read the same event).
+    verdict = get_row(session, SignatureVerdict, msg.document)
+    ledger.exchange_routed(
+        session,
+        exchange,
+        deliveries,
+        organization_signed=verdict.organization_signed if verdict else None,
+        scanned=verdict.scanned if verdict else None,
     )
     supersede(session, exchange, msg)

@@ -111,6 +111,91 @@ class SignatureVerdict(Base):
     organization_signed: Mapped[bool]
     signers: Mapped[list[str]] = mapped_column(sa.JSON)
     verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Pages with images only and no text layer (document.verified v2); None: not told.
+    scanned: Mapped[bool | None]
+
+
+class LedgerExchange(Base):
+    """The e-share ledger: one row per exchange, the facts the definition needs and
+    the classification they give (``services.routing.ledger``)."""
+
+    __tablename__ = "ledger_exchanges"
+    __table_args__ = (sa.Index("ix_ledger_exchanges_sender_day", "sender_code", "sent_day"),)
+
+    document: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    document_id: Mapped[str] = mapped_column(sa.String(300))
+    sender_code: Mapped[str] = mapped_column(sa.String(64))
+    subject: Mapped[str] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_day: Mapped[date]  # the Vietnam calendar day it was sent
+    scanned: Mapped[bool | None]
+    organization_signed: Mapped[bool | None]
+    paper: Mapped[bool]
+    replaced: Mapped[bool] = mapped_column(default=False)
+    fully_electronic: Mapped[bool] = mapped_column(default=False)
+    signed: Mapped[bool] = mapped_column(default=False)
+    taken_back: Mapped[bool] = mapped_column(default=False)
+    reasons: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class LedgerDelivery(Base):
+    """The e-share ledger: one row per delivery (recipient's copy)."""
+
+    __tablename__ = "ledger_deliveries"
+    __table_args__ = (
+        sa.Index("ix_ledger_deliveries_recipient_due", "recipient_code", "due_day"),
+        sa.Index("ix_ledger_deliveries_sender_day", "sender_code", "sent_day"),
+    )
+
+    delivery_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    document: Mapped[str] = mapped_column(sa.String(36), index=True)
+    sender_code: Mapped[str] = mapped_column(sa.String(64))
+    recipient_code: Mapped[str] = mapped_column(sa.String(64))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_day: Mapped[date]
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected: Mapped[bool] = mapped_column(default=False)
+    taken_back: Mapped[bool] = mapped_column(default=False)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_day: Mapped[date | None]  # the Vietnam day of due_at
+    due_state: Mapped[str] = mapped_column(sa.String(10))
+    # Latency buckets (ledger.rules.LATENCY_BOUNDS), once both ends are known.
+    delivery_bucket: Mapped[int | None]  # sent → 01
+    registration_bucket: Mapped[int | None]  # 01 → 03
+
+
+class LedgerDaily(Base):
+    """Per agency and Vietnam day: the counters the metrics sum. The sent-side
+    counters are the agency's exchanges by the day they were sent; the due-side ones
+    its deliveries (work addressed to it) by the day they fell due."""
+
+    __tablename__ = "ledger_daily"
+
+    agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    exchanges: Mapped[int] = mapped_column(default=0)
+    fully_electronic: Mapped[int] = mapped_column(default=0)
+    signed: Mapped[int] = mapped_column(default=0)
+    taken_back: Mapped[int] = mapped_column(default=0)
+    due: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    late: Mapped[int] = mapped_column(default=0)
+    open: Mapped[int] = mapped_column(default=0)
+
+
+class LedgerLatency(Base):
+    """Per sending agency, Vietnam day, kind (sent → 01, 01 → 03) and bucket: how
+    many deliveries took that long; percentiles are read from the summed buckets."""
+
+    __tablename__ = "ledger_latency"
+
+    agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class Notification(Base):

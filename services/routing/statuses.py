@@ -20,6 +20,7 @@ from services.common.db import Database, get_locked, insert_at_commit
 from services.common.errors import Forbidden, NotFound
 from services.common.internal_api import StaffInfo, StatusReport
 from services.routing import audit
+from services.routing.ledger import feed as ledger
 from services.routing.lifecycle import DeliveryState, Role, next_state
 from services.routing.models import BUS, Delivery, Exchange, StatusEvent
 
@@ -92,6 +93,7 @@ def record(
             "staff": staff or {},
         },
     )
+    ledger.status_recorded(session, delivery, code, at)
     changed = DeliveryStatusChanged(
         delivery_id=delivery.id,
         document=delivery.document,

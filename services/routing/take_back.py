@@ -12,11 +12,11 @@ from services.common.contract import Status
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
 from services.common.internal_api import StaffInfo, TakeBackAnswer, TakeBackOutcome, TakeBackRequest
-from services.routing import audit
+from services.routing import audit, statuses
 from services.routing.errors import TransitionRejected
+from services.routing.ledger import feed as ledger
 from services.routing.lifecycle import Role
 from services.routing.models import Delivery, Exchange
-from services.routing.statuses import now as _now
 from services.routing.statuses import record
 
 # edXML BussinessDocType of a document that supersedes an earlier one, and the
@@ -49,7 +49,7 @@ def _take_back(
                 delivery,
                 Status.TAKE_BACK_REQUESTED,
                 Role.SENDER,
-                at=_now(),
+                at=statuses.now(),
                 reported_by=requested_by,
                 description=reason,
                 staff={**staff, "take_back": kind, "replaced_by": replaced_by},
@@ -120,6 +120,7 @@ def supersede(session: Session, exchange: Exchange, msg: DocumentReceived) -> No
         )
         return
     exchange.supersedes = old.document
+    ledger.exchange_replaced(session, old.document)
     _take_back(
         session,
         old,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.common.db import Database
+from services.common.observability import observe, standard_sources
 from services.common.runtime import service_gate, set_request_gate
 from services.common.storage import open_store
 from services.common.web import health_blueprint
@@ -25,6 +26,7 @@ from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
 from services.signing.signing_service import SigningService
 from services.signing.verifier import LazyVerifier, PdfVerifier, long_term_validation
+from services.signing.xml_api import xml_api
 
 
 def signing_context(
@@ -69,7 +71,9 @@ def create_app(settings: SigningSettings) -> Flask:
     runtime = Runtime("signing", db)
     runtime.on_close += [pki_tokens.TOKENS.close_all, verifier.close, pool.close]
     add_relay(runtime, common, BUS)
-    arrival = ArrivalVerification(db, context.store, verifier, context.spool_dir)
+    arrival = ArrivalVerification(
+        db, context.store, verifier, context.spool_dir, PooledReading(pool)
+    )
     add_consumer(
         runtime,
         common,
@@ -79,9 +83,15 @@ def create_app(settings: SigningSettings) -> Flask:
         lambda: [consumers.EVENTS_QUEUE],
     )
     app = new_flask_app(runtime, context)
+    observe(
+        app,
+        "signing",
+        standard_sources("signing", db, BUS, common.broker, [consumers.EVENTS_QUEUE.name]),
+    )
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(pki_blueprint)
     app.register_blueprint(api)
+    app.register_blueprint(xml_api)
     app.register_blueprint(files_api)
     # Bodies are refused from their headers, before waitress reads them: the API takes
     # the service token and at most a PDF to verify; the PKI's OCSP responder and

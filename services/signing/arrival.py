@@ -1,5 +1,7 @@
 """Verify-on-arrival: every document ingest receives is verified; the verdict is kept
-with the document and announced as document.verified for routing's ledger.
+with the document and announced as document.verified for routing's ledger, with
+whether the document is a scan (its pages carry images only and no text layer),
+decided once, here, on the same spooled copy.
 
 Verifying a PDF is slow (parsing, maybe fetching revocation data over the network), so
 it is done before the consumer's transaction opens (:meth:`ArrivalVerification.verify_batch`,
@@ -19,14 +21,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.common.bus.envelope import Envelope, Message
-from services.common.bus.messages import DocumentReceived, DocumentsVerified, DocumentVerified
+from services.common.bus.messages import (
+    DocumentReceived,
+    DocumentsVerifiedV2,
+    DocumentVerifiedV2,
+)
 from services.common.bus.outbox import add_folded_to_outbox
 from services.common.bus.topology import EVENTS
 from services.common.contract import Verdict
 from services.common.db import Database, add_row, get_row, load_rows
+from services.common.errors import ValidationFailed
 from services.common.storage import ObjectStore
 from services.signing.errors import PdfWorkersBusy
 from services.signing.models import BUS, KnownDocument
+from services.signing.pdfwork import InProcessReading, PdfReading
 from services.signing.verification.model import SignatureReport, VerificationReport
 from services.signing.verifier import PdfVerifier
 
@@ -96,29 +104,72 @@ class ArrivalVerification:
     """
 
     def __init__(
-        self, db: Database, store: ObjectStore, verifier: PdfVerifier, spool_dir: Path
+        self,
+        db: Database,
+        store: ObjectStore,
+        verifier: PdfVerifier,
+        spool_dir: Path,
+        pdf: PdfReading | None = None,
     ) -> None:
         self.db = db
         self.store = store
         self.verifier = verifier
         self.spool_dir = spool_dir
-        self._reports: dict[str, VerificationReport] = {}
+        self.pdf = pdf or InProcessReading()
+        self._reports: dict[str, tuple[VerificationReport, bool | None]] = {}
+
+    def _scanned(self, path: Path) -> bool | None:
+        """Images only and no text layer; None when the pages cannot be read (or the
+        workers stay busy): the ledger then says it could not be told."""
+        for _ in range(BUSY_RETRIES):
+            try:
+                return self.pdf.scanned(path)
+            except PdfWorkersBusy:
+                continue
+            except ValidationFailed:  # not a PDF, over a budget
+                return None
+        return None
 
     def verify_stored(self, sha256: str) -> VerificationReport:
+        return self.examine_stored(sha256)[0]
+
+    def examine_stored(self, sha256: str) -> tuple[VerificationReport, bool | None]:
+        """The verification report and whether the document is a scan."""
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self.spool_dir, suffix=".pdf") as tmp:
+            head, size = b"", 0
             for chunk in self.store.iter_bytes(sha256):
+                if len(head) < 1024:
+                    head += chunk[: 1024 - len(head)]
+                size += len(chunk)
                 tmp.write(chunk)
             tmp.flush()
+            if b"%PDF-" not in head:
+                # An edXML package may carry no PDF at all (a .doc, a .txt): such a
+                # document travels like any other and counts as unsigned.
+                # Whether it is a scan cannot be told from its pages: None, as for
+                # a PDF whose pages cannot be read.
+                report = VerificationReport(
+                    Verdict.UNSIGNED,
+                    reasons=("the document is not a PDF: it carries no PDF signature",),
+                    file_size=size,
+                    sha256=sha256,
+                    verified_at=datetime.now(UTC).isoformat(),
+                )
+                return report, None
             # A document's verdict is kept for good: when every PDF worker stays busy
             # (each wait is bounded by the queue setting) wait again rather than record
             # "busy" as its verdict; after that the consumer's own retry takes over.
-            for _ in range(BUSY_RETRIES):
-                try:
-                    return self.verifier.verify(Path(tmp.name))
-                except PdfWorkersBusy:
-                    continue
-            return self.verifier.verify(Path(tmp.name))
+            path = Path(tmp.name)
+            return self._verify(path), self._scanned(path)
+
+    def _verify(self, path: Path) -> VerificationReport:
+        for _ in range(BUSY_RETRIES):
+            try:
+                return self.verifier.verify(path)
+            except PdfWorkersBusy:
+                continue
+        return self.verifier.verify(path)
 
     def verify_batch(self, messages: list[Message]) -> None:
         """Verify the batch's new documents, outside any transaction. A report already
@@ -135,15 +186,16 @@ class ArrivalVerification:
             )
         for document, msg in received.items():
             if document not in known and document not in self._reports:
-                self._reports[document] = self.verify_stored(msg.sha256)
+                self._reports[document] = self.examine_stored(msg.sha256)
 
     def on_document_received(self, session: Session, msg: DocumentReceived, _env: Envelope) -> None:
         if get_row(session, KnownDocument, msg.document) is not None:
             self._reports.pop(msg.document, None)
             return
-        report = self._reports.pop(msg.document, None)
-        if report is None:
+        examined = self._reports.pop(msg.document, None)
+        if examined is None:
             raise NotVerifiedYet(f"document {msg.document} was not verified before its batch")
+        report, scanned = examined
         summary = summarize(report)
         now = datetime.now(UTC)
         add_row(
@@ -165,7 +217,7 @@ class ArrivalVerification:
         add_folded_to_outbox(
             session,
             BUS,
-            DocumentVerified(
+            DocumentVerifiedV2(
                 document=msg.document,
                 sha256=msg.sha256,
                 verdict=summary["verdict"],
@@ -174,7 +226,8 @@ class ArrivalVerification:
                 organization_signed=summary["organization_signed"],
                 verified_at=now.isoformat(),
                 reasons=tuple(summary["reasons"])[:20],
+                scanned=scanned,
             ),
-            fold=DocumentsVerified.of,
+            fold=DocumentsVerifiedV2.of,
             exchange=EVENTS.name,
         )

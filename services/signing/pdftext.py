@@ -52,3 +52,54 @@ def _read_page(path: Path, index: int | None) -> Page:
                     lines.append(TextLine(line.get_text().strip(), Box(x1, y1, x2, y2)))
     x1, y1, x2, y2 = layout.bbox
     return Page(index=wanted, box=Box(x1, y1, x2, y2), lines=tuple(lines))
+
+
+def is_scanned(path: Path, *, max_decoded_bytes: int | None = None) -> bool:
+    """Whether the document is a scan of paper: its pages carry images and no text
+    layer at all (text drawn in the pages' content; a signature's appearance is an
+    annotation, not page content, so a stamped scan is still a scan). Reading stops
+    at the first page with text. ``NotAPdf`` when the pages cannot be read."""
+    if max_decoded_bytes is None:
+        return _is_scanned(path)
+    with decoded_budget(max_decoded_bytes):
+        return _is_scanned(path)
+
+
+def _is_scanned(path: Path) -> bool:
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LTChar, LTContainer, LTImage, LTItem
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+
+    def walk(item: LTItem) -> tuple[bool, bool]:
+        """(has text, has an image) below ``item``."""
+        if isinstance(item, LTChar):
+            return bool(item.get_text().strip()), False
+        if isinstance(item, LTImage):
+            return False, True
+        text = image = False
+        if isinstance(item, LTContainer):
+            for child in item:
+                t, i = walk(child)
+                text, image = text or t, image or i
+                if text:
+                    break
+        return text, image
+
+    images = False
+    try:
+        with path.open("rb") as f:
+            resources = PDFResourceManager(caching=True)
+            device = PDFPageAggregator(resources, laparams=None)
+            interpreter = PDFPageInterpreter(resources, device)
+            for page in PDFPage.get_pages(f):
+                interpreter.process_page(page)
+                text, image = walk(device.get_result())
+                if text:
+                    return False
+                images = images or image
+    except (ValidationFailed, MemoryError):
+        raise
+    except Exception as e:
+        raise NotAPdf(f"the PDF's pages cannot be read: {type(e).__name__}: {e}") from e
+    return images

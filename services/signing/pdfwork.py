@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from services.signing.appearance import Page
 from services.signing.pdfinfo import SignatureWidget, signature_widgets
-from services.signing.pdftext import read_page
+from services.signing.pdftext import is_scanned, read_page
 from services.signing.settings import PdfLimits
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ class PdfReading(Protocol):
         """One page's text lines, to place the signature box."""
         ...
 
+    def scanned(self, path: Path) -> bool:
+        """Images only, no text layer: a scan of paper (for the e-document share)."""
+        ...
+
 
 # --- tasks (run in a worker) --------------------------------------------------------
 
@@ -51,6 +55,11 @@ def page_facts(path: str, limits: PdfLimits) -> PageFacts:
 
 def page_text(path: str, index: int, limits: PdfLimits) -> Page:
     return read_page(Path(path), index, max_decoded_bytes=limits.max_decoded_bytes)
+
+
+def text_layer(path: str, limits: PdfLimits) -> bool:
+    """True when the document is a scan (``pdftext.is_scanned``)."""
+    return is_scanned(Path(path), max_decoded_bytes=limits.max_decoded_bytes)
 
 
 _VERIFIERS: dict[str, Verifier] = {}
@@ -89,6 +98,9 @@ class InProcessReading:
     def page(self, path: Path, index: int) -> Page:
         return page_text(str(path), index, self.limits)
 
+    def scanned(self, path: Path) -> bool:
+        return text_layer(str(path), self.limits)
+
 
 class PooledReading:
     """The tasks on the PDF pool: every budget, time and memory included."""
@@ -102,4 +114,8 @@ class PooledReading:
 
     def page(self, path: Path, index: int) -> Page:
         result: Page = self.pool.run(f"{__name__}:page_text", str(path), index, self.pool.limits)
+        return result
+
+    def scanned(self, path: Path) -> bool:
+        result: bool = self.pool.run(f"{__name__}:text_layer", str(path), self.pool.limits)
         return result

@@ -12,7 +12,7 @@ from services.common.storage import open_store
 from services.common.web import health_blueprint
 from services.common.wiring import Runtime, new_flask_app
 from services.web.batches import BatchRunner
-from services.web.clients import IngestClient, SigningClient
+from services.web.clients import IngestClient, MetricsClient, SigningClient
 from services.web.context import WebContext
 from services.web.i18n import load_catalogs
 from services.web.pages import PageRenderer
@@ -22,6 +22,7 @@ from services.web.views.admin import admin
 from services.web.views.auth import auth
 from services.web.views.base import register_views
 from services.web.views.incoming import incoming_views
+from services.web.views.monitor import monitor
 from services.web.views.outgoing import outgoing
 from services.web.views.verify import verify
 
@@ -51,6 +52,7 @@ def create_app(settings: WebSettings) -> Flask:
         batches=batches,
         spool_dir=spool_dir,
         reports_dir=common.data_dir / "web-reports",
+        metrics=MetricsClient(common.ingest_url, common.service_token),
     )
     runtime = Runtime("web", db)
     runtime.workers["batches"] = batches.run
@@ -61,6 +63,6 @@ def create_app(settings: WebSettings) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 1024 * 1024
     register_views(app)
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": store.check}))
-    for blueprint in (auth, outgoing, incoming_views, verify, admin):
+    for blueprint in (auth, outgoing, incoming_views, verify, admin, monitor):
         app.register_blueprint(blueprint)
     return app

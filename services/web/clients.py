@@ -167,3 +167,33 @@ class SigningClient(_Client):
         body = {"agency": agency, "reason": reason}
         path = f"/internal/v1/certificates/{serial}/revoke"
         return dict(self._request("POST", path, json=body).json())
+
+
+class MetricsClient(_Client):
+    """Ingest's e-share metrics API, acting for the monitor's agency (it sees itself and
+    the agencies below it; ingest and routing enforce that, not this client)."""
+
+    service = "ingest"
+
+    def _get(self, agency: str, path: str, params: dict[str, str]) -> requests.Response:
+        return self._request(
+            "GET", f"/v1/metrics/e-share{path}", headers={ACTING_HEADER: agency}, params=params
+        )
+
+    def figures(self, agency: str, params: dict[str, str]) -> Answer:
+        return dict(self._get(agency, "", params).json())
+
+    def exchanges(self, agency: str, params: dict[str, str]) -> Answer:
+        return dict(self._get(agency, "/exchanges", params).json())
+
+    def overdue(self, agency: str, params: dict[str, str]) -> Answer:
+        return dict(self._get(agency, "/overdue", params).json())
+
+    def download(self, agency: str, path: str, params: dict[str, str]) -> tuple[bytes, str, str]:
+        """An export or the quarterly report: its bytes, type and file name header."""
+        response = self._get(agency, path, params)
+        return (
+            response.content,
+            response.headers.get("Content-Type", "application/octet-stream"),
+            response.headers.get("Content-Disposition", "attachment"),
+        )

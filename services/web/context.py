@@ -11,7 +11,7 @@ from babel.support import NullTranslations
 from services.common.db import Database
 from services.common.storage import ObjectStore
 from services.web.batches import BatchRunner
-from services.web.clients import IngestClient, SigningClient
+from services.web.clients import IngestClient, MetricsClient, SigningClient
 from services.web.pages import PageRenderer
 from services.web.security import LoginPolicy
 from services.web.settings import WebSettings
@@ -30,3 +30,4 @@ class WebContext:
     batches: BatchRunner
     spool_dir: Path
     reports_dir: Path  # verification reports, kept for download
+    metrics: MetricsClient  # the e-share figures, acting for a monitor's agency

@@ -22,11 +22,21 @@ CATALOG_DIR = Path(__file__).resolve().parent / "translations"
 def load_catalogs(directory: Path = CATALOG_DIR) -> dict[str, NullTranslations]:
     catalogs: dict[str, NullTranslations] = {DEFAULT: NullTranslations()}
     for language in LANGUAGES:
-        po = directory / language / "LC_MESSAGES" / "messages.po"
-        if language == DEFAULT or not po.exists():
+        # messages.po, plus one catalog per feature (e.g. monitor.po), merged
+        files = sorted((directory / language / "LC_MESSAGES").glob("*.po"))
+        if language == DEFAULT or not files:
             continue
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=language)
+        catalog = None
+        for po in files:
+            with po.open("rb") as f:
+                part = read_po(f, locale=language)
+            if catalog is None:
+                catalog = part
+                continue
+            for message in part:
+                if message.id and message.id not in catalog:
+                    catalog[message.id] = message
+        assert catalog is not None
         compiled = io.BytesIO()
         write_mo(compiled, catalog)
         compiled.seek(0)

@@ -35,6 +35,7 @@ class Action(enum.StrEnum):
     WORK = "work"  # assigned work: processing, complete
     VERIFY = "verify"
     READ = "read"  # the agency's documents
+    MONITOR = "monitor"  # the e-document share of the agency and those below it
     ADMIN = "admin"
 
 
@@ -44,7 +45,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
         {Action.DRAFT, Action.SEAL, Action.REGISTER, Action.WORK, Action.VERIFY, Action.READ}
     ),
     Role.SPECIALIST: frozenset({Action.DRAFT, Action.WORK, Action.VERIFY, Action.READ}),
-    Role.MONITOR: frozenset({Action.VERIFY, Action.READ}),
+    Role.MONITOR: frozenset({Action.VERIFY, Action.READ, Action.MONITOR}),
     Role.ADMIN: frozenset({Action.ADMIN, Action.VERIFY, Action.READ}),
 }
 

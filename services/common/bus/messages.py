@@ -149,6 +149,16 @@ class DocumentVerified(Message):
     reasons: tuple[str, ...]
 
 
+@message("document.verified", 2)
+@dataclass(frozen=True)
+class DocumentVerifiedV2(DocumentVerified):
+    """v1 plus whether the document is a scan: every page carries images only and no
+    text layer (decided once, on arrival, for the e-document share). A v1 reader's
+    handler accepts it as it is (a subclass); v1 stays parseable for older emitters."""
+
+    scanned: bool | None  # None: the pages could not be read to tell
+
+
 # --- Deadlines (routing's scheduler) and agency mailboxes -------------------
 
 
@@ -232,3 +242,11 @@ class DocumentsVerified(Folded[DocumentVerified]):
     """The verdicts one signing transaction reached on arriving documents."""
 
     ITEM = DocumentVerified
+
+
+@message("documents.verified", 2)
+@dataclass(frozen=True)
+class DocumentsVerifiedV2(Folded[DocumentVerifiedV2]):
+    """The v2 verdicts (with ``scanned``) one signing transaction reached."""
+
+    ITEM = DocumentVerifiedV2

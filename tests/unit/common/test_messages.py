@@ -37,7 +37,9 @@ from services.common.bus.messages import (
     DocumentSigned,
     DocumentsRouted,
     DocumentsVerified,
+    DocumentsVerifiedV2,
     DocumentVerified,
+    DocumentVerifiedV2,
 )
 from services.common.contract import Status, Verdict
 from services.common.errors import MessageFormatError
@@ -147,6 +149,17 @@ SAMPLES: list[Message] = [
         verified_at="2024-03-15T09:00:01+00:00",
         reasons=(),
     ),
+    DocumentVerifiedV2(
+        document=str(uuid.uuid4()),
+        sha256="e" * 64,
+        verdict=Verdict.UNSIGNED,
+        signature_count=0,
+        signers=(),
+        organization_signed=False,
+        verified_at="2024-03-15T09:00:02+00:00",
+        reasons=(),
+        scanned=True,
+    ),
     AgencyRegisteredV2(
         code=RECIPIENT,
         name="Văn phòng Chính phủ",
@@ -187,7 +200,8 @@ SAMPLES += [
     ),
     DeliveryStatusesChanged.of([s for s in SAMPLES if isinstance(s, DeliveryStatusChanged)]),
     DocumentsRouted.of([s for s in SAMPLES if isinstance(s, DeliveriesCreated)] * 2),
-    DocumentsVerified.of([s for s in SAMPLES if isinstance(s, DocumentVerified)] * 2),
+    DocumentsVerified.of([s for s in SAMPLES if type(s) is DocumentVerified] * 2),
+    DocumentsVerifiedV2.of([s for s in SAMPLES if isinstance(s, DocumentVerifiedV2)] * 2),
 ]
 
 
@@ -435,6 +449,7 @@ PLAIN_FIELD_TYPES = {
     "str",
     "int",
     "bool",
+    "bool | None",
     "str | None",
     "tuple[str, ...]",
     "dict[str, Any]",

@@ -41,6 +41,7 @@ from services.signing.settings import SigningSettings
 from services.signing.verification.model import VerificationReport
 from services.signing.verification.sources import PdfSource
 from testkit.official_doc import official_letter
+from testkit.stack import CORPUS
 from tests.unit.signing.kit import (
     AGENCY,
     LEADER,
@@ -266,6 +267,30 @@ def test_the_service_verifies_a_letter_with_signature_and_seal(
     assert announced["payload"]["signature_count"] == 2
 
 
+def test_arrival_tells_a_scan_from_a_born_digital_document(signing: Signing) -> None:
+    """Pages with images only and no text layer are a scan (for the e-share ledger)."""
+    real = CORPUS / "pdf-real"
+    cases = {
+        "023-cmyk-image/cmyk-image.pdf": True,
+        "019-grayscale-image/grayscale-image.pdf": True,
+        "003-pdflatex-image/pdflatex-image.pdf": False,  # an image beside text
+        "002-trivial-libre-office-writer/002-trivial-libre-office-writer.pdf": False,
+    }
+    for name, scanned in cases.items():
+        document = signing.receive((real / name).read_bytes())
+        (announced,) = [
+            e for e in signing.outbox("document.verified") if e["payload"]["document"] == document
+        ]
+        assert announced["payload"]["scanned"] is scanned, name
+
+
+def test_prometheus_metrics(signing: Signing) -> None:
+    signing.client.get(f"/v1/documents/{uuid.uuid4()}/verification", headers=signing.auth)
+    text = signing.client.get("/metrics").get_data(as_text=True)
+    assert 'route="/v1/documents/<doc_id>/verification",service="signing",status="404"' in text
+    assert 'lienthong_metrics_source_up{source="signing-outbox"} 1.0' in text
+
+
 def test_verify_refuses_an_empty_file_and_a_missing_one(signing: Signing) -> None:
     empty_upload = signing.client.post(
         "/v1/verify",
@@ -304,6 +329,7 @@ def test_the_verdict_on_arrival_is_kept_and_announced(
     assert announced["payload"]["verdict"] == "valid"
     assert announced["payload"]["organization_signed"] is True
     assert announced["payload"]["signature_count"] == 1
+    assert (announced["version"], announced["payload"]["scanned"]) == (2, False)
     again = signing.client.get(f"/v1/documents/{document}/verification", headers=signing.auth)
     assert again.get_json() == stored  # stored on arrival, not verified again
     missing = signing.client.get(f"/v1/documents/{uuid.uuid4()}/verification", headers=signing.auth)

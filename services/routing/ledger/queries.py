@@ -1,0 +1,345 @@
+"""The e-share figures, summed from the ledger's daily counters, and the exchanges
+and overdue work behind them, from its rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.common.db import Database
+from services.common.errors import BadRequest
+from services.common.internal_api import (
+    EShareAnswer,
+    EShareDelivery,
+    EShareExchange,
+    EShareExchangePage,
+    EShareFigures,
+    EShareOverduePage,
+    EShareQuery,
+    EShareRow,
+    LatencyFigures,
+)
+from services.routing.ledger.feed import DAILY_COUNTERS
+from services.routing.ledger.rules import (
+    DueState,
+    Latency,
+    Reason,
+    decode_reasons,
+    percentile,
+    vietnam_day,
+)
+from services.routing.ledger.scope import agencies_in_scope, names
+from services.routing.models import (
+    Exchange,
+    LedgerDaily,
+    LedgerDelivery,
+    LedgerExchange,
+    LedgerLatency,
+)
+
+SUMMED = tuple(c for c in DAILY_COUNTERS if c != "open")
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _latency(counts: Counter[int]) -> LatencyFigures:
+    buckets = dict(counts)
+    return {
+        "count": sum(buckets.values()),
+        "p50": percentile(buckets, 0.5),
+        "p90": percentile(buckets, 0.9),
+        "p95": percentile(buckets, 0.95),
+    }
+
+
+def figures(
+    counters: Counter[str], overdue: int, latency: dict[str, Counter[int]]
+) -> EShareFigures:
+    """The figures of summed counters (pure)."""
+    return {
+        "exchanges": counters["exchanges"],
+        "fully_electronic": counters["fully_electronic"],
+        "share": _share(counters["fully_electronic"], counters["exchanges"]),
+        "signed": counters["signed"],
+        "signed_share": _share(counters["signed"], counters["exchanges"]),
+        "taken_back": counters["taken_back"],
+        "due": counters["due"],
+        "on_time": counters["on_time"],
+        "late": counters["late"],
+        "on_time_share": _share(counters["on_time"], counters["due"]),
+        "overdue": overdue,
+        "latency_sent_to_arrived": _latency(latency.get(Latency.SENT_TO_ARRIVED, Counter())),
+        "latency_arrived_to_registered": _latency(
+            latency.get(Latency.ARRIVED_TO_REGISTERED, Counter())
+        ),
+    }
+
+
+def group_key(group_by: str, day: date) -> str:
+    if group_by == "day":
+        return day.isoformat()
+    if group_by == "month":
+        return f"{day.year:04d}-{day.month:02d}"
+    if group_by == "quarter":
+        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
+    raise BadRequest(f"cannot group by {group_by}")
+
+
+class _Sums:
+    """Counters summed per group."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, Counter[str]] = {}
+        self.overdue: Counter[str] = Counter()
+        self.latency: dict[str, dict[str, Counter[int]]] = {}
+
+    def add_daily(self, key: str, row: Any) -> None:
+        """``row.past``: its days are before today, so what is open there is overdue."""
+        counters = self.counters.setdefault(key, Counter())
+        for name in (*SUMMED, "open"):
+            counters[name] += int(getattr(row, name) or 0)
+        if row.past:
+            self.overdue[key] += int(row.open or 0)
+
+    def add_latency(self, key: str, kind: str, bucket: int, count: int) -> None:
+        self.latency.setdefault(key, {}).setdefault(kind, Counter())[bucket] += count
+
+    def figures(self, key: str) -> EShareFigures:
+        return figures(
+            self.counters.get(key, Counter()), self.overdue[key], self.latency.get(key, {})
+        )
+
+
+def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) -> EShareAnswer:
+    """The figures of the agencies in scope over the period, and per group when asked."""
+    now = now or datetime.now(UTC)
+    today = vietnam_day(now)
+    with db.reading() as session:
+        codes = agencies_in_scope(
+            session, query.viewer, query.agency, include_children=query.include_children
+        )
+        period = (query.start, query.end)
+        by_day = query.group_by not in (None, "agency")
+        by_agency = query.group_by == "agency"
+        daily_cols = [sa.func.sum(getattr(LedgerDaily, c)).label(c) for c in DAILY_COUNTERS]
+        group_cols: list[Any] = []
+        if by_day:
+            group_cols = [LedgerDaily.day]
+        elif by_agency:
+            group_cols = [LedgerDaily.agency]
+        # Overdue needs the split at today: group by (day < today) as well.
+        past = (LedgerDaily.day < today).label("past")
+        daily = session.execute(
+            sa.select(*group_cols, past, *daily_cols)
+            .where(LedgerDaily.agency.in_(codes), LedgerDaily.day.between(*period))
+            .group_by(*group_cols, past)
+        ).all()
+        lat_group: list[Any] = []
+        if by_day:
+            lat_group = [LedgerLatency.day]
+        elif by_agency:
+            lat_group = [LedgerLatency.agency]
+        latency = session.execute(
+            sa.select(
+                *lat_group,
+                LedgerLatency.kind,
+                LedgerLatency.bucket,
+                sa.func.sum(LedgerLatency.count).label("n"),
+            )
+            .where(LedgerLatency.agency.in_(codes), LedgerLatency.day.between(*period))
+            .group_by(*lat_group, LedgerLatency.kind, LedgerLatency.bucket)
+        ).all()
+        agency_names = names(session, codes)
+
+    totals, groups = _Sums(), _Sums()
+    key_of: Callable[[Any], str]
+    if by_day:
+        assert query.group_by is not None
+        group_by = query.group_by
+        key_of = lambda row: group_key(group_by, row.day)  # noqa: E731
+    else:
+        key_of = lambda row: str(row.agency)  # noqa: E731
+    for row in daily:
+        totals.add_daily("", row)
+        if query.group_by:
+            groups.add_daily(key_of(row), row)
+    for row in latency:
+        totals.add_latency("", row.kind, row.bucket, int(row.n))
+        if query.group_by:
+            groups.add_latency(key_of(row), row.kind, row.bucket, int(row.n))
+    rows: list[EShareRow] = []
+    if query.group_by:
+        keys: Iterable[str] = codes if by_agency else sorted(groups.counters)
+        for key in keys:
+            row_out: EShareRow = {"group": key, **groups.figures(key)}
+            if by_agency:
+                row_out["name"] = agency_names.get(key, key)
+            rows.append(row_out)
+    return {
+        "agency": query.agency,
+        "name": agency_names.get(query.agency),
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "include_children": query.include_children,
+        "agencies": codes,
+        "as_of": now.isoformat(),
+        "totals": totals.figures(""),
+        "group_by": query.group_by,
+        "rows": rows,
+    }
+
+
+# --- the exchanges behind a figure ------------------------------------------------
+
+
+def _cursor(row: LedgerExchange) -> str:
+    return f"{row.sent_at.isoformat()}|{row.document}"
+
+
+def _parse_cursor(text: str) -> tuple[datetime, str]:
+    try:
+        at, document = text.split("|", 1)
+        return datetime.fromisoformat(at), document
+    except ValueError as e:
+        raise BadRequest("after must be a cursor this API returned") from e
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _delivery(d: LedgerDelivery) -> EShareDelivery:
+    return {
+        "OrganId": d.recipient_code,
+        "arrived_at": _iso(d.arrived_at),
+        "registered_at": _iso(d.registered_at),
+        "completed_at": _iso(d.completed_at),
+        "due_at": _iso(d.due_at),
+        "due_state": d.due_state,
+        "rejected": d.rejected,
+        "taken_back": d.taken_back,
+    }
+
+
+def exchange_view(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> EShareExchange:
+    return {
+        "document": row.document,
+        "document_id": row.document_id,
+        "sender": row.sender_code,
+        "subject": row.subject,
+        "sent_at": row.sent_at.isoformat(),
+        "sent_day": row.sent_day.isoformat(),
+        "fully_electronic": row.fully_electronic,
+        "signed": row.signed,
+        "scanned": row.scanned,
+        "paper": row.paper,
+        "taken_back": row.taken_back,
+        "reasons": [{"code": r.value, "label": r.vi} for r in decode_reasons(row.reasons)],
+        "deliveries": [_delivery(d) for d in sorted(deliveries, key=lambda d: d.recipient_code)],
+    }
+
+
+def exchanges(
+    db: Database, query: EShareQuery, *, limit: int, after: str | None = None
+) -> EShareExchangePage:
+    """The exchanges sent in the period by the agencies in scope, oldest first."""
+    if query.reason is not None and query.reason not in {r.value for r in Reason}:
+        raise BadRequest(f"unknown reason {query.reason!r}")
+    with db.reading() as session:
+        codes = agencies_in_scope(
+            session, query.viewer, query.agency, include_children=query.include_children
+        )
+        where: list[sa.ColumnElement[bool]] = [
+            LedgerExchange.sender_code.in_(codes),
+            LedgerExchange.sent_day.between(query.start, query.end),
+        ]
+        if query.fully_electronic is not None:
+            where.append(LedgerExchange.fully_electronic.is_(query.fully_electronic))
+        if query.reason is not None:
+            where.append(
+                sa.literal(",")
+                .concat(LedgerExchange.reasons)
+                .concat(",")
+                .contains(f",{query.reason},")
+            )
+        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+        if after:
+            at, document = _parse_cursor(after)
+            where.append(
+                sa.or_(
+                    LedgerExchange.sent_at > at,
+                    sa.and_(LedgerExchange.sent_at == at, LedgerExchange.document > document),
+                )
+            )
+        page = list(
+            session.scalars(
+                sa.select(LedgerExchange)
+                .where(*where)
+                .order_by(LedgerExchange.sent_at, LedgerExchange.document)
+                .limit(limit + 1)
+            )
+        )
+        more = len(page) > limit
+        page = page[:limit]
+        deliveries: dict[str, list[LedgerDelivery]] = {}
+        if page:
+            for d in session.scalars(
+                sa.select(LedgerDelivery).where(
+                    LedgerDelivery.document.in_([r.document for r in page])
+                )
+            ):
+                deliveries.setdefault(d.document, []).append(d)
+        return {
+            "total": total,
+            "exchanges": [exchange_view(r, deliveries.get(r.document, [])) for r in page],
+            "next": _cursor(page[-1]) if more and page else None,
+        }
+
+
+def overdue(
+    db: Database, query: EShareQuery, *, limit: int, now: datetime | None = None
+) -> EShareOverduePage:
+    """Work addressed to the agencies in scope, due in the period and not completed
+    by now, most overdue first."""
+    now = now or datetime.now(UTC)
+    with db.reading() as session:
+        codes = agencies_in_scope(
+            session, query.viewer, query.agency, include_children=query.include_children
+        )
+        where = (
+            LedgerDelivery.recipient_code.in_(codes),
+            LedgerDelivery.due_day.between(query.start, query.end),
+            LedgerDelivery.due_state == DueState.OPEN.value,
+            LedgerDelivery.due_at < now,
+        )
+        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+        rows = session.execute(
+            sa.select(LedgerDelivery, Exchange.document_id, Exchange.subject)
+            .join(Exchange, Exchange.document == LedgerDelivery.document)
+            .where(*where)
+            .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
+            .limit(limit)
+        ).all()
+    return {
+        "total": total,
+        "as_of": now.isoformat(),
+        "overdue": [
+            {
+                "delivery_id": d.delivery_id,
+                "document": d.document,
+                "document_id": document_id,
+                "subject": subject,
+                "sender": d.sender_code,
+                "OrganId": d.recipient_code,
+                "due_at": d.due_at.isoformat() if d.due_at else "",
+                "overdue_days": (vietnam_day(now) - d.due_day).days if d.due_day else 0,
+            }
+            for d, document_id, subject in rows
+        ],
+    }

@@ -1,0 +1,281 @@
+"""``GET /v1/metrics/e-share`` and its exports, through ingest and routing's real
+internal API (routing's Flask app in this process, in place of the HTTP client): an
+agency sees itself and below, never a sibling; the figures, the exchanges behind
+them with their reasons, CSV, XLSX and the quarterly PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from flask.testing import FlaskClient
+
+from services.common.bus.messages import DeliveryStatusChanged
+from services.common.errors import Forbidden
+from services.common.internal_api import (
+    EShareAnswer,
+    EShareExchangePage,
+    EShareOverduePage,
+    EShareQuery,
+    OverdueListing,
+    ReceiptAnswer,
+    ReceiptKeyAnswer,
+    StatusReport,
+    TakeBackAnswer,
+    TakeBackRequest,
+    Timeline,
+)
+from services.common.wiring import context_of, migrate
+from services.ingest.agencies import add_agency, create_api_key
+from services.ingest.app import create_app as create_ingest
+from services.ingest.ports import RoutingPort
+from services.ingest.settings import IngestSettings
+from services.routing import statuses
+from services.routing.app import create_app as create_routing
+from services.routing.context import RoutingContext
+from services.routing.settings import RoutingSettings
+from tests.unit.routing.ledger_world import (
+    AGENCIES,
+    COMMUNE_A,
+    PROV_A,
+    PROV_B,
+    Clock,
+    World,
+    build_scenarios,
+)
+
+
+@dataclass
+class RoutingInProcess(RoutingPort):
+    """Ingest's RoutingPort answered by routing's app itself (its test client)."""
+
+    client: FlaskClient
+    token: str
+
+    def _get(self, path: str, params: dict[str, str]) -> Any:
+        response = self.client.get(
+            path, query_string=params, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        if response.status_code == 403:
+            raise Forbidden(response.get_json()["detail"])
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+    def e_share(self, query: EShareQuery) -> EShareAnswer:
+        return cast(EShareAnswer, self._get("/internal/v1/metrics/e-share", query.to_params()))
+
+    def e_share_exchanges(
+        self, query: EShareQuery, *, limit: int, after: str | None
+    ) -> EShareExchangePage:
+        params = {**query.to_params(), "limit": str(limit), **({"after": after} if after else {})}
+        return cast(EShareExchangePage, self._get("/internal/v1/metrics/e-share/exchanges", params))
+
+    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
+        params = {**query.to_params(), "limit": str(limit)}
+        return cast(EShareOverduePage, self._get("/internal/v1/metrics/e-share/overdue", params))
+
+    # Not used by the metrics API.
+    def report_status(self, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
+        raise NotImplementedError
+
+    def take_back(self, document: str, request: TakeBackRequest) -> TakeBackAnswer:
+        raise NotImplementedError
+
+    def timeline(self, document: str) -> Timeline:
+        raise NotImplementedError
+
+    def receipt(self, delivery_id: str) -> ReceiptAnswer:
+        raise NotImplementedError
+
+    def receipt_key(self) -> ReceiptKeyAnswer:
+        raise NotImplementedError
+
+    def overdue(self, agency: str) -> OverdueListing:
+        raise NotImplementedError
+
+
+@dataclass
+class Stack:
+    client: FlaskClient
+    keys: dict[str, str]
+
+    def get(self, caller: str, path: str, **params: str) -> Any:
+        return self.client.get(
+            path, query_string=params, headers={"Authorization": f"Bearer {self.keys[caller]}"}
+        )
+
+
+@pytest.fixture
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    url = f"sqlite:///{tmp_path / 'routing.sqlite3'}"
+    migrate("routing", url)
+    env = {
+        "LIENTHONG_DATA_DIR": str(tmp_path / "data"),
+        "LIENTHONG_ROUTING_DATABASE_URL": url,
+        "LIENTHONG_BROKER_URL": "memory://",
+    }
+    routing_app = create_routing(RoutingSettings.from_env(env))
+    routing_ctx = context_of(routing_app, RoutingContext)
+    clock = Clock()
+    monkeypatch.setattr(statuses, "now", clock)
+    world = World(routing_ctx.db, clock)
+    world.register_agencies()
+    build_scenarios(world)
+    settings = IngestSettings.from_env(env)
+    migrate("ingest", settings.database_url)
+    port = RoutingInProcess(routing_app.test_client(), routing_ctx.settings.common.service_token)
+    app = create_ingest(settings, routing=port)
+    db = context_of(app, type(app.extensions["lienthong"])).db
+    keys = {}
+    for code, name, parent in AGENCIES:
+        add_agency(db, code, name, parent=parent)
+        keys[code] = create_api_key(db, code)
+    yield Stack(app.test_client(), keys)
+    db.dispose()
+    routing_ctx.db.dispose()
+
+
+Q2 = {"from": "2026-04-01", "to": "2026-06-30"}
+
+
+def test_the_figures_through_the_api(stack: Stack) -> None:
+    response = stack.get(PROV_A, "/v1/metrics/e-share", **Q2, include_children="true")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["agency"], body["from"], body["to"]) == (PROV_A, "2026-04-01", "2026-06-30")
+    totals = body["totals"]
+    assert (totals["exchanges"], totals["fully_electronic"], totals["share"]) == (8, 2, 0.25)
+    assert (totals["signed_share"], totals["on_time_share"]) == (0.75, 0.5)
+    months = stack.get(
+        PROV_A, "/v1/metrics/e-share", **Q2, include_children="true", group_by="month"
+    ).get_json()
+    assert [(r["group"], r["share"]) for r in months["rows"]] == [
+        ("2026-04", 0.5),
+        ("2026-05", 0.0),
+        ("2026-06", 0.0),
+    ]
+    alone = stack.get(PROV_A, "/v1/metrics/e-share", **Q2).get_json()
+    assert alone["agencies"] == [PROV_A] and alone["totals"]["exchanges"] == 3
+
+
+def test_a_sibling_or_a_parent_is_refused(stack: Stack) -> None:
+    assert stack.get(PROV_A, "/v1/metrics/e-share", agency=PROV_B, **Q2).status_code == 403
+    assert stack.get(COMMUNE_A, "/v1/metrics/e-share", agency=PROV_A, **Q2).status_code == 403
+    path = "/v1/metrics/e-share/exchanges"
+    assert stack.get(PROV_B, path, agency=PROV_A, **Q2).status_code == 403
+    assert stack.get(PROV_A, "/v1/metrics/e-share", agency=COMMUNE_A, **Q2).status_code == 200
+
+
+def test_bad_filters_are_400(stack: Stack) -> None:
+    for params in (
+        {"from": "2026-04-01"},
+        {"from": "2026/04/01", "to": "2026-06-30"},
+        {**Q2, "group_by": "week"},
+        {"from": "2026-06-30", "to": "2026-04-01"},
+        {**Q2, "include_children": "maybe"},
+        {**Q2, "format": "pdf"},
+    ):
+        response = stack.get(PROV_A, "/v1/metrics/e-share", **params)
+        assert response.status_code == 400, params
+        assert response.mimetype == "application/problem+json"
+    assert stack.client.get("/v1/metrics/e-share", query_string=Q2).status_code == 401
+
+
+def test_the_exchanges_behind_a_figure_with_reasons(stack: Stack) -> None:
+    body = stack.get(
+        PROV_A,
+        "/v1/metrics/e-share/exchanges",
+        **Q2,
+        include_children="true",
+        fully_electronic="false",
+        limit="4",
+    ).get_json()
+    assert body["total"] == 6
+    assert [(e["document"], [r["code"] for r in e["reasons"]]) for e in body["exchanges"]] == [
+        ("E2", ["not_signed"]),
+        ("E3", ["scanned"]),
+        ("E4", ["paper"]),
+        ("E5", ["not_registered"]),
+    ]
+    rest = stack.get(
+        PROV_A,
+        "/v1/metrics/e-share/exchanges",
+        **Q2,
+        include_children="true",
+        fully_electronic="false",
+        after=body["next"],
+    ).get_json()
+    assert [e["document"] for e in rest["exchanges"]] == ["E6", "E10"] and rest["next"] is None
+    paper = stack.get(
+        PROV_A, "/v1/metrics/e-share/exchanges", **Q2, include_children="true", reason="paper"
+    ).get_json()
+    assert [e["document"] for e in paper["exchanges"]] == ["E4"]
+
+
+def test_exports(stack: Stack) -> None:
+    response = stack.get(
+        PROV_A,
+        "/v1/metrics/e-share",
+        **Q2,
+        include_children="true",
+        group_by="agency",
+        format="csv",
+    )
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Cơ quan", "Tổng số văn bản gửi", "Hoàn toàn điện tử"]
+    assert [r[:3] for r in rows[1:]] == [
+        [f"{PROV_A} UBND tỉnh Khánh Hòa", "3", "0"],
+        ["000.00.12.H41 Sở Nội vụ tỉnh Khánh Hòa", "3", "2"],
+        [f"{COMMUNE_A} UBND phường Nha Trang", "2", "0"],
+        ["Tổng 2026-04-01 – 2026-06-30", "8", "2"],
+    ]
+    response = stack.get(
+        PROV_A, "/v1/metrics/e-share/exchanges", **Q2, include_children="true", format="xlsx"
+    )
+    assert response.status_code == 200
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    assert sheet is not None
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][0] == "Mã văn bản (DocumentId)"
+    reasons = {row[2]: row[10] for row in values[1:]}
+    assert reasons["Văn bản E3"] == "scanned" and reasons["Văn bản E1"] is None
+    assert len(values) == 9
+
+
+def test_the_quarterly_report_is_a_pdf_with_the_figures(stack: Stack) -> None:
+    response = stack.get(PROV_A, "/v1/metrics/e-share/report.pdf", year="2026", quarter="2")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.get_data()
+    assert pdf.startswith(b"%PDF-")
+    from pdfminer.high_level import extract_text
+
+    text = extract_text(io.BytesIO(pdf))
+    assert "BÁO CÁO TỶ LỆ VĂN BẢN ĐIỆN TỬ QUÝ 2/2026" in text
+    assert "25,0%" in text and "75,0%" in text  # the share, the signed share
+    assert "Sở Nội vụ tỉnh Khánh Hòa" in text  # the ranking
+    assert "Văn bản E5" in text  # the overdue work
+    refused = stack.get(
+        PROV_A, "/v1/metrics/e-share/report.pdf", agency=PROV_B, year="2026", quarter="2"
+    )
+    assert refused.status_code == 403
+
+
+def test_prometheus_metrics_are_public_and_per_route(stack: Stack) -> None:
+    assert stack.get(PROV_A, "/v1/metrics/e-share", **Q2).status_code == 200
+    assert stack.get(PROV_A, "/v1/metrics/e-share", agency=PROV_B, **Q2).status_code == 403
+    response = stack.client.get("/metrics")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    labels = 'method="GET",route="/v1/metrics/e-share",service="ingest"'
+    assert f"lienthong_http_request_duration_seconds_count{{{labels}}} 2.0" in text
+    assert f'lienthong_http_request_errors_total{{{labels},status="403"}} 1.0' in text
+    assert "lienthong_outbox_backlog " in text

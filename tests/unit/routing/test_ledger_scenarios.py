@@ -1,0 +1,223 @@
+"""The e-share figures on hand-computed scenarios (``ledger_world.build_scenarios``):
+signed and unsigned, scanned and born digital, with and without paper, registered
+and never registered, late and on time, taken back, verdict missing, parent and
+child agencies, a sibling province, and two exchanges one second apart across
+Vietnam midnight. Each figure and each exchange's reasons are exact."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from services.common.errors import Forbidden
+from services.common.internal_api import EShareQuery
+from services.routing.ledger import queries
+from services.routing.ledger.rebuild import rebuild
+from services.routing.models import LedgerDaily, LedgerDelivery, LedgerExchange, LedgerLatency
+from tests.unit.routing.ledger_world import (
+    COMMUNE_A,
+    DEPT_A,
+    MINISTRY,
+    PROV_A,
+    PROV_B,
+    World,
+    build_scenarios,
+    vn,
+    world,  # noqa: F401  (the fixture)
+)
+
+Q1 = (date(2026, 1, 1), date(2026, 3, 31))
+Q2 = (date(2026, 4, 1), date(2026, 6, 30))
+AS_OF = vn("2026-07-01 08:00")
+
+
+def ask(
+    w: World,
+    agency: str,
+    period: tuple[date, date] = Q2,
+    *,
+    viewer: str | None = None,
+    children: bool = True,
+    group_by: str | None = None,
+) -> Any:
+    query = EShareQuery(
+        viewer=viewer or agency,
+        agency=agency,
+        start=period[0],
+        end=period[1],
+        group_by=group_by,
+        include_children=children,
+    )
+    return queries.e_share(w.db, query, now=AS_OF)
+
+
+def reasons(w: World, agency: str, *, fully_electronic: bool | None = None) -> dict[str, list[str]]:
+    query = EShareQuery(
+        viewer=agency,
+        agency=agency,
+        start=Q2[0],
+        end=Q2[1],
+        include_children=True,
+        fully_electronic=fully_electronic,
+    )
+    page = queries.exchanges(w.db, query, limit=100)
+    return {e["document"]: [r["code"] for r in e["reasons"]] for e in page["exchanges"]}
+
+
+@pytest.fixture
+def built(world: World) -> World:  # noqa: F811
+    build_scenarios(world)
+    return world
+
+
+def test_each_exchange_says_why_it_is_or_is_not_fully_electronic(built: World) -> None:
+    assert reasons(built, PROV_A) == {
+        "E8": [],
+        "E1": [],
+        "E2": ["not_signed"],
+        "E3": ["scanned"],
+        "E4": ["paper"],
+        "E5": ["not_registered"],
+        "E6": ["taken_back"],
+        "E10": ["not_verified"],
+    }
+    assert list(reasons(built, PROV_A, fully_electronic=False)) == [
+        "E2",
+        "E3",
+        "E4",
+        "E5",
+        "E6",
+        "E10",
+    ]
+    page = queries.exchanges(
+        built.db,
+        EShareQuery(PROV_A, PROV_A, *Q2, include_children=True, fully_electronic=False),
+        limit=2,
+    )
+    labels = {e["document"]: e["reasons"] for e in page["exchanges"]}
+    assert labels["E2"] == [
+        {"code": "not_signed", "label": "Không có chữ ký số hợp lệ của cơ quan ban hành"}
+    ]
+    assert page["total"] == 6 and page["next"] is not None
+
+
+def test_the_pages_of_the_listing_follow_each_other(built: World) -> None:
+    query = EShareQuery(PROV_A, PROV_A, *Q2, include_children=True)
+    seen: list[str] = []
+    after = None
+    while True:
+        page = queries.exchanges(built.db, query, limit=3, after=after)
+        seen += [e["document"] for e in page["exchanges"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == ["E8", "E1", "E2", "E3", "E4", "E5", "E6", "E10"]
+
+
+def test_province_with_the_agencies_below_it_in_the_quarter(built: World) -> None:
+    answer = ask(built, PROV_A)
+    assert answer["agencies"] == [PROV_A, DEPT_A, COMMUNE_A]
+    totals = answer["totals"]
+    assert {k: totals[k] for k in ("exchanges", "fully_electronic", "share")} == {
+        "exchanges": 8,
+        "fully_electronic": 2,
+        "share": 0.25,
+    }
+    assert (totals["signed"], totals["signed_share"], totals["taken_back"]) == (6, 0.75, 1)
+    # Work due in the quarter to the three: E1 (commune on time, province late),
+    # E5 (department on time, commune never: overdue on 1/7).
+    assert (totals["due"], totals["on_time"], totals["late"], totals["overdue"]) == (4, 2, 1, 1)
+    assert totals["on_time_share"] == 0.5
+    # Ten deliveries arrived 5 minutes after sending; nine were registered, eight an
+    # hour after arriving and one (E3) two days after.
+    assert totals["latency_sent_to_arrived"] == {"count": 10, "p50": 300, "p90": 300, "p95": 300}
+    assert totals["latency_arrived_to_registered"] == {
+        "count": 9,
+        "p50": 3600,
+        "p90": 2 * 86400,
+        "p95": 2 * 86400,
+    }
+
+
+def test_the_province_alone(built: World) -> None:
+    totals = ask(built, PROV_A, children=False)["totals"]
+    # Sent by the province: E4 (paper), E5 (not registered), E6 (taken back).
+    assert (totals["exchanges"], totals["fully_electronic"], totals["share"]) == (3, 0, 0.0)
+    # Addressed to it and due in the quarter: E1, completed late.
+    assert (totals["due"], totals["on_time"], totals["late"], totals["overdue"]) == (1, 0, 1, 0)
+    assert totals["on_time_share"] == 0.0
+
+
+def test_per_month_and_per_agency(built: World) -> None:
+    months = {r["group"]: r for r in ask(built, PROV_A, group_by="month")["rows"]}
+    assert {g: (r["exchanges"], r["fully_electronic"]) for g, r in months.items()} == {
+        "2026-04": (4, 2),
+        "2026-05": (3, 0),
+        "2026-06": (1, 0),
+    }
+    assert (months["2026-04"]["due"], months["2026-04"]["late"]) == (2, 1)
+    assert (months["2026-05"]["due"], months["2026-05"]["overdue"]) == (2, 1)
+    agencies = {r["group"]: r for r in ask(built, PROV_A, group_by="agency")["rows"]}
+    assert list(agencies) == [PROV_A, DEPT_A, COMMUNE_A]
+    assert agencies[DEPT_A]["name"] == "Sở Nội vụ tỉnh Khánh Hòa"
+    assert {g: (r["exchanges"], r["fully_electronic"]) for g, r in agencies.items()} == {
+        PROV_A: (3, 0),
+        DEPT_A: (3, 2),
+        COMMUNE_A: (2, 0),
+    }
+    quarter = ask(built, PROV_A, (date(2026, 1, 1), date(2026, 6, 30)), group_by="quarter")
+    assert [(r["group"], r["exchanges"]) for r in quarter["rows"]] == [
+        ("2026-Q1", 1),
+        ("2026-Q2", 8),
+    ]
+
+
+def test_vietnam_midnight_splits_the_days(built: World) -> None:
+    q1 = ask(built, DEPT_A, Q1)["totals"]
+    assert (q1["exchanges"], q1["fully_electronic"]) == (1, 1)  # E7, 23:59:59 on 31/3
+    days = ask(built, DEPT_A, (date(2026, 3, 31), date(2026, 4, 1)), group_by="day")["rows"]
+    assert [(r["group"], r["exchanges"]) for r in days] == [("2026-03-31", 1), ("2026-04-01", 1)]
+
+
+def test_a_monitor_sees_its_own_and_below_never_a_sibling_or_a_parent(built: World) -> None:
+    assert ask(built, COMMUNE_A, viewer=PROV_A)["totals"]["exchanges"] == 2
+    for viewer, agency in (
+        (PROV_A, PROV_B),
+        (PROV_B, PROV_A),
+        (DEPT_A, PROV_A),
+        (DEPT_A, COMMUNE_A),
+        (PROV_A, MINISTRY),
+    ):
+        with pytest.raises(Forbidden):
+            ask(built, agency, viewer=viewer)
+    sibling = ask(built, PROV_B)["totals"]
+    assert (sibling["exchanges"], sibling["fully_electronic"]) == (1, 1)
+
+
+def _ledger(w: World) -> dict[str, Any]:
+    def rows(model: Any, key: Any) -> list[tuple[Any, ...]]:
+        table = model.__table__
+        with w.db.reading() as session:
+            found = session.execute(sa.select(table)).all()
+        return sorted((tuple(r) for r in found), key=key)
+
+    daily = [r for r in rows(LedgerDaily, lambda r: (r[0], r[1])) if any(r[2:])]
+    latency = [r for r in rows(LedgerLatency, lambda r: r[:4]) if r[4]]
+    return {
+        "exchanges": rows(LedgerExchange, lambda r: r[0]),
+        "deliveries": rows(LedgerDelivery, lambda r: r[0]),
+        "daily": daily,
+        "latency": latency,
+    }
+
+
+def test_a_rebuild_gives_the_same_ledger_and_figures(built: World) -> None:
+    before = _ledger(built)
+    figures = [ask(built, a, p) for a in (PROV_A, PROV_B, DEPT_A) for p in (Q1, Q2)]
+    done = rebuild(built.db)
+    assert (done.exchanges, done.deliveries) == (10, 12)
+    assert _ledger(built) == before
+    assert [ask(built, a, p) for a in (PROV_A, PROV_B, DEPT_A) for p in (Q1, Q2)] == figures
