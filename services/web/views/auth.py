@@ -30,7 +30,7 @@ HOME_OF = {
     "leader": "outgoing.waiting",
     "clerk": "incoming.inbox",
     "specialist": "incoming.my_work",
-    "monitor": "incoming.inbox",
+    "monitor": "monitor.dashboard",
     "admin": "admin.users",
 }
 
