@@ -84,6 +84,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--web-deliveries", type=int, default=10_000, help="deliveries in the inbox")
     p.add_argument("--web-docs", type=int, default=40, help="drafts in the batch measurement")
     p.add_argument("--web-requests", type=int, default=200, help="timed GETs per inbox page")
+    p.add_argument("--web-workers", type=int, default=2, help="documents a batch signs at a time")
     p.add_argument("--attack-rate", type=float, default=20.0, help="ordinary documents/s")
     p.add_argument("--attack-seconds", type=float, default=20.0)
     p.add_argument(
@@ -249,7 +250,9 @@ def _measure_edxml(args: argparse.Namespace, res: Results, work: Path) -> None:
 def _measure_web(args: argparse.Namespace, res: Results, work: Path) -> None:
     print("… the web app: inbox with many deliveries, batch signing against direct calls")
     try:
-        res.web = run_web(work / "web", args.web_deliveries, args.web_docs, args.web_requests)
+        res.web = run_web(
+            work / "web", args.web_deliveries, args.web_docs, args.web_requests, args.web_workers
+        )
     except Exception as e:
         traceback.print_exc()
         res.failures.append(f"web: {type(e).__name__}: {e}")

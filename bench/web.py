@@ -187,8 +187,13 @@ def _direct(signing_url: str, token: str, pdf: bytes, docs: int, workers: int) -
 SINGLE: dict[str, float] = {}  # ms per signing call, one at a time
 
 
-def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResults:
-    workers = 2
+def run_web(
+    work: Path, deliveries: int, docs: int, n_requests: int, workers: int = 2
+) -> WebResults:
+    """``workers``: documents a batch signs at a time (LIENTHONG_WEB_BATCH_WORKERS), and
+    the direct calls' threads."""
+    FAILURES.clear()
+    SINGLE.clear()
     work.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         work,
@@ -253,7 +258,17 @@ def run_web(work: Path, deliveries: int, docs: int, n_requests: int) -> WebResul
         direct_s = _direct(stack.url("signing"), token, pdf, docs, workers)
     finally:
         stack.stop_all()
-    return WebResults(deliveries, inbox, docs, sign_s, seal_s, direct_s, workers, tuple(FAILURES))
+    return WebResults(
+        deliveries,
+        inbox,
+        docs,
+        sign_s,
+        seal_s,
+        direct_s,
+        workers,
+        tuple(FAILURES),
+        tuple(SINGLE.items()),
+    )
 
 
 def section(r: WebResults) -> list[str]:
