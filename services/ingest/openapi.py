@@ -100,8 +100,45 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                     },
                     {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "view", "in": "query", "schema": {"enum": ["all"]}},
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "description": "Only what this agency sent",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "description": "Arrived at or after (ISO 8601)",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "until",
+                        "in": "query",
+                        "description": "Arrived before (ISO 8601)",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "overdue",
+                        "in": "query",
+                        "description": "1: only what is overdue and not finished",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "Words of the subject or of the DocumentId",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {"200": {"description": "Inbox items"}, **_problems(400, 401)},
+            }
+        },
+        "/v1/agencies": {
+            "get": {
+                "summary": "The registry: every agency's code, name and parent",
+                "responses": {"200": {"description": "Agencies"}, **_problems(401)},
             }
         },
         "/v1/deliveries/{delivery_id}/status": {
