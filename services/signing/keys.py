@@ -44,7 +44,7 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 
 from services.signing.pki import pkcs11 as tokens
 from services.signing.pki.errors import CertificateUnusable
-from services.signing.pki.material import PkiMaterial, load_pki
+from services.signing.pki.material import PkiMaterial, load_pki, parsed_certificate
 from services.signing.pki.models import Certificate
 from services.signing.pki.records import CertificateRecord
 from services.signing.settings import SigningSettings
@@ -200,7 +200,7 @@ class KeyRing:
             raise CertificateUnusable(
                 f"certificate {record.serial} was issued by a CA this PKI no longer uses"
             )
-        signing_cert = asn1_x509.Certificate.load(record.der)
+        signing_cert = parsed_certificate(record.der)
         if record.key_ref.startswith("pkcs12:"):
             path = material.paths.root_dir / record.key_ref.removeprefix("pkcs12:")
             return self._from_pkcs12(record, path, material, signing_cert)

@@ -57,9 +57,9 @@ class PkiMaterial:
         self.root_der = self.root_cert.public_bytes(serialization.Encoding.DER)
         self.issuing_der = self.issuing_cert.public_bytes(serialization.Encoding.DER)
         self.tsa_der = self.tsa_cert.public_bytes(serialization.Encoding.DER)
-        self.root_asn1 = asn1_x509.Certificate.load(self.root_der)
-        self.issuing_asn1 = asn1_x509.Certificate.load(self.issuing_der)
-        self.tsa_asn1 = asn1_x509.Certificate.load(self.tsa_der)
+        self.root_asn1 = parsed_certificate(self.root_der)
+        self.issuing_asn1 = parsed_certificate(self.issuing_der)
+        self.tsa_asn1 = parsed_certificate(self.tsa_der)
         self.issuer_key_id = key_id(self.issuing_cert)
 
     @property
@@ -70,6 +70,15 @@ class PkiMaterial:
     def infrastructure_serials(self) -> set[int]:
         """Certificates the issuing CA issued to our own services (always good)."""
         return {self.tsa_cert.serial_number, self.ocsp_cert.serial_number}
+
+
+def parsed_certificate(der: bytes) -> asn1_x509.Certificate:
+    """A certificate parsed to the last field now. asn1crypto parses lazily and is not
+    thread-safe doing it: two signing threads touching a shared certificate's
+    extensions for the first time at once can fail with a KeyError."""
+    cert = asn1_x509.Certificate.load(der)
+    _ = cert.native
+    return cert
 
 
 _cache_lock = threading.RLock()
