@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import attack, routing_report, signing_report
+from bench import attack, eshare, routing_report, signing_report
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -20,6 +20,7 @@ PARTS = (
     "signing",
     "routing",
     "attack",
+    "eshare",
 )  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
 
@@ -46,6 +47,7 @@ class Results:
     signing: SigningResults | None = None
     routing: RoutingResults | None = None
     attack: attack.AttackResults | None = None
+    eshare: eshare.EShareResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
     failures: list[str] = field(default_factory=list)
@@ -223,7 +225,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing|attack` measures one part and keeps the "
+        "`--only delivery|signing|routing|attack|eshare` measures one part and keeps the "
         "others' sections.",
         "",
         *(f"{note}\n" for note in notes),
@@ -242,6 +244,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
                 "signing": _signing,
                 "routing": _routing,
                 "attack": _attack,
+                "eshare": _eshare,
             }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
         elif name in kept:
@@ -267,6 +270,12 @@ def _attack(res: Results) -> list[str]:
     if res.attack is None:
         return [f"## 6. {attack.TITLE}", "", "Not measured: see Failures.", ""]
     return attack.section(res.attack)
+
+
+def _eshare(res: Results) -> list[str]:
+    if res.eshare is None:
+        return [f"## 7. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
+    return eshare.section(res.eshare)
 
 
 def terminal_summary(res: Results) -> str:
@@ -301,5 +310,7 @@ def terminal_summary(res: Results) -> str:
         out.extend(routing_report.summary(res.routing))
     if res.attack:
         out.extend(attack.summary(res.attack))
+    if res.eshare:
+        out.extend(eshare.summary(res.eshare))
     out.extend(f"  FAILED: {f}" for f in res.failures)
     return "\n".join(out)

@@ -185,6 +185,36 @@ class LedgerDaily(Base):
     open: Mapped[int] = mapped_column(default=0)
 
 
+class LedgerMonthly(Base):
+    """``LedgerDaily`` summed per calendar month (``month`` is its first day): long
+    periods read a row per month where they cover whole months."""
+
+    __tablename__ = "ledger_monthly"
+
+    agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    exchanges: Mapped[int] = mapped_column(default=0)
+    fully_electronic: Mapped[int] = mapped_column(default=0)
+    signed: Mapped[int] = mapped_column(default=0)
+    taken_back: Mapped[int] = mapped_column(default=0)
+    due: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    late: Mapped[int] = mapped_column(default=0)
+    open: Mapped[int] = mapped_column(default=0)
+
+
+class LedgerLatencyMonthly(Base):
+    """``LedgerLatency`` summed per calendar month."""
+
+    __tablename__ = "ledger_latency_monthly"
+
+    agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+
+
 class LedgerLatency(Base):
     """Per sending agency, Vietnam day, kind (sent → 01, 01 → 03) and bucket: how
     many deliveries took that long; percentiles are read from the summed buckets."""

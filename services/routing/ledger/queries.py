@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.errors import BadRequest
@@ -39,6 +40,8 @@ from services.routing.models import (
     LedgerDelivery,
     LedgerExchange,
     LedgerLatency,
+    LedgerLatencyMonthly,
+    LedgerMonthly,
 )
 
 SUMMED = tuple(c for c in DAILY_COUNTERS if c != "open")
@@ -116,6 +119,80 @@ class _Sums:
         )
 
 
+def _month_end(day: date) -> date:
+    following = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+    return following - timedelta(days=1)
+
+
+def split_period(
+    start: date, end: date, today: date
+) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The whole months of the period that ended before today (read from the monthly
+    counters: first and last month), and the days around them (from the daily ones)."""
+    first = start if start.day == 1 else _month_end(start) + timedelta(days=1)
+    limit = min(end, today - timedelta(days=1))
+    last = limit if _month_end(limit) == limit else limit.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return None, [(start, end)]
+    days = []
+    if start < first:
+        days.append((start, first - timedelta(days=1)))
+    if last < end:
+        days.append((last + timedelta(days=1), end))
+    return (first, last.replace(day=1)), days
+
+
+def _in_ranges(column: Any, ranges: list[tuple[date, date]]) -> sa.ColumnElement[bool]:
+    return sa.or_(*(column.between(a, b) for a, b in ranges))
+
+
+def _counter_rows(
+    session: Session,
+    model: type[LedgerDaily] | type[LedgerMonthly],
+    column: str,
+    codes: list[str],
+    ranges: list[tuple[date, date]],
+    today: date,
+    by_day: bool,
+    by_agency: bool,
+    past: bool | None,
+) -> list[Any]:
+    """Counters summed per group (and per side of today, where overdue begins)."""
+    period = getattr(model, column)
+    group: list[Any] = [period.label("day")] if by_day else []
+    group += [model.agency] if by_agency else []
+    split = sa.literal(True) if past else period < today
+    sums = [sa.func.sum(getattr(model, c)).label(c) for c in DAILY_COUNTERS]
+    return list(
+        session.execute(
+            sa.select(*group, split.label("past"), *sums)
+            .where(model.agency.in_(codes), _in_ranges(period, ranges))
+            .group_by(*group, *([] if past else [split]))
+        )
+    )
+
+
+def _latency_rows(
+    session: Session,
+    model: type[LedgerLatency] | type[LedgerLatencyMonthly],
+    column: str,
+    codes: list[str],
+    ranges: list[tuple[date, date]],
+    by_day: bool,
+    by_agency: bool,
+) -> list[Any]:
+    period = getattr(model, column)
+    group: list[Any] = [period.label("day")] if by_day else []
+    group += [model.agency] if by_agency else []
+    return list(
+        session.execute(
+            sa.select(*group, model.kind, model.bucket, sa.func.sum(model.count).label("n"))
+            .where(model.agency.in_(codes), _in_ranges(period, ranges))
+            .group_by(*group, model.kind, model.bucket)
+        )
+    )
+
+
 def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) -> EShareAnswer:
     """The figures of the agencies in scope over the period, and per group when asked."""
     now = now or datetime.now(UTC)
@@ -124,37 +201,22 @@ def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) ->
         codes = agencies_in_scope(
             session, query.viewer, query.agency, include_children=query.include_children
         )
-        period = (query.start, query.end)
         by_day = query.group_by not in (None, "agency")
         by_agency = query.group_by == "agency"
-        daily_cols = [sa.func.sum(getattr(LedgerDaily, c)).label(c) for c in DAILY_COUNTERS]
-        group_cols: list[Any] = []
-        if by_day:
-            group_cols = [LedgerDaily.day]
-        elif by_agency:
-            group_cols = [LedgerDaily.agency]
-        # Overdue needs the split at today: group by (day < today) as well.
-        past = (LedgerDaily.day < today).label("past")
-        daily = session.execute(
-            sa.select(*group_cols, past, *daily_cols)
-            .where(LedgerDaily.agency.in_(codes), LedgerDaily.day.between(*period))
-            .group_by(*group_cols, past)
-        ).all()
-        lat_group: list[Any] = []
-        if by_day:
-            lat_group = [LedgerLatency.day]
-        elif by_agency:
-            lat_group = [LedgerLatency.agency]
-        latency = session.execute(
-            sa.select(
-                *lat_group,
-                LedgerLatency.kind,
-                LedgerLatency.bucket,
-                sa.func.sum(LedgerLatency.count).label("n"),
+        months, days = split_period(query.start, query.end, today)
+        if query.group_by == "day" and months is not None:
+            months, days = None, [(query.start, query.end)]
+        daily, latency = [], []
+        for counters, buckets, column, ranges, past in (
+            (LedgerDaily, LedgerLatency, "day", days, None),
+            (LedgerMonthly, LedgerLatencyMonthly, "month", [months] if months else [], True),
+        ):
+            if not ranges:
+                continue
+            daily += _counter_rows(
+                session, counters, column, codes, ranges, today, by_day, by_agency, past
             )
-            .where(LedgerLatency.agency.in_(codes), LedgerLatency.day.between(*period))
-            .group_by(*lat_group, LedgerLatency.kind, LedgerLatency.bucket)
-        ).all()
+            latency += _latency_rows(session, buckets, column, codes, ranges, by_day, by_agency)
         agency_names = names(session, codes)
 
     totals, groups = _Sums(), _Sums()

@@ -16,7 +16,14 @@ from services.common.errors import Forbidden
 from services.common.internal_api import EShareQuery
 from services.routing.ledger import queries
 from services.routing.ledger.rebuild import rebuild
-from services.routing.models import LedgerDaily, LedgerDelivery, LedgerExchange, LedgerLatency
+from services.routing.models import (
+    LedgerDaily,
+    LedgerDelivery,
+    LedgerExchange,
+    LedgerLatency,
+    LedgerLatencyMonthly,
+    LedgerMonthly,
+)
 from tests.unit.routing.ledger_world import (
     COMMUNE_A,
     DEPT_A,
@@ -204,13 +211,14 @@ def _ledger(w: World) -> dict[str, Any]:
             found = session.execute(sa.select(table)).all()
         return sorted((tuple(r) for r in found), key=key)
 
-    daily = [r for r in rows(LedgerDaily, lambda r: (r[0], r[1])) if any(r[2:])]
-    latency = [r for r in rows(LedgerLatency, lambda r: r[:4]) if r[4]]
     return {
         "exchanges": rows(LedgerExchange, lambda r: r[0]),
         "deliveries": rows(LedgerDelivery, lambda r: r[0]),
-        "daily": daily,
-        "latency": latency,
+        # Counter rows left at zero by the incremental feed are no figure.
+        "daily": [r for r in rows(LedgerDaily, lambda r: r[:2]) if any(r[2:])],
+        "monthly": [r for r in rows(LedgerMonthly, lambda r: r[:2]) if any(r[2:])],
+        "latency": [r for r in rows(LedgerLatency, lambda r: r[:4]) if r[4]],
+        "latency monthly": [r for r in rows(LedgerLatencyMonthly, lambda r: r[:4]) if r[4]],
     }
 
 
@@ -221,3 +229,24 @@ def test_a_rebuild_gives_the_same_ledger_and_figures(built: World) -> None:
     assert (done.exchanges, done.deliveries) == (10, 12)
     assert _ledger(built) == before
     assert [ask(built, a, p) for a in (PROV_A, PROV_B, DEPT_A) for p in (Q1, Q2)] == figures
+
+
+def test_long_periods_read_whole_months_from_the_monthly_counters(built: World) -> None:
+    assert queries.split_period(date(2026, 3, 15), date(2026, 6, 30), date(2026, 7, 1)) == (
+        (date(2026, 4, 1), date(2026, 6, 1)),
+        [(date(2026, 3, 15), date(2026, 3, 31))],
+    )
+    # The month of today (overdue begins mid-month) and a partial last month: days.
+    assert queries.split_period(date(2026, 4, 1), date(2026, 6, 20), date(2026, 6, 10)) == (
+        (date(2026, 4, 1), date(2026, 5, 1)),
+        [(date(2026, 6, 1), date(2026, 6, 20))],
+    )
+    assert queries.split_period(date(2026, 4, 2), date(2026, 4, 29), date(2026, 7, 1)) == (
+        None,
+        [(date(2026, 4, 2), date(2026, 4, 29))],
+    )
+    # The same figures whichever way the period is cut: whole months or days.
+    whole = ask(built, PROV_A, (date(2026, 3, 31), date(2026, 6, 30)))["totals"]
+    by_day = ask(built, PROV_A, (date(2026, 3, 31), date(2026, 6, 30)), group_by="day")
+    assert whole == by_day["totals"]
+    assert whole["exchanges"] == 9 and whole["overdue"] == 1

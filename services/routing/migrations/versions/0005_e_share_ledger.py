@@ -1,8 +1,8 @@
-"""e-share ledger: exchanges, deliveries, daily counters, latency buckets; verdicts say scanned
+"""e-share ledger: exchanges, deliveries, daily and monthly counters, latency buckets; verdicts say scanned
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-06 16:52:19.063872
+Create Date: 2026-12-06 17:08:09.068760
 
 """
 from typing import Sequence, Union
@@ -86,6 +86,27 @@ def upgrade() -> None:
     sa.Column('count', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('agency', 'day', 'kind', 'bucket')
     )
+    op.create_table('ledger_latency_monthly',
+    sa.Column('agency', sa.String(length=64), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('bucket', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('agency', 'month', 'kind', 'bucket')
+    )
+    op.create_table('ledger_monthly',
+    sa.Column('agency', sa.String(length=64), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('exchanges', sa.Integer(), nullable=False),
+    sa.Column('fully_electronic', sa.Integer(), nullable=False),
+    sa.Column('signed', sa.Integer(), nullable=False),
+    sa.Column('taken_back', sa.Integer(), nullable=False),
+    sa.Column('due', sa.Integer(), nullable=False),
+    sa.Column('on_time', sa.Integer(), nullable=False),
+    sa.Column('late', sa.Integer(), nullable=False),
+    sa.Column('open', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('agency', 'month')
+    )
     with op.batch_alter_table('signature_verdicts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scanned', sa.Boolean(), nullable=True))
 
@@ -98,6 +119,8 @@ def downgrade() -> None:
     with op.batch_alter_table('signature_verdicts', schema=None) as batch_op:
         batch_op.drop_column('scanned')
 
+    op.drop_table('ledger_monthly')
+    op.drop_table('ledger_latency_monthly')
     op.drop_table('ledger_latency')
     with op.batch_alter_table('ledger_exchanges', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_exchanges_sender_day')
