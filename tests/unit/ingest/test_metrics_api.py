@@ -279,3 +279,14 @@ def test_prometheus_metrics_are_public_and_per_route(stack: Stack) -> None:
     assert f"lienthong_http_request_duration_seconds_count{{{labels}}} 2.0" in text
     assert f'lienthong_http_request_errors_total{{{labels},status="403"}} 1.0' in text
     assert "lienthong_outbox_backlog " in text
+
+
+def test_the_metrics_paths_are_in_the_openapi_document(stack: Stack) -> None:
+    paths = stack.client.get("/openapi.json").get_json()["paths"]
+    for path in (
+        "/v1/metrics/e-share",
+        "/v1/metrics/e-share/exchanges",
+        "/v1/metrics/e-share/overdue",
+        "/v1/metrics/e-share/report.pdf",
+    ):
+        assert "get" in paths[path], path
