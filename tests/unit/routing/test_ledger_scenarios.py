@@ -6,7 +6,7 @@ Vietnam midnight. Each figure and each exchange's reasons are exact."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -250,3 +250,38 @@ def test_long_periods_read_whole_months_from_the_monthly_counters(built: World) 
     by_day = ask(built, PROV_A, (date(2026, 3, 31), date(2026, 6, 30)), group_by="day")
     assert whole == by_day["totals"]
     assert whole["exchanges"] == 9 and whole["overdue"] == 1
+
+
+def test_a_consumer_batch_moves_the_counters_once_and_right(world: World) -> None:  # noqa: F811
+    """Arrivals of one exchange's three copies and another's, in one batch (as routing's
+    consumer commits them): the rows are read up front, the counters moved at commit,
+    and the ledger is what a rebuild gives."""
+    from services.common.bus.envelope import wrap
+    from services.common.bus.messages import DeliveryArrived
+    from services.routing import consumers
+
+    sent = vn("2026-04-02 09:00")
+    world.send("B1", PROV_A, (DEPT_A, COMMUNE_A, PROV_B), at=sent)
+    world.send("B2", DEPT_A, (PROV_A,), at=sent)
+    arrivals = [
+        DeliveryArrived(
+            delivery_id=world.deliveries[(doc, recipient)],
+            recipient=recipient,
+            arrived_at=(sent + timedelta(minutes=minutes)).isoformat(),
+        )
+        for doc, recipient, minutes in (
+            ("B1", DEPT_A, 1),
+            ("B1", COMMUNE_A, 20),
+            ("B1", PROV_B, 90),
+            ("B2", PROV_A, 3),
+        )
+    ]
+    with world.db.unit_of_work() as session:
+        consumers.lock_for_batch(session, list(arrivals))
+        for msg in arrivals:
+            consumers.on_delivery_arrived(session, msg, wrap(msg))
+    latency = ask(world, PROV_A)["totals"]["latency_sent_to_arrived"]
+    assert (latency["count"], latency["p50"], latency["p95"]) == (4, 300, 7200)
+    before = _ledger(world)
+    rebuild(world.db)
+    assert _ledger(world) == before
