@@ -25,6 +25,10 @@ from services.common.bus.messages import DeliveryDispatched, DeliveryStatusChang
 from services.common.contract import Status
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.internal_api import (
+    EShareAnswer,
+    EShareExchangePage,
+    EShareOverduePage,
+    EShareQuery,
     OverdueListing,
     ReceiptAnswer,
     ReceiptKeyAnswer,
@@ -118,6 +122,17 @@ class FakeRouting(RoutingPort):
         raise NotImplementedError
 
     def overdue(self, agency: str) -> OverdueListing:
+        raise NotImplementedError
+
+    def e_share(self, query: EShareQuery) -> EShareAnswer:
+        raise NotImplementedError
+
+    def e_share_exchanges(
+        self, query: EShareQuery, *, limit: int, after: str | None
+    ) -> EShareExchangePage:
+        raise NotImplementedError
+
+    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
         raise NotImplementedError
 
 
