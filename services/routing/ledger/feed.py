@@ -192,12 +192,37 @@ _LATENCY = cast(sa.Table, LedgerLatency.__table__)
 _LATENCY_MONTHLY = cast(sa.Table, LedgerLatencyMonthly.__table__)
 
 
+_UNNEST_SQL: dict[str, sa.TextClause] = {}
+
+
+def _unnest_upsert(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> sa.TextClause:
+    """PostgreSQL: one statement for any number of rows, their columns as arrays."""
+    if table.name not in _UNNEST_SQL:
+        names = [c.name for c in table.columns]
+        arrays = ", ".join(
+            f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in table.columns
+        )
+        counters = [n for n in names if n not in keys]
+        _UNNEST_SQL[table.name] = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in counters)
+        )
+    return _UNNEST_SQL[table.name]
+
+
 def _upsert(
     session: Session, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, object]]
 ) -> None:
-    """Add each row's counters to the row with its key (made on first use), as one
-    executemany of one statement (compiled once, cached)."""
+    """Add each row's counters to the row with its key (made on first use). The keys
+    are distinct: one statement on PostgreSQL (the rows as arrays), else one
+    executemany of one statement."""
     if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        columns = {c.name: [r[c.name] for r in rows] for c in table.columns}
+        session.execute(_unnest_upsert(table, keys, dialect), columns)
         return
     counters = [c.name for c in table.columns if c.name not in keys]
     insert = _insert(session, table)
@@ -255,7 +280,15 @@ def apply(session: Session, change: Contribution) -> None:
 
 _ROWS = transaction_local("lienthong.ledger.rows")
 _PENDING = transaction_local("lienthong.ledger.pending")
-Held = tuple[LedgerExchange | None, list[LedgerDelivery]]
+
+
+@dataclass
+class Held:
+    """An exchange's ledger rows in this transaction, and what they contribute now."""
+
+    row: LedgerExchange | None
+    deliveries: list[LedgerDelivery]
+    contributes: Contribution | None = None
 
 
 def _held(session: Session) -> dict[str, Held]:
@@ -295,7 +328,7 @@ def preload(
             ):
                 deliveries.setdefault(d.document, []).append(d)
             for document in chunk:
-                held[document] = (rows.get(document), deliveries.get(document, []))
+                held[document] = Held(rows.get(document), deliveries.get(document, []))
 
 
 def _load(session: Session, document: str) -> Held:
@@ -326,13 +359,15 @@ def _change(
     """Apply ``mutate`` to an exchange's facts and move the counters accordingly. An
     exchange the ledger does not hold (recorded before it existed) is left to
     ``lienthong ledger rebuild``."""
-    row, deliveries = _load(session, document)
+    held = _load(session, document)
+    row, deliveries = held.row, held.deliveries
     if row is None:
         return
-    before = contribution(row, deliveries)
+    before = held.contributes or contribution(row, deliveries)
     mutate(row, deliveries)
     settle(row, deliveries)
-    _pend(session, contribution(row, deliveries).minus(before))
+    held.contributes = contribution(row, deliveries)
+    _pend(session, held.contributes.minus(before))
 
 
 def exchange_routed(
@@ -375,8 +410,9 @@ def exchange_routed(
     settle(row, rows)
     session.add(row)
     session.add_all(rows)
-    _held(session)[exchange.document] = (row, rows)
-    _pend(session, contribution(row, rows))
+    held = _held(session)[exchange.document] = Held(row, rows, contribution(row, rows))
+    assert held.contributes is not None
+    _pend(session, held.contributes)
 
 
 def mark_status(row: DeliveryFields, code: str, at: datetime) -> None:
