@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from services.common.contract import Status
 from services.common.db import before_rows_at_commit, transaction_local
 from services.routing.ledger.rules import (
+    LATENCY_BUCKETS,
     REGISTERED_OR_LATER,
     DeliveryFacts,
     DueState,
     ExchangeFacts,
     Latency,
+    bucket_column,
     classify,
     due_state,
     encode_reasons,
@@ -190,6 +192,7 @@ _DAILY = cast(sa.Table, LedgerDaily.__table__)
 _MONTHLY = cast(sa.Table, LedgerMonthly.__table__)
 _LATENCY = cast(sa.Table, LedgerLatency.__table__)
 _LATENCY_MONTHLY = cast(sa.Table, LedgerLatencyMonthly.__table__)
+_BUCKETS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
 
 
 _UNNEST_SQL: dict[str, sa.TextClause] = {}
@@ -242,12 +245,13 @@ def apply(session: Session, change: Contribution) -> None:
             for target, key in ((days, (agency, day)), (months, (agency, day.replace(day=1)))):
                 counters = target.setdefault(key, dict.fromkeys(DAILY_COUNTERS, 0))
                 counters[column] += n
-    latency: Counter[LatencyKey] = Counter()
-    latency_months: Counter[LatencyKey] = Counter()
+    latency: dict[tuple[str, date, str], dict[str, int]] = {}
+    latency_months: dict[tuple[str, date, str], dict[str, int]] = {}
     for (agency, day, kind, bucket), n in change.latency.items():
         if n:
-            latency[(agency, day, kind, bucket)] += n
-            latency_months[(agency, day.replace(day=1), kind, bucket)] += n
+            for buckets, start in ((latency, day), (latency_months, day.replace(day=1))):
+                counts = buckets.setdefault((agency, start, kind), dict.fromkeys(_BUCKETS, 0))
+                counts[bucket_column(bucket)] += n
     _upsert(
         session,
         _DAILY,
@@ -260,18 +264,18 @@ def apply(session: Session, change: Contribution) -> None:
         ("agency", "month"),
         [{"agency": a, "month": m, **c} for (a, m), c in sorted(months.items()) if any(c.values())],
     )
-    for table, period, counts in (
+    for table, period, buckets in (
         (_LATENCY, "day", latency),
         (_LATENCY_MONTHLY, "month", latency_months),
     ):
         _upsert(
             session,
             table,
-            ("agency", period, "kind", "bucket"),
+            ("agency", period, "kind"),
             [
-                {"agency": a, period: d, "kind": k, "bucket": b, "count": n}
-                for (a, d, k, b), n in sorted(counts.items())
-                if n
+                {"agency": a, period: d, "kind": k, **c}
+                for (a, d, k), c in sorted(buckets.items())
+                if any(c.values())
             ],
         )
 

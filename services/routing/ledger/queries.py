@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,9 +26,11 @@ from services.common.internal_api import (
 )
 from services.routing.ledger.feed import DAILY_COUNTERS
 from services.routing.ledger.rules import (
+    LATENCY_BUCKETS,
     DueState,
     Latency,
     Reason,
+    bucket_column,
     decode_reasons,
     percentile,
     vietnam_day,
@@ -45,6 +47,7 @@ from services.routing.models import (
 )
 
 SUMMED = tuple(c for c in DAILY_COUNTERS if c != "open")
+BUCKET_COLUMNS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -110,8 +113,12 @@ class _Sums:
         if row.past:
             self.overdue[key] += int(row.open or 0)
 
-    def add_latency(self, key: str, kind: str, bucket: int, count: int) -> None:
-        self.latency.setdefault(key, {}).setdefault(kind, Counter())[bucket] += count
+    def add_latency(self, key: str, row: Any) -> None:
+        """``row`` ends with the bucket counts (``_latency_rows``)."""
+        counts = self.latency.setdefault(key, {}).setdefault(row.kind, Counter())
+        for index, n in enumerate(tuple(row)[-LATENCY_BUCKETS:]):
+            if n:
+                counts[index] += int(n)
 
     def figures(self, key: str) -> EShareFigures:
         return figures(
@@ -181,14 +188,17 @@ def _latency_rows(
     by_day: bool,
     by_agency: bool,
 ) -> list[Any]:
-    period = getattr(model, column)
+    """Bucket counts summed per group and kind (``b00`` … ``b17``)."""
+    table = cast(sa.Table, model.__table__)
+    period = table.c[column]
     group: list[Any] = [period.label("day")] if by_day else []
-    group += [model.agency] if by_agency else []
+    group += [table.c.agency] if by_agency else []
+    sums = [sa.func.sum(table.c[b]).label(b) for b in BUCKET_COLUMNS]
     return list(
         session.execute(
-            sa.select(*group, model.kind, model.bucket, sa.func.sum(model.count).label("n"))
-            .where(model.agency.in_(codes), _in_ranges(period, ranges))
-            .group_by(*group, model.kind, model.bucket)
+            sa.select(*group, table.c.kind, *sums)
+            .where(table.c.agency.in_(codes), _in_ranges(period, ranges))
+            .group_by(*group, table.c.kind)
         )
     )
 
@@ -232,9 +242,9 @@ def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) ->
         if query.group_by:
             groups.add_daily(key_of(row), row)
     for row in latency:
-        totals.add_latency("", row.kind, row.bucket, int(row.n))
+        totals.add_latency("", row)
         if query.group_by:
-            groups.add_latency(key_of(row), row.kind, row.bucket, int(row.n))
+            groups.add_latency(key_of(row), row)
     rows: list[EShareRow] = []
     if query.group_by:
         keys: Iterable[str] = codes if by_agency else sorted(groups.counters)

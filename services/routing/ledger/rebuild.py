@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.routing import audit
 from services.routing.ledger.feed import mark_status, settle
-from services.routing.ledger.rules import Latency, vietnam_day
+from services.routing.ledger.rules import LATENCY_BUCKETS, Latency, bucket_column, vietnam_day
 from services.routing.models import (
     Delivery,
     Exchange,
@@ -225,17 +225,23 @@ _DAILY_SQL = sa.text(
     GROUP BY agency, day
     """
 )
+_BUCKETS = [bucket_column(i) for i in range(LATENCY_BUCKETS)]
 _LATENCY_SQL = sa.text(
-    """
-    INSERT INTO ledger_latency (agency, day, kind, bucket, count)
-    SELECT sender_code, sent_day, :delivery, delivery_bucket, COUNT(*)
-    FROM ledger_deliveries WHERE delivery_bucket IS NOT NULL
-    GROUP BY sender_code, sent_day, delivery_bucket
-    UNION ALL
-    SELECT sender_code, sent_day, :registration, registration_bucket, COUNT(*)
-    FROM ledger_deliveries WHERE registration_bucket IS NOT NULL
-    GROUP BY sender_code, sent_day, registration_bucket
-    """
+    "INSERT INTO ledger_latency (agency, day, kind, {columns}) ".format(columns=", ".join(_BUCKETS))
+    + " UNION ALL ".join(
+        "SELECT sender_code, sent_day, :{kind}, {sums} FROM ledger_deliveries "
+        "WHERE {column} IS NOT NULL GROUP BY sender_code, sent_day".format(
+            kind=kind,
+            column=column,
+            sums=", ".join(
+                f"SUM(CASE WHEN {column} = {i} THEN 1 ELSE 0 END)" for i in range(LATENCY_BUCKETS)
+            ),
+        )
+        for kind, column in (
+            ("delivery", "delivery_bucket"),
+            ("registration", "registration_bucket"),
+        )
+    )
 )
 
 
@@ -250,11 +256,11 @@ _MONTHLY_SQL = """
            SUM(taken_back), SUM(due), SUM(on_time), SUM(late), SUM(open)
     FROM ledger_daily GROUP BY agency, {month}
 """
-_LATENCY_MONTHLY_SQL = """
-    INSERT INTO ledger_latency_monthly (agency, month, kind, bucket, count)
-    SELECT agency, {month}, kind, bucket, SUM(count)
-    FROM ledger_latency GROUP BY agency, {month}, kind, bucket
-"""
+_LATENCY_MONTHLY_SQL = (
+    f"INSERT INTO ledger_latency_monthly (agency, month, kind, {', '.join(_BUCKETS)}) "
+    f"SELECT agency, {{month}}, kind, {', '.join(f'SUM({b})' for b in _BUCKETS)} "
+    "FROM ledger_latency GROUP BY agency, {month}, kind"
+)
 
 
 def rebuild(db: Database, *, progress: Callable[[int], None] | None = None) -> Rebuilt:

@@ -218,8 +218,8 @@ def _ledger(w: World) -> dict[str, Any]:
         # Counter rows left at zero by the incremental feed are no figure.
         "daily": [r for r in rows(LedgerDaily, lambda r: r[:2]) if any(r[2:])],
         "monthly": [r for r in rows(LedgerMonthly, lambda r: r[:2]) if any(r[2:])],
-        "latency": [r for r in rows(LedgerLatency, lambda r: r[:4]) if r[4]],
-        "latency monthly": [r for r in rows(LedgerLatencyMonthly, lambda r: r[:4]) if r[4]],
+        "latency": [r for r in rows(LedgerLatency, lambda r: r[:3]) if any(r[3:])],
+        "latency monthly": [r for r in rows(LedgerLatencyMonthly, lambda r: r[:3]) if any(r[3:])],
     }
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-06 17:08:09.068760
+Create Date: 2026-12-06 17:35:55.827088
 
 """
 from typing import Sequence, Union
@@ -55,6 +55,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_deliveries_document'), ['document'], unique=False)
+        batch_op.create_index('ix_ledger_deliveries_open', ['recipient_code', 'due_day'], unique=False, postgresql_where=sa.text("due_state = 'open'"), sqlite_where=sa.text("due_state = 'open'"))
         batch_op.create_index('ix_ledger_deliveries_recipient_due', ['recipient_code', 'due_day'], unique=False)
         batch_op.create_index('ix_ledger_deliveries_sender_day', ['sender_code', 'sent_day'], unique=False)
 
@@ -82,17 +83,49 @@ def upgrade() -> None:
     sa.Column('agency', sa.String(length=64), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('bucket', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency', 'day', 'kind', 'bucket')
+    sa.Column('b00', sa.Integer(), nullable=False),
+    sa.Column('b01', sa.Integer(), nullable=False),
+    sa.Column('b02', sa.Integer(), nullable=False),
+    sa.Column('b03', sa.Integer(), nullable=False),
+    sa.Column('b04', sa.Integer(), nullable=False),
+    sa.Column('b05', sa.Integer(), nullable=False),
+    sa.Column('b06', sa.Integer(), nullable=False),
+    sa.Column('b07', sa.Integer(), nullable=False),
+    sa.Column('b08', sa.Integer(), nullable=False),
+    sa.Column('b09', sa.Integer(), nullable=False),
+    sa.Column('b10', sa.Integer(), nullable=False),
+    sa.Column('b11', sa.Integer(), nullable=False),
+    sa.Column('b12', sa.Integer(), nullable=False),
+    sa.Column('b13', sa.Integer(), nullable=False),
+    sa.Column('b14', sa.Integer(), nullable=False),
+    sa.Column('b15', sa.Integer(), nullable=False),
+    sa.Column('b16', sa.Integer(), nullable=False),
+    sa.Column('b17', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('agency', 'day', 'kind')
     )
     op.create_table('ledger_latency_monthly',
     sa.Column('agency', sa.String(length=64), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('bucket', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency', 'month', 'kind', 'bucket')
+    sa.Column('b00', sa.Integer(), nullable=False),
+    sa.Column('b01', sa.Integer(), nullable=False),
+    sa.Column('b02', sa.Integer(), nullable=False),
+    sa.Column('b03', sa.Integer(), nullable=False),
+    sa.Column('b04', sa.Integer(), nullable=False),
+    sa.Column('b05', sa.Integer(), nullable=False),
+    sa.Column('b06', sa.Integer(), nullable=False),
+    sa.Column('b07', sa.Integer(), nullable=False),
+    sa.Column('b08', sa.Integer(), nullable=False),
+    sa.Column('b09', sa.Integer(), nullable=False),
+    sa.Column('b10', sa.Integer(), nullable=False),
+    sa.Column('b11', sa.Integer(), nullable=False),
+    sa.Column('b12', sa.Integer(), nullable=False),
+    sa.Column('b13', sa.Integer(), nullable=False),
+    sa.Column('b14', sa.Integer(), nullable=False),
+    sa.Column('b15', sa.Integer(), nullable=False),
+    sa.Column('b16', sa.Integer(), nullable=False),
+    sa.Column('b17', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('agency', 'month', 'kind')
     )
     op.create_table('ledger_monthly',
     sa.Column('agency', sa.String(length=64), nullable=False),
@@ -129,6 +162,7 @@ def downgrade() -> None:
     with op.batch_alter_table('ledger_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_deliveries_sender_day')
         batch_op.drop_index('ix_ledger_deliveries_recipient_due')
+        batch_op.drop_index('ix_ledger_deliveries_open', postgresql_where=sa.text("due_state = 'open'"), sqlite_where=sa.text("due_state = 'open'"))
         batch_op.drop_index(batch_op.f('ix_ledger_deliveries_document'))
 
     op.drop_table('ledger_deliveries')
