@@ -29,7 +29,7 @@ from services.common.contract import Status
 from services.common.db import Database
 from services.common.internal_api import EShareQuery
 from services.common.wiring import migrate
-from services.routing.ledger import feed, queries
+from services.routing.ledger import feed, listings, queries
 from services.routing.ledger.rebuild import rebuild
 from services.routing.models import Delivery, Exchange
 from testkit.infra import postgres_databases
@@ -161,15 +161,15 @@ def _queries(db: Database, res: EShareResults) -> None:
     page = QueryTiming(
         "exchanges behind a figure: province + 15 below, one quarter, not fully electronic, "
         "first page of 100",
-        _timed(lambda: queries.exchanges(db, listing, limit=100), runs),
+        _timed(lambda: listings.exchanges(db, listing, limit=100), runs),
     )
-    page.rows = queries.exchanges(db, listing, limit=100)["total"]
+    page.rows = listings.exchanges(db, listing, limit=100)["total"]
     res.queries.append(page)
     overdue = QueryTiming(
         "overdue work: province + 15 below, one quarter, first 100",
-        _timed(lambda: queries.overdue(db, province, limit=100, now=AS_OF), runs),
+        _timed(lambda: listings.overdue(db, province, limit=100, now=AS_OF), runs),
     )
-    overdue.rows = queries.overdue(db, province, limit=100, now=AS_OF)["total"]
+    overdue.rows = listings.overdue(db, province, limit=100, now=AS_OF)["total"]
     res.queries.append(overdue)
 
 

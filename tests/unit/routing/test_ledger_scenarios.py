@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from services.common.errors import Forbidden
 from services.common.internal_api import EShareQuery
-from services.routing.ledger import queries
+from services.routing.ledger import listings, queries
 from services.routing.ledger.rebuild import rebuild
 from services.routing.models import (
     LedgerDaily,
@@ -71,7 +71,7 @@ def reasons(w: World, agency: str, *, fully_electronic: bool | None = None) -> d
         include_children=True,
         fully_electronic=fully_electronic,
     )
-    page = queries.exchanges(w.db, query, limit=100)
+    page = listings.exchanges(w.db, query, limit=100)
     return {e["document"]: [r["code"] for r in e["reasons"]] for e in page["exchanges"]}
 
 
@@ -100,7 +100,7 @@ def test_each_exchange_says_why_it_is_or_is_not_fully_electronic(built: World) -
         "E6",
         "E10",
     ]
-    page = queries.exchanges(
+    page = listings.exchanges(
         built.db,
         EShareQuery(PROV_A, PROV_A, *Q2, include_children=True, fully_electronic=False),
         limit=2,
@@ -117,7 +117,7 @@ def test_the_pages_of_the_listing_follow_each_other(built: World) -> None:
     seen: list[str] = []
     after = None
     while True:
-        page = queries.exchanges(built.db, query, limit=3, after=after)
+        page = listings.exchanges(built.db, query, limit=3, after=after)
         seen += [e["document"] for e in page["exchanges"]]
         after = page["next"]
         if after is None:
