@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import attack, eshare, routing_report, signing_report
+from bench import attack, edxml, eshare, routing_report, signing_report
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -20,6 +20,7 @@ PARTS = (
     "signing",
     "routing",
     "attack",
+    "edxml",
     "eshare",
 )  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
@@ -47,6 +48,7 @@ class Results:
     signing: SigningResults | None = None
     routing: RoutingResults | None = None
     attack: attack.AttackResults | None = None
+    edxml: edxml.EdxmlResults | None = None
     eshare: eshare.EShareResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
@@ -225,7 +227,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing|attack|eshare` measures one part and keeps the "
+        "`--only delivery|signing|routing|attack|edxml|eshare` measures one part and keeps the "
         "others' sections.",
         "",
         *(f"{note}\n" for note in notes),
@@ -244,6 +246,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
                 "signing": _signing,
                 "routing": _routing,
                 "attack": _attack,
+                "edxml": _edxml,
                 "eshare": _eshare,
             }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
@@ -274,8 +277,14 @@ def _attack(res: Results) -> list[str]:
 
 def _eshare(res: Results) -> list[str]:
     if res.eshare is None:
-        return [f"## 7. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
+        return [f"## 8. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
     return eshare.section(res.eshare)
+
+
+def _edxml(res: Results) -> list[str]:
+    if res.edxml is None:
+        return [f"## 7. {edxml.TITLE}", "", "Not measured: see Failures.", ""]
+    return edxml.section(res.edxml)
 
 
 def terminal_summary(res: Results) -> str:
@@ -312,5 +321,10 @@ def terminal_summary(res: Results) -> str:
         out.extend(attack.summary(res.attack))
     if res.eshare:
         out.extend(eshare.summary(res.eshare))
+    if res.edxml:
+        out.append(
+            f"  edXML CPU vs multipart JSON: {res.edxml.ratio:.2f}× "
+            f"({res.edxml.wrapped_ratio:.2f}× with 76-character base64 lines)"
+        )
     out.extend(f"  FAILED: {f}" for f in res.failures)
     return "\n".join(out)

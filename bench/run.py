@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import scenarios
 from bench.attack import run_attack
+from bench.edxml import run_edxml
 from bench.environment import (
     RECIPIENTS,
     BenchStack,
@@ -57,7 +58,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="measure one part only: delivery (the stack: throughput, latency, large upload), "
         "signing (issue 3 targets, no server needed) or routing (issue 4: raw broker vs. "
         "our deliveries, latency under load, 1/2/4 routing processes) or attack (issue 10: "
-        "ordinary documents beside bombs and slow uploads) or eshare (issue 13: the "
+        "ordinary documents beside bombs and slow uploads) or edxml (issue 14: the CPU of an "
+        "edXML package against multipart JSON, no server needed) or eshare (issue 13: the "
         "exchange ledger at scale on PostgreSQL); the other parts' "
         "sections are kept from the existing output file",
     )
@@ -76,6 +78,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--routing-rate-seconds", type=float, default=15.0)
     p.add_argument("--routing-scale-docs", type=int, default=1500, help="backlog per scale run")
     p.add_argument("--routing-processes", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--edxml-rounds", type=int, default=5, help="rounds of the edXML part")
+    p.add_argument("--edxml-docs", type=int, default=20, help="documents of each kind a round")
     p.add_argument("--attack-rate", type=float, default=20.0, help="ordinary documents/s")
     p.add_argument("--attack-seconds", type=float, default=20.0)
     p.add_argument(
@@ -249,6 +253,19 @@ def _measure_eshare(args: argparse.Namespace, res: Results) -> None:
     res.failures.extend(res.eshare.failures)
 
 
+def _measure_edxml(args: argparse.Namespace, res: Results, work: Path) -> None:
+    print("… edXML packages against multipart JSON (CPU, in process)", flush=True)
+    try:
+        res.edxml = run_edxml(
+            work / "edxml", SOURCE_PDF, rounds=args.edxml_rounds, per_round=args.edxml_docs
+        )
+    except Exception as e:
+        traceback.print_exc()
+        res.failures.append(f"edxml: {type(e).__name__}: {e}")
+        return
+    res.failures.extend(res.edxml.failures)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     parts = (args.only,) if args.only else PARTS
@@ -285,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         _measure_routing(args, res, work)
     if "attack" in parts:
         _measure_attack(args, res, work)
+    if "edxml" in parts:
+        _measure_edxml(args, res, work)
     if "eshare" in parts:
         _measure_eshare(args, res)
     res.finished = datetime.now(UTC).astimezone().isoformat(timespec="seconds")

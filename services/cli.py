@@ -61,13 +61,28 @@ def _routing() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
     return RoutingSettings.from_env(), create_app
 
 
-# Each service is imported only when it is used.
-SERVICES: dict[str, ServiceLoader] = {"ingest": _ingest, "signing": _signing, "routing": _routing}
+def _web() -> tuple[ServiceSettings, Callable[[Any], Flask]]:
+    from services.web.app import create_app
+    from services.web.settings import WebSettings
+
+    return WebSettings.from_env(), create_app
+
+
+# Each service is imported only when it is used. The web app is first: `up` prints its
+# URL first, as people open it.
+SERVICES: dict[str, ServiceLoader] = {
+    "web": _web,
+    "ingest": _ingest,
+    "signing": _signing,
+    "routing": _routing,
+}
+#: The services with a queue on the bus (the web app talks HTTP only).
+BUS_SERVICES = ("ingest", "signing", "routing")
 
 
 def service_queues() -> list[Queue]:
     """Every service's events queue, bound from its own handler map."""
-    queues = [import_module(f"services.{name}.consumers").EVENTS_QUEUE for name in SERVICES]
+    queues = [import_module(f"services.{name}.consumers").EVENTS_QUEUE for name in BUS_SERVICES]
     assert all(isinstance(q, Queue) for q in queues)
     return queues
 
@@ -120,12 +135,14 @@ def serve(service: str, workers_only: bool) -> None:
 
 @main.command()
 def up() -> None:
-    """Run all three services in this process (the embedded shape)."""
-    services = [build_service(name) for name in ("ingest", "signing", "routing")]
+    """Run all four services in this process (the embedded shape); the web app first."""
+    services = [build_service(name) for name in SERVICES]
     declare_bus(load_common(Env()))
     runner = Runner(services)
     for service in services:
-        click.echo(f"  {service.name:8} {service.url}")
+        click.echo(
+            f"  {service.name:8} {service.url}" + ("  ← open this" if service.name == "web" else "")
+        )
     click.echo("Press Ctrl-C to stop.")
     runner.run_forever()
 
@@ -206,6 +223,7 @@ def _register_service_commands() -> None:
     from services.signing.pki.cli import register as register_pki
     from services.signing.trust_cli import register as register_trust
     from services.signing.verification.cli import register as register_verify
+    from services.web.cli import register as register_web
 
     register_ingest(main)
     register_routing(main)
@@ -213,6 +231,7 @@ def _register_service_commands() -> None:
     register_pki(main)
     register_trust(main)
     register_verify(main)
+    register_web(main)
 
 
 _register_service_commands()

@@ -26,17 +26,23 @@ def lienthong_command() -> list[str]:
 
 
 class Stack:
-    """Environment, CLI and processes of one deployment of the three services."""
+    """Environment, CLI and processes of one deployment of the services."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.ports = {"ingest": free_port(), "signing": free_port(), "routing": free_port()}
+        self.ports = {
+            "ingest": free_port(),
+            "signing": free_port(),
+            "routing": free_port(),
+            "web": free_port(),
+        }
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")},
             "LIENTHONG_DATA_DIR": str(data_dir),
             "LIENTHONG_INGEST_PORT": str(self.ports["ingest"]),
             "LIENTHONG_SIGNING_PORT": str(self.ports["signing"]),
             "LIENTHONG_ROUTING_PORT": str(self.ports["routing"]),
+            "LIENTHONG_WEB_PORT": str(self.ports["web"]),
             **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
@@ -12,8 +13,10 @@ from services.common.internal_api import StatusReport
 from services.common.web import json_body, page_limit, parse_json, whole_number
 from services.common.wiring import current
 from services.ingest import queries
+from services.ingest.agencies import list_agencies
 from services.ingest.caller import authenticate, calling_agency
 from services.ingest.context import IngestContext
+from services.ingest.edxml.api import content_disposition
 from services.ingest.openapi import OPENAPI
 from services.ingest.projections import settle_reported_status
 from services.ingest.submission import Submission, submit_document
@@ -106,11 +109,18 @@ def get_content(doc_id: str) -> Response:
     sha256, size, chunks = queries.document_content(
         ctx.db, ctx.store, calling_agency(), doc_id, version=version
     )
-    response = Response(stream_with_context(chunks), mimetype="application/pdf")
+    media_type, name = queries.content_kind(ctx.db, calling_agency(), doc_id)
+    if version is not None and version > 1:  # a signed version is always a PDF
+        media_type, name = "application/pdf", f"{doc_id}.pdf"
+    response = Response(stream_with_context(chunks), mimetype=media_type)
     response.headers["Content-Length"] = str(size)
     response.headers["ETag"] = f'"{sha256}"'
     response.headers["Digest"] = f"sha-256={sha256}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{doc_id}.pdf"'
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{doc_id}.pdf"'
+        if media_type == "application/pdf"
+        else content_disposition(name)
+    )
     return response
 
 
@@ -126,8 +136,44 @@ def get_inbox() -> Response:
         limit=limit,
         status=status,
         include_taken_back=everything,
+        filters=_inbox_filter(),
     )
     return jsonify({"agency": calling_agency(), "items": items})
+
+
+def _moment(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError as e:
+        raise BadRequest(f"{name} must be an ISO 8601 date or moment") from e
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _inbox_filter() -> queries.InboxFilter | None:
+    """?from=CODE&since=&until=&overdue=1&q=words (all optional)."""
+    args = request.args
+    words = (args.get("q") or "").strip()[:200] or None
+    found = queries.InboxFilter(
+        sender=(args.get("from") or "").strip() or None,
+        since=_moment("since"),
+        until=_moment("until"),
+        overdue_at=datetime.now(UTC) if args.get("overdue") in ("1", "true") else None,
+        words=words,
+    )
+    return None if found == queries.InboxFilter() else found
+
+
+@api.get("/v1/agencies")
+def get_agencies() -> Response:
+    """The registry: every agency's code, name and parent (recipients are chosen here)."""
+    items = [
+        {"code": a.code, "name": a.name, "parent": a.parent_code}
+        for a in list_agencies(current(IngestContext).db)
+    ]
+    return jsonify({"items": items})
 
 
 @api.post("/v1/deliveries/<delivery_id>/status")

@@ -16,6 +16,7 @@ from services.ingest.agencies import (
     revoke_api_key_ids,
     revoke_api_keys,
 )
+from services.ingest.edxml.policy import require_signed_packages
 from services.ingest.settings import IngestSettings
 from services.ingest.webhooks import store as webhook_store
 from services.ingest.webhooks.http import guard_for
@@ -62,6 +63,20 @@ def agencies_list() -> None:
         flag = "  (non-standard code)" if a.nonstandard_code else ""
         parent = f"  parent {a.parent_code}" if a.parent_code else ""
         click.echo(f"{a.code}\t{a.name}{parent}{flag}")
+
+
+@agencies.command("signed-packages")
+@click.argument("code")
+@click.option(
+    "--require/--allow-unsigned",
+    default=True,
+    help="Refuse edXML packages without a valid XML-DSig signature (or accept them).",
+)
+def agencies_signed_packages(code: str, require: bool) -> None:
+    """Set whether an agency's edXML packages must be validly signed."""
+    required = require_signed_packages(_db(), code, require)
+    state = "must be validly signed" if required else "may be unsigned"
+    click.echo(f"{code}: edXML packages {state}", err=True)
 
 
 @agencies.command("webhook")

@@ -9,6 +9,7 @@ from pathlib import Path
 from services.common.db import Database
 from services.common.storage import ObjectStore
 from services.ingest.apikeys import ApiKeys
+from services.ingest.edxml.signatures import XmlSignatures
 from services.ingest.ports import RoutingPort
 from services.ingest.registry import KnownAgencies
 from services.ingest.settings import IngestSettings
@@ -27,3 +28,4 @@ class IngestContext:
     webhook_box: SecretBox
     webhooks: WebhookWorker  # sends the pushes the projections queue, after they commit
     spool_dir: Path  # uploads are written here while they are hashed and checked
+    xml_signatures: XmlSignatures  # the signing service's XML-DSig API (edXML packages)

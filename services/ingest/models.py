@@ -28,6 +28,8 @@ class Agency(Base):
     parent_code: Mapped[str | None] = mapped_column(sa.ForeignKey("agencies.code"))
     nonstandard_code: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The agency's edXML packages must carry a valid XML-DSig signature.
+    require_signed_packages: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class ApiKey(Base):
@@ -62,6 +64,33 @@ class Document(Base):
     # edXML BussinessDocType 2 (update) or 3 (replace) of an earlier document.
     business_doc_type: Mapped[int] = mapped_column(default=0, server_default="0")
     supersedes: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    # What sha256 holds when it is not a PDF (an edXML package without one), its name.
+    content_type: Mapped[str | None] = mapped_column(sa.String(200))
+    content_name: Mapped[str | None] = mapped_column(sa.String(500))
+    # How it arrived (None: the JSON API; "edxml": a package) and, for a package, its
+    # XML-DSig verdict and signer.
+    source: Mapped[str | None] = mapped_column(sa.String(10))
+    package_signature: Mapped[dict[str, object] | None] = mapped_column(sa.JSON)
+
+
+class DocumentAttachment(Base):
+    """The files of a document that arrived as an edXML package, in the package's order;
+    the one ``documents.sha256`` names is ``main``."""
+
+    __tablename__ = "document_attachments"
+    __table_args__ = (sa.UniqueConstraint("document", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    document: Mapped[str] = mapped_column(sa.ForeignKey("documents.id"), index=True)
+    position: Mapped[int]  # 1, 2, ...
+    name: Mapped[str] = mapped_column(sa.String(500))
+    content_type: Mapped[str] = mapped_column(sa.String(200))
+    content_id: Mapped[str] = mapped_column(sa.String(300), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    archive: Mapped[str | None] = mapped_column(sa.String(500))  # the zip it came out of
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    main: Mapped[bool] = mapped_column(default=False)
 
 
 class Delivery(Base):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import NotRequired, TypedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,7 +15,7 @@ from services.common.contract import Status
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
 from services.common.storage import ObjectStore
-from services.ingest.models import Delivery, Document, DocumentVersion
+from services.ingest.models import Delivery, Document, DocumentAttachment, DocumentVersion
 from services.ingest.times import iso
 
 
@@ -23,6 +25,16 @@ class DeliveryView(TypedDict):
     status: str | None
     status_at: str | None
     arrived_at: str | None
+
+
+class AttachmentView(TypedDict):
+    position: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    main: bool
+    archive: str | None
 
 
 class VersionView(TypedDict):
@@ -49,6 +61,11 @@ DocumentView = TypedDict(
         "verification": dict[str, object] | None,
         "versions": list[VersionView],
         "deliveries": list[DeliveryView],
+        # A document that arrived as an edXML package: its files (GET .../attachments/{n})
+        # and the package's XML-DSig verdict; empty and None for the JSON API's.
+        "content_type": str,
+        "attachments": list[AttachmentView],
+        "package_signature": dict[str, object] | None,
     },
 )
 
@@ -139,7 +156,33 @@ def read_document(db: Database, agency: str, doc_id: str) -> DocumentView:
             "verification": doc.verification,
             "versions": [received, *(_version_view(v) for v in versions)],
             "deliveries": [_delivery_view(rows.get(code), code) for code in visible],
+            "content_type": doc.content_type or "application/pdf",
+            "attachments": [
+                {
+                    "position": a.position,
+                    "name": a.name,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "main": a.main,
+                    "archive": a.archive,
+                }
+                for a in session.scalars(
+                    sa.select(DocumentAttachment)
+                    .where(DocumentAttachment.document == doc.id)
+                    .order_by(DocumentAttachment.position)
+                )
+            ],
+            "package_signature": doc.package_signature,
         }
+
+
+def content_kind(db: Database, agency: str, doc_id: str) -> tuple[str, str]:
+    """The media type and file name of a document's content as received (a PDF, unless
+    an edXML package brought none)."""
+    with db.reading() as session:
+        doc = _readable_document(session, agency, doc_id)
+    return doc.content_type or "application/pdf", doc.content_name or f"{doc_id}.pdf"
 
 
 def document_content(
@@ -161,6 +204,35 @@ def document_content(
     return sha256, size, store.iter_bytes(sha256)
 
 
+@dataclass(frozen=True)
+class InboxFilter:
+    sender: str | None = None
+    since: datetime | None = None  # arrived at or after
+    until: datetime | None = None  # arrived before
+    overdue_at: datetime | None = None  # overdue at this moment and not completed
+    words: str | None = None  # in the subject or the DocumentId (number/notation)
+
+    def apply(self, query: Any) -> Any:
+        if self.sender:
+            query = query.where(Document.sender_code == self.sender)
+        if self.since is not None:
+            query = query.where(Delivery.arrived_at >= self.since)
+        if self.until is not None:
+            query = query.where(Delivery.arrived_at < self.until)
+        if self.overdue_at is not None:
+            query = query.where(
+                Delivery.overdue_at.is_not(None),
+                Delivery.overdue_at <= self.overdue_at,
+                sa.or_(Delivery.status.is_(None), Delivery.status.not_in(("02", "06", "15"))),
+            )
+        if self.words:
+            like = f"%{self.words}%"
+            query = query.where(
+                sa.or_(Document.subject.ilike(like), Document.document_id.ilike(like))
+            )
+        return query
+
+
 def inbox(
     db: Database,
     agency: str,
@@ -168,9 +240,11 @@ def inbox(
     limit: int,
     status: str | None,
     include_taken_back: bool = False,
+    filters: InboxFilter | None = None,
 ) -> list[InboxItem]:
     """Incoming deliveries, newest first. A document whose recall or replacement the
-    agency accepted (15) leaves the active inbox unless asked for."""
+    agency accepted (15) leaves the active inbox unless asked for. ``filters`` narrows
+    by sender, arrival period, overdue and words of the subject or number."""
     newer = sa.orm.aliased(Document)
     with db.reading() as session:
         query = (
@@ -180,6 +254,8 @@ def inbox(
             .order_by(Delivery.arrived_at.desc(), Delivery.delivery_id)
             .limit(limit)
         )
+        if filters is not None:
+            query = filters.apply(query)
         if status:
             query = query.where(Delivery.status == status)
         elif not include_taken_back:

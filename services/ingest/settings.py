@@ -32,6 +32,21 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class EdxmlSettings:
+    """Limits on an edXML package (``POST /v1/edxml``); 0 for a byte limit means derived
+    from the upload limit (see :meth:`IngestSettings.from_env`)."""
+
+    max_package_bytes: int = 140 * 1024 * 1024  # the whole package as posted
+    max_attachment_bytes: int = 100 * 1024 * 1024  # one attachment, decoded (or unzipped)
+    max_attachments: int = 50  # attachments in one package, zip members included
+    max_zip_members: int = 100  # entries one zipped attachment may list
+    max_zip_ratio: int = 200  # decoded size / compressed size of one zip member
+    max_elements: int = 20_000  # elements in one package
+    max_depth: int = 64  # elements nested inside each other
+    max_text_chars: int = 65_536  # the text of one element (attachments aside)
+
+
+@dataclass(frozen=True)
 class IngestSettings:
     common: CommonSettings
     database_url: str
@@ -44,6 +59,7 @@ class IngestSettings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     # How long a checked API key is remembered (0: look every key up on every request).
     api_key_cache_seconds: float = 10.0
+    edxml: EdxmlSettings = field(default_factory=EdxmlSettings)
 
     @property
     def max_request_bytes(self) -> int:
@@ -64,7 +80,25 @@ class IngestSettings:
             max_pdf_pages=env.integer("MAX_PDF_PAGES", 10_000, minimum=1, maximum=2**31 - 1),
             webhook=_webhook(env, common, embedded=url.startswith("sqlite")),
             api_key_cache_seconds=_seconds(env, "API_KEY_CACHE_SECONDS", 10.0, 0.0, 300),
+            edxml=_edxml(env),
         )
+
+
+def _edxml(env: Env) -> EdxmlSettings:
+    upload = env.integer("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024)
+    metadata = env.integer("MAX_METADATA_BYTES", 500_000, minimum=1024)
+    # base64 makes 3 bytes 4 characters; the XML around them is at most the metadata.
+    package = upload * 4 // 3 + metadata + MULTIPART_FRAMING
+    return EdxmlSettings(
+        max_package_bytes=env.integer("EDXML_MAX_PACKAGE_BYTES", package, minimum=4096),
+        max_attachment_bytes=env.integer("EDXML_MAX_ATTACHMENT_BYTES", upload, minimum=1024),
+        max_attachments=env.integer("EDXML_MAX_ATTACHMENTS", 50, minimum=1, maximum=1000),
+        max_zip_members=env.integer("EDXML_MAX_ZIP_MEMBERS", 100, minimum=1, maximum=10_000),
+        max_zip_ratio=env.integer("EDXML_MAX_ZIP_RATIO", 200, minimum=2),
+        max_elements=env.integer("EDXML_MAX_ELEMENTS", 20_000, minimum=100),
+        max_depth=env.integer("EDXML_MAX_DEPTH", 64, minimum=16, maximum=1000),
+        max_text_chars=env.integer("EDXML_MAX_TEXT_CHARS", 65_536, minimum=1024),
+    )
 
 
 def _webhook(env: Env, common: CommonSettings, *, embedded: bool) -> WebhookSettings:

@@ -14,6 +14,7 @@ from services.signing import consumers
 from services.signing.api import MAX_VERIFY_BYTES, api
 from services.signing.arrival import ArrivalVerification
 from services.signing.context import SigningContext
+from services.signing.files_api import files_api
 from services.signing.keysource import PkiKeySource
 from services.signing.models import BUS
 from services.signing.pades import PadesEngine
@@ -25,6 +26,7 @@ from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
 from services.signing.signing_service import SigningService
 from services.signing.verifier import LazyVerifier, PdfVerifier, long_term_validation
+from services.signing.xml_api import xml_api
 
 
 def signing_context(
@@ -89,6 +91,8 @@ def create_app(settings: SigningSettings) -> Flask:
     app.register_blueprint(health_blueprint({"database": db.ping, "storage": context.store.check}))
     app.register_blueprint(pki_blueprint)
     app.register_blueprint(api)
+    app.register_blueprint(xml_api)
+    app.register_blueprint(files_api)
     # Bodies are refused from their headers, before waitress reads them: the API takes
     # the service token and at most a PDF to verify; the PKI's OCSP responder and
     # time-stamp authority take small requests from anyone (the TSA's own access rule

@@ -137,9 +137,25 @@ class ArrivalVerification:
         """The verification report and whether the document is a scan."""
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self.spool_dir, suffix=".pdf") as tmp:
+            head, size = b"", 0
             for chunk in self.store.iter_bytes(sha256):
+                if len(head) < 1024:
+                    head += chunk[: 1024 - len(head)]
+                size += len(chunk)
                 tmp.write(chunk)
             tmp.flush()
+            if b"%PDF-" not in head:
+                # An edXML package may carry no PDF at all (a .doc, a .txt): such a
+                # document travels like any other and counts as unsigned; whether it
+                # is a scan (an image file?) is not told.
+                report = VerificationReport(
+                    Verdict.UNSIGNED,
+                    reasons=("the document is not a PDF: it carries no PDF signature",),
+                    file_size=size,
+                    sha256=sha256,
+                    verified_at=datetime.now(UTC).isoformat(),
+                )
+                return report, None
             # A document's verdict is kept for good: when every PDF worker stays busy
             # (each wait is bounded by the queue setting) wait again rather than record
             # "busy" as its verdict; after that the consumer's own retry takes over.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from services.common.errors import SettingsError
 from services.common.settings import PREFIX, CommonSettings, Env, database_url, load_common
+from services.signing.algorithm_policy import AlgorithmPolicy, AlgorithmPolicyError
 
 DEFAULT_PKCS11_LIB = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -62,6 +63,9 @@ class SigningSettings:
     # service token or one of tsa_tokens, bearer tokens the operator hands to agencies).
     tsa_access: str = "token"
     tsa_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # Accepted digests and key sizes, with sunset dates (LIENTHONG_ALGORITHM_POLICY, a
+    # JSON file; see services/signing/verification/algorithms.py and README).
+    algorithm_policy: AlgorithmPolicy = field(default_factory=AlgorithmPolicy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SigningSettings:
@@ -87,7 +91,18 @@ class SigningSettings:
             pdf=_pdf_limits(env),
             tsa_access=_tsa_access(env),
             tsa_tokens=_tsa_tokens(env),
+            algorithm_policy=algorithm_policy(env),
         )
+
+
+def algorithm_policy(env: Env) -> AlgorithmPolicy:
+    raw = env.raw("ALGORITHM_POLICY")
+    if raw is None:
+        return AlgorithmPolicy()
+    try:
+        return AlgorithmPolicy.from_file(Path(raw))
+    except AlgorithmPolicyError as e:
+        raise SettingsError(f"{PREFIX}ALGORITHM_POLICY: {e}") from e
 
 
 def _seconds(env: Env, name: str, default: float, maximum: float) -> float:

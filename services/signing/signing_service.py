@@ -20,7 +20,7 @@ from services.common.db import Database
 from services.common.errors import NotFound, ValidationFailed
 from services.common.storage import ObjectStore, spool
 from services.signing import drawings
-from services.signing.appearance import Box, Profile
+from services.signing.appearance import Box, Placement, Profile
 from services.signing.images import check_png, png_size_mm
 from services.signing.models import BUS, AppearanceImage, DocumentVersion, KnownDocument
 from services.signing.pades import Level, PadesEngine, SignatureRequest, VisibleSignature
@@ -223,6 +223,19 @@ class SigningService:
                 explicit,
             )
         return VisibleSignature(look.placement, look.drawing), len(widgets)
+
+    def placement(self, source: Path, options: SignOptions) -> tuple[Placement, list[float]]:
+        """Where ``options`` would put the signature on ``source``, and that page's
+        visible box [x1, y1, x2, y2] in points: what a person sees, and may move, before signing."""
+        personal = options.profile is Profile.PERSONAL
+        _signer, identity = self.keys.signer(
+            options.agency,
+            "personal" if personal else "organization",
+            options.person if personal else None,
+        )
+        visible, _count = self._visible(source, options, identity, _now())
+        page = self.pdf.page(source, visible.placement.page)
+        return visible.placement, [page.box.x1, page.box.y1, page.box.x2, page.box.y2]
 
     def sign_file(self, source: Path, output: IO[bytes], options: SignOptions) -> SignedFile:
         personal = options.profile is Profile.PERSONAL

@@ -83,13 +83,19 @@ class LazyVerifier:
             fetch = self.settings.verify_allow_fetching
             limits = self.settings.pdf
             self._verifier = (
-                ProcessVerifier(roots, pool=self.pool, allow_fetching=fetch)
+                ProcessVerifier(
+                    roots,
+                    pool=self.pool,
+                    allow_fetching=fetch,
+                    algorithm_policy=self.settings.algorithm_policy,
+                )
                 if self.pool is not None
                 else Verifier(
                     roots,
                     allow_fetching=fetch,
                     max_revisions=limits.max_revisions,
                     max_objects=limits.max_objects,
+                    algorithm_policy=self.settings.algorithm_policy,
                 )
             )
             self._anchors = anchors

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from services.signing.algorithm_policy import AlgorithmPolicy, AlgorithmPolicyError
 from services.signing.verification.engine import DEFAULT_TIMEOUT, Verifier
 from services.signing.verification.htmlreport import VERDICT_LABELS, render_html
 from services.signing.verification.model import SignatureReport, VerificationReport
@@ -27,6 +28,14 @@ def _default_roots() -> list[object]:
     from services.signing.settings import SigningSettings
 
     return list(configured_trust_roots(SigningSettings.from_env()))
+
+
+def _configured_policy() -> AlgorithmPolicy:
+    """LIENTHONG_ALGORITHM_POLICY when set, else the defaults."""
+    from services.common.settings import Env
+    from services.signing.settings import algorithm_policy
+
+    return algorithm_policy(Env())
 
 
 @click.command("verify")
@@ -64,6 +73,13 @@ def _default_roots() -> list[object]:
     show_default=True,
     help="Seconds before the analysis is abandoned (verdict: unreadable).",
 )
+@click.option(
+    "--algorithm-policy",
+    "algorithm_policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Accepted algorithms with sunset dates (JSON); default: LIENTHONG_ALGORITHM_POLICY.",
+)
 def verify(
     file: Path,
     trust: tuple[Path, ...],
@@ -73,6 +89,7 @@ def verify(
     no_fetch: bool,
     at: str | None,
     timeout: float,
+    algorithm_policy: Path | None,
 ) -> None:
     """Verify every signature field of FILE and print a verdict.
 
@@ -99,7 +116,17 @@ def verify(
             raise click.BadParameter(str(e), param_hint="--at") from e
         if now.tzinfo is None:
             raise click.BadParameter("give a UTC offset, e.g. +07:00", param_hint="--at")
-    verifier = Verifier(roots, allow_fetching=not no_fetch, timeout=timeout)
+    try:
+        policy = (
+            AlgorithmPolicy.from_file(algorithm_policy)
+            if algorithm_policy is not None
+            else _configured_policy()
+        )
+    except AlgorithmPolicyError as e:
+        raise click.BadParameter(str(e), param_hint="--algorithm-policy") from e
+    verifier = Verifier(
+        roots, allow_fetching=not no_fetch, timeout=timeout, algorithm_policy=policy
+    )
     report = verifier.verify(file, now=now)
     if html_out is not None:
         html_out.write_text(render_html(report), encoding="utf-8")
@@ -113,6 +140,8 @@ def verify(
 def summary(report: VerificationReport) -> str:
     vi, en = VERDICT_LABELS[report.verdict]
     lines = [f"{report.verdict.upper()}: {vi} ({en}) — {report.file_name or ''}"]
+    if report.indication is not None:
+        lines.append(f"ETSI: {_etsi(report.indication, report.sub_indication)}")
     for s in (*report.signatures, *report.document_timestamps):
         lines.append(_signature_line(s))
     if report.reasons:
@@ -124,8 +153,14 @@ def summary(report: VerificationReport) -> str:
     return "\n".join(lines)
 
 
+def _etsi(indication: str, sub: str | None) -> str:
+    return f"{indication}/{sub}" if sub else indication
+
+
 def _signature_line(s: SignatureReport) -> str:
     parts = [f"  [{s.verdict}] {s.field_name} ({s.kind})"]
+    if s.indication is not None:
+        parts.append(_etsi(s.indication, s.sub_indication))
     if s.signer is not None:
         parts.append(f"signer: {s.signer.subject} #{s.signer.serial}")
     if s.signing_time:

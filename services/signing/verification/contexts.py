@@ -14,13 +14,15 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from asn1crypto import x509
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffPolicy
+from pyhanko.sign.diff_analysis import DiffPolicy
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.registry import CertificateRegistry, SimpleTrustManager
 
+from services.signing.algorithm_policy import AlgorithmPolicy
 from services.signing.verification import revocation
+from services.signing.verification.changes import benign_diff_policy
 from services.signing.verification.model import RevocationInfo
 from services.signing.verification.state import _Doc
 from services.signing.verification.trust import CertSource, load_all
@@ -44,6 +46,7 @@ class Contexts:
         trust_claimed_signing_time: bool = True,
         fetch_timeout: float = 10.0,
         diff_policy: DiffPolicy | None = None,
+        algorithm_policy: AlgorithmPolicy | None = None,
     ) -> None:
         if revocation_mode not in REVOCATION_MODES:
             raise ValueError(f"unknown revocation mode {revocation_mode!r}")
@@ -52,7 +55,8 @@ class Contexts:
         self.allow_fetching = allow_fetching
         self.revocation_mode = revocation_mode
         self.trust_claimed_signing_time = trust_claimed_signing_time
-        self.diff_policy: DiffPolicy = diff_policy or DEFAULT_DIFF_POLICY
+        self.diff_policy: DiffPolicy = diff_policy or benign_diff_policy()
+        self.algorithm_policy = algorithm_policy or AlgorithmPolicy()
         self.key_usage = KeyUsageConstraints(
             key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False
         )
@@ -69,8 +73,16 @@ class Contexts:
             )
 
     def validation_context(
-        self, doc: _Doc, moment: datetime | None, *, revinfo: bool = True
+        self,
+        doc: _Doc,
+        moment: datetime | None,
+        *,
+        revinfo: bool = True,
+        proven: datetime | None = None,
     ) -> ValidationContext:
+        """A validation context at ``moment`` (``None``: the live clock). Algorithms are
+        judged at ``proven``, a time proven by a trusted time-stamp, or else at the
+        verification time (see :mod:`.algorithms`)."""
         registry = CertificateRegistry.build(itertools.chain(self.other_certs, doc.pool.certs))
         return ValidationContext(
             trust_manager=self._trust_manager,
@@ -83,6 +95,7 @@ class Contexts:
             fetcher_backend=self._fetcher_backend,
             revocation_mode=self.revocation_mode,
             retroactive_revinfo=True,
+            algorithm_usage_policy=self.algorithm_policy.at(proven or doc.now),
         )
 
     def absorb(self, doc: _Doc, vc: ValidationContext) -> None:

@@ -14,7 +14,13 @@ from services.signing.verification import policy, revocation, structure
 from services.signing.verification.contexts import Contexts
 from services.signing.verification.fields import FieldChecker, empty_report, unvalidated_report
 from services.signing.verification.findings import _iso, _msg
-from services.signing.verification.model import FieldKind, SignatureReport, VerificationReport
+from services.signing.verification.model import (
+    FieldKind,
+    Indication,
+    SignatureReport,
+    SubIndication,
+    VerificationReport,
+)
 from services.signing.verification.signatures import SignatureChecker
 from services.signing.verification.state import _Doc, _Judged, _Prepared
 from services.signing.verification.structure import FieldEntry
@@ -69,6 +75,8 @@ class DocumentChecker:
             return VerificationReport(
                 verdict=verdict,
                 reasons=tuple(doc_indeterminate),
+                indication=Indication.INDETERMINATE if doc_indeterminate else None,
+                sub_indication=SubIndication.SIGNED_DATA_NOT_FOUND if doc_indeterminate else None,
                 notes=tuple(notes),
                 revisions=revisions,
                 encrypted=s.encrypted,
@@ -136,11 +144,14 @@ class DocumentChecker:
             verdict = Verdict.INDETERMINATE
         else:
             verdict = Verdict.VALID
+        indication, sub = _deciding(verdict, all_reports, doc_invalid, doc_indeterminate)
         if all(r.kind == FieldKind.DOCUMENT_TIMESTAMP for r in all_reports):
             notes.append("the document carries document time-stamps only, no signature")
         return VerificationReport(
             verdict=verdict,
             reasons=tuple(doc_invalid + doc_indeterminate + reasons),
+            indication=indication,
+            sub_indication=sub,
             notes=tuple(notes),
             revisions=revisions,
             encrypted=s.encrypted,
@@ -155,7 +166,8 @@ class DocumentChecker:
         try:
             return self.fields.prepare(doc, f)
         except Exception as e:
-            j = _Judged(reasons_indeterminate=[f"the signature could not be checked: {_msg(e)}"])
+            j = _Judged()
+            j.indeterminate(SubIndication.GENERIC, f"the signature could not be checked: {_msg(e)}")
             return _Prepared(f, FieldKind.UNKNOWN, None, j, None)
 
     def _tail_problem(self, doc: _Doc) -> str | None:
@@ -168,16 +180,33 @@ class DocumentChecker:
             return f"the end of the file could not be checked ({_msg(e)})"
 
 
+def _deciding(
+    verdict: Verdict,
+    reports: list[SignatureReport],
+    doc_invalid: list[str],
+    doc_indeterminate: list[str],
+) -> tuple[Indication, SubIndication | None]:
+    """The document's ETSI indication: that of the first signature or time-stamp whose
+    verdict is the document's, or of a finding about the file as a whole."""
+    for r in reports:
+        if r.verdict == verdict and r.indication is not None:
+            return r.indication, r.sub_indication
+    if doc_invalid:  # the file was changed outside any revision a signature covers
+        return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
+    if doc_indeterminate:
+        return Indication.INDETERMINATE, SubIndication.GENERIC
+    return Indication.TOTAL_PASSED, None
+
+
 def _failed_report(p: _Prepared, e: Exception) -> SignatureReport:
     """A field whose check stopped on an unexpected error: what was found so far, and
     the error in words, never a traceback. Not valid, and not invalid for that alone."""
     j = p.judged
-    j.reasons_indeterminate.append(f"the signature could not be checked: {_msg(e)}")
+    j.indeterminate(SubIndication.GENERIC, f"the signature could not be checked: {_msg(e)}")
     return SignatureReport(
         field_name=p.field.name,
         kind=p.kind,
-        verdict=j.verdict(),
-        reasons=j.reasons(),
+        **j.outcome(),
         notes=tuple(j.notes),
         sub_filter=p.sub_filter,
     )

@@ -64,6 +64,7 @@ from pyhanko.pdf_utils.misc import PdfStrictReadError
 from pyhanko.sign.diff_analysis import DiffPolicy
 
 from services.common.contract import Verdict
+from services.signing.algorithm_policy import AlgorithmPolicy
 from services.signing.errors import PdfOverBudget
 from services.signing.pdfbudget import check_structure
 from services.signing.verification import fastparse, structure
@@ -105,6 +106,8 @@ class Verifier:
         ``indeterminate`` without further analysis, whose cost grows faster than the
         number of revisions (``None``: no limit).
     :param max_objects: the same for cross-reference entries over all revisions.
+    :param algorithm_policy: accepted digests and key sizes with their sunset dates
+        (see :mod:`.algorithms`); the defaults when ``None``.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Verifier:
         diff_policy: DiffPolicy | None = None,
         max_revisions: int | None = None,
         max_objects: int | None = None,
+        algorithm_policy: AlgorithmPolicy | None = None,
     ) -> None:
         self.max_revisions = max_revisions
         self.max_objects = max_objects
@@ -131,6 +135,7 @@ class Verifier:
             trust_claimed_signing_time=trust_claimed_signing_time,
             fetch_timeout=fetch_timeout,
             diff_policy=diff_policy,
+            algorithm_policy=algorithm_policy,
         )
         self.timeout = timeout
         fields = FieldChecker(self.contexts.diff_policy)

@@ -15,9 +15,9 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from services.common.contract import Verdict
-from services.signing.verification import policy, structure
-from services.signing.verification.findings import _msg, unsupported_digests
-from services.signing.verification.model import FieldKind, SignatureReport
+from services.signing.verification import changes, policy, structure
+from services.signing.verification.findings import _msg, _safe, unsupported_digests
+from services.signing.verification.model import FieldKind, SignatureReport, SubIndication
 from services.signing.verification.policy import ModificationJudgement
 from services.signing.verification.state import _Doc, _Judged, _Prepared
 from services.signing.verification.structure import FieldEntry
@@ -98,11 +98,12 @@ def empty_report(f: FieldEntry) -> SignatureReport:
 
 def unvalidated_report(p: _Prepared) -> SignatureReport:
     j, sub_filter = p.judged, p.sub_filter
+    if not j.findings:
+        j.indeterminate(SubIndication.GENERIC, "the signature was not validated")
     return SignatureReport(
         field_name=p.field.name,
         kind=FieldKind.UNKNOWN,
-        verdict=j.verdict() if j.reasons() else Verdict.INDETERMINATE,
-        reasons=j.reasons() or ("the signature was not validated",),
+        **j.outcome(),
         notes=tuple(j.notes),
         sub_filter=sub_filter,
     )
@@ -120,7 +121,9 @@ class FieldChecker:
             value = f.value
             sig_obj = value.get_object()
             if not isinstance(sig_obj, generic.DictionaryObject):
-                j.reasons_invalid.append("the field's value is not a signature dictionary")
+                j.invalid(
+                    SubIndication.FORMAT_FAILURE, "the field's value is not a signature dictionary"
+                )
                 return _Prepared(f, FieldKind.UNKNOWN, None, j, None)
             type_ = sig_obj.raw_get("/Type") if "/Type" in sig_obj else "/Sig"
             sub_filter = str(sig_obj.raw_get("/SubFilter")) if "/SubFilter" in sig_obj else None
@@ -129,48 +132,60 @@ class FieldChecker:
             elif type_ == "/Sig":
                 kind, allowed = FieldKind.SIGNATURE, SIGNATURE_SUBFILTERS
             else:
-                j.reasons_invalid.append(
-                    f"the signature dictionary has an unexpected /Type {type_}"
+                j.invalid(
+                    SubIndication.FORMAT_FAILURE,
+                    f"the signature dictionary has an unexpected /Type {type_}",
                 )
                 return _Prepared(f, FieldKind.UNKNOWN, None, j, sub_filter)
             if sub_filter not in allowed:
-                j.reasons_indeterminate.append(
-                    f"unsupported signature format (SubFilter {sub_filter}); not validated"
+                j.indeterminate(
+                    SubIndication.GENERIC,
+                    f"unsupported signature format (SubFilter {sub_filter}); not validated",
                 )
                 return _Prepared(f, FieldKind.UNKNOWN, None, j, sub_filter)
             if not isinstance(value, generic.IndirectObject):
-                j.reasons_invalid.append("the signature dictionary is not an indirect object")
+                j.invalid(
+                    SubIndication.FORMAT_FAILURE,
+                    "the signature dictionary is not an indirect object",
+                )
                 return _Prepared(f, FieldKind.UNKNOWN, None, j, sub_filter)
         except Exception as e:
-            j.reasons_invalid.append(f"the signature dictionary cannot be read: {_msg(e)}")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE, f"the signature dictionary cannot be read: {_msg(e)}"
+            )
             return _Prepared(f, FieldKind.UNKNOWN, None, j, None)
         try:
             emb = _EmbeddedSignature(doc.s.reader, f.ref, f.name)  # type: ignore[arg-type]
         except Exception as e:
-            j.reasons_invalid.append(
-                f"the signature value cannot be parsed (not a valid CMS/PKCS#7 object): {_msg(e)}"
+            j.invalid(
+                SubIndication.FORMAT_FAILURE,
+                f"the signature value cannot be parsed (not a valid CMS/PKCS#7 object): {_msg(e)}",
             )
             return _Prepared(f, kind, None, j, sub_filter)
         if (
             kind == FieldKind.SIGNATURE
             and emb.signed_data["encap_content_info"]["content_type"].native != "data"
         ):
-            j.reasons_invalid.append("a signature must sign data, not another content type")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE, "a signature must sign data, not another content type"
+            )
             return _Prepared(f, kind, None, j, sub_filter)
         if (
             kind == FieldKind.DOCUMENT_TIMESTAMP
             and emb.signed_data["encap_content_info"]["content_type"].native != "tst_info"
         ):
-            j.reasons_invalid.append("a document time-stamp must hold a time-stamp token")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE, "a document time-stamp must hold a time-stamp token"
+            )
             return _Prepared(f, kind, None, j, sub_filter)
         problem = byte_range_problem(emb.byte_range, doc.size)
         if problem is not None:
-            j.reasons_invalid.append(problem)
+            j.invalid(SubIndication.FORMAT_FAILURE, problem)
             return _Prepared(f, kind, None, j, sub_filter)
         what = "the signature" if kind == FieldKind.SIGNATURE else "the document time-stamp"
         unsupported = unsupported_digests(emb.signed_data, what)
         if unsupported:
-            j.reasons_indeterminate.extend(unsupported)
+            j.indeterminate(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, *unsupported)
             return _Prepared(f, kind, None, j, sub_filter)
         self._integrity(doc, emb, j)
         return _Prepared(f, kind, emb, j, sub_filter)
@@ -180,31 +195,39 @@ class FieldChecker:
         try:
             emb.compute_integrity_info(diff_policy=self.diff_policy, skip_diff=True)
         except SignatureValidationError as e:
-            j.reasons_invalid.append(f"the signature cannot be checked: {_msg(e)}")
+            j.invalid(SubIndication.FORMAT_FAILURE, f"the signature cannot be checked: {_msg(e)}")
             return
         except Exception as e:
-            j.reasons_invalid.append(f"the signed byte range cannot be read: {_msg(e)}")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE, f"the signed byte range cannot be read: {_msg(e)}"
+            )
             return
         if emb.coverage == SignatureCoverageLevel.ENTIRE_REVISION and hybrid_outside_signed_bytes(
             emb
         ):
-            j.reasons_invalid.append(
+            j.invalid(
+                SubIndication.FORMAT_FAILURE,
                 "the hybrid cross-reference stream (/XRefStm) of a signed revision lies "
-                "outside the signed bytes"
+                "outside the signed bytes",
             )
         try:
             emb.diff_result = emb.evaluate_modifications(self.diff_policy)  # type: ignore[assignment]
         except RecursionError:
-            j.reasons_invalid.append("the changes after signing are nested too deeply to analyse")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE,
+                "the changes after signing are nested too deeply to analyse",
+            )
         except Exception as e:
             if doc.s.encrypted and not doc.s.decrypted:
-                j.reasons_indeterminate.append(
+                j.indeterminate(
+                    SubIndication.GENERIC,
                     "the changes made after signing cannot be analysed without the "
-                    "document's decryption key"
+                    "document's decryption key",
                 )
             else:
-                j.reasons_invalid.append(
-                    f"the changes made after signing could not be analysed: {_msg(e)}"
+                j.invalid(
+                    SubIndication.FORMAT_FAILURE,
+                    f"the changes made after signing could not be analysed: {_msg(e)}",
                 )
 
     def modifications(
@@ -219,24 +242,37 @@ class FieldChecker:
         turned_on = doc.final_need_appearances and not policy.need_appearances(
             doc.s.reader, emb.signed_revision
         )
+        found: list[changes.Change] = []
+        before: set[str] | None = None
+        if emb.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+            try:
+                found = changes.inventory(doc.s.reader, emb.signed_revision)
+                before = changes.field_names(doc.s.reader, emb.signed_revision)
+            except Exception as e:  # the analysis above already judged what it could
+                j.notes.append(f"the changes after signing could not be listed: {_msg(e)}")
         judgement = policy.judge(
             coverage=emb.coverage,
             diff_result=emb.diff_result,
             docmdp_ok=docmdp_ok,
             signed_signature_fields=doc.signed_fields,
             need_appearances_turned_on=turned_on,
+            changes=found,
+            fields_before=before,
+            permission=_safe(lambda: emb.docmdp_level),
         )
+        j.notes.extend(judgement.notes)
         if not judgement.ok:
             if emb.coverage is not None and emb.diff_result is None and j.reasons():
                 pass  # the analysis already failed and said why
             else:
-                j.reasons_invalid.extend(judgement.reasons)
+                j.invalid(SubIndication.FORMAT_FAILURE, *judgement.reasons)
         if (
             emb.coverage is not None
             and emb.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
             and not structure.hole_is_signature_contents(doc.stream, emb.byte_range)
         ):
-            j.reasons_invalid.append(
-                "the gap in the signed byte range holds something other than the signature value"
+            j.invalid(
+                SubIndication.FORMAT_FAILURE,
+                "the gap in the signed byte range holds something other than the signature value",
             )
         return judgement

@@ -20,7 +20,13 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from services.signing.verification import structure
 from services.signing.verification.certificates import _path_certs, cert_info
-from services.signing.verification.model import Coverage, FieldKind, TimeSource, TimestampInfo
+from services.signing.verification.model import (
+    Coverage,
+    FieldKind,
+    SubIndication,
+    TimeSource,
+    TimestampInfo,
+)
 from services.signing.verification.state import _Judged, _Prepared
 
 T = TypeVar("T")
@@ -40,6 +46,7 @@ class CmsResult(TypedDict, total=False):
     md_algorithm: str
     pkcs7_signature_mechanism: str
     revocation_details: RevocationDetails | None
+    error_time_horizon: datetime | None  # when a refused algorithm stopped being accepted
 
 
 def cms_result(kw: dict[str, Any]) -> CmsResult:
@@ -90,6 +97,31 @@ _TRUST_TEXT: dict[AdESSubIndic, str] = {
     AdESIndeterminate.NO_SIGNING_CERTIFICATE_FOUND: "the signer's certificate is not included",
     AdESIndeterminate.NO_POE: "no proof of existence for the required time",
 }
+
+
+def sub_indication(indic: AdESSubIndic | None, default: SubIndication) -> SubIndication:
+    """pyHanko's sub-indication under our name (they share the ETSI names)."""
+    name = getattr(indic, "name", None)
+    try:
+        return SubIndication(name) if isinstance(name, str) else default
+    except ValueError:
+        return default
+
+
+def sub_indication_of(kw: CmsResult) -> SubIndication:
+    """The sub-indication of an untrusted CMS or time-stamp validation result.
+
+    A refused algorithm with a sunset date becomes CRYPTO_CONSTRAINTS_FAILURE_NO_POE:
+    a proof of existence before that date would have made it pass."""
+    indic = kw.get("trust_problem_indic")
+    if indic == AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE and kw.get("error_time_horizon"):
+        return SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
+    default = (
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+        if kw.get("validation_path") is None
+        else SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    )
+    return sub_indication(indic, default)
 
 
 def _now() -> datetime:
@@ -195,9 +227,15 @@ def _signature_error(j: _Judged, e: SignatureValidationError) -> None:
     indic = getattr(e, "ades_subindication", None)
     text = getattr(e, "failure_message", None) or str(e)
     if isinstance(indic, AdESIndeterminate):
-        j.reasons_indeterminate.append(f"the signature cannot be validated: {text}")
+        j.indeterminate(
+            sub_indication(indic, SubIndication.GENERIC),
+            f"the signature cannot be validated: {text}",
+        )
     else:
-        j.reasons_invalid.append(f"the signature is malformed: {text}")
+        j.invalid(
+            sub_indication(indic, SubIndication.FORMAT_FAILURE),
+            f"the signature is malformed: {text}",
+        )
 
 
 def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:

@@ -158,13 +158,35 @@ def _timestamp(ts: TimestampInfo | None) -> str:
     )
 
 
+def _indication(indication: str | None, sub: str | None) -> str:
+    """ETSI EN 319 102-1 main indication and sub-indication, as the standard names them."""
+    if indication is None:
+        return "—"
+    return f"<code>{_e(indication)}</code>" + (f" / <code>{_e(sub)}</code>" if sub else "")
+
+
+def _changes(s: SignatureReport) -> str:
+    items = []
+    for c in s.changes:
+        verdict = (
+            _label("được phép", "allowed")
+            if c.allowed
+            else _label("không được phép", "not allowed")
+        )
+        items.append(f"<li>r{c.revision} · {_e(c.kind)}: {_e(c.detail)} — {verdict}</li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
 def _signature(s: SignatureReport) -> str:
     kind_vi, kind_en = _KIND.get(s.kind, (s.kind, s.kind))
     rows = [
         _row("Loại", "kind", _label(kind_vi, kind_en)),
         _row("Kết luận", "verdict", _badge(s.verdict)),
+        _row("Chỉ dấu ETSI", "ETSI indication", _indication(s.indication, s.sub_indication)),
         _row("Lý do", "reasons", _list(s.reasons)),
     ]
+    if s.changes:
+        rows.append(_row("Thay đổi sau khi ký", "changes after signing", _changes(s)))
     if s.kind != "empty_field":
         src = s.validation_time_source
         src_vi, src_en = _TIME_SOURCE.get(src or "", (src or "—", src or "—"))
@@ -229,6 +251,11 @@ def render_html(report: VerificationReport) -> str:
     """The report as one HTML document (UTF-8, no external resources)."""
     summary = [
         _row("Kết luận", "verdict", _badge(report.verdict)),
+        _row(
+            "Chỉ dấu ETSI",
+            "ETSI indication",
+            _indication(report.indication, report.sub_indication),
+        ),
         _row("Tệp", "file", _e(report.file_name) or "—"),
         _row("Kích thước", "size", f"{report.file_size} bytes" if report.file_size else "—"),
         _row("SHA-256", "SHA-256", f"<code>{_e(report.sha256)}</code>" if report.sha256 else "—"),

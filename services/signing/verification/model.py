@@ -24,6 +24,54 @@ EXIT_CODES: dict[Verdict, int] = {
 }
 
 
+class Indication(StrEnum):
+    """ETSI EN 319 102-1 main indication of one signature or time-stamp."""
+
+    TOTAL_PASSED = "TOTAL-PASSED"
+    TOTAL_FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+class SubIndication(StrEnum):
+    """ETSI EN 319 102-1 sub-indications (clause 5.1.3), by their standard names."""
+
+    # with TOTAL-FAILED
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    # with INDETERMINATE (EXPIRED and NOT_YET_VALID may also come with TOTAL-FAILED)
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    POLICY_PROCESSING_ERROR = "POLICY_PROCESSING_ERROR"
+    SIGNATURE_POLICY_NOT_AVAILABLE = "SIGNATURE_POLICY_NOT_AVAILABLE"
+    TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    REVOCATION_OUT_OF_BOUNDS_NO_POE = "REVOCATION_OUT_OF_BOUNDS_NO_POE"
+    OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    NO_POE = "NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    GENERIC = "GENERIC"
+
+
+#: Our verdict for each main indication.
+VERDICT_OF: dict[Indication, Verdict] = {
+    Indication.TOTAL_PASSED: Verdict.VALID,
+    Indication.TOTAL_FAILED: Verdict.INVALID,
+    Indication.INDETERMINATE: Verdict.INDETERMINATE,
+}
+
+
 class FieldKind(StrEnum):
     SIGNATURE = "signature"
     DOCUMENT_TIMESTAMP = "document_timestamp"
@@ -89,6 +137,16 @@ class TimestampInfo:
 
 
 @dataclass(frozen=True)
+class ChangeInfo:
+    """One change made in a revision after a signature, and how it was judged."""
+
+    revision: int | None  # the revision that made it (None: not attributed)
+    kind: str  # see ``changes.ChangeKind``
+    detail: str
+    allowed: bool  # permitted by the signature's permissions and invisible to a reader
+
+
+@dataclass(frozen=True)
 class SignatureReport:
     """One signature field (filled or empty) or one document time-stamp."""
 
@@ -96,6 +154,11 @@ class SignatureReport:
     kind: FieldKind
     verdict: Verdict
     reasons: tuple[str, ...] = ()  # why the verdict is not ``valid`` (empty when valid)
+    # ETSI EN 319 102-1: TOTAL-PASSED / TOTAL-FAILED / INDETERMINATE (None: an empty field)
+    indication: Indication | None = None
+    sub_indication: SubIndication | None = None
+    # every change made after this signature, judged: see ``ChangeInfo``
+    changes: tuple[ChangeInfo, ...] = ()
     notes: tuple[str, ...] = ()  # facts worth showing that do not change the verdict
     sub_filter: str | None = None
     revision: int | None = None  # index of the revision the signature belongs to
@@ -133,6 +196,9 @@ class SignatureReport:
 class VerificationReport:
     verdict: Verdict
     reasons: tuple[str, ...] = ()
+    # of the signature or time-stamp that decided the verdict (None: nothing signed)
+    indication: Indication | None = None
+    sub_indication: SubIndication | None = None
     notes: tuple[str, ...] = ()
     file_name: str | None = None
     file_size: int | None = None

@@ -1,53 +1,60 @@
 """What may change in a document after it was signed.
 
 DESIGN.md (Signatures) allows, after a signature: further signatures, seals (which are
-signatures), validation data (the DSS) and document time-stamps. Nothing else.
+signatures), validation data (the DSS) and document time-stamps. ISO 32000-2 (12.8.2)
+allows more, and real documents use it: comments added later, form fields filled in a
+certified form, a structure tree added for accessibility. Those are reported, change by
+change, and accepted when the signature's permissions allow them and a reader does not
+see them; everything else fails. EU DSS judges the same documents the same way ("valid,
+with a warning").
 
-pyHanko's difference analysis (``StandardDiffPolicy``) classifies the changes that
-follow a signed revision into levels:
+pyHanko's difference analysis (``StandardDiffPolicy`` plus the rules of
+:mod:`.changes`) classifies the changes that follow a signed revision into levels:
 
 ``NONE``          no change at all;
 ``LTA_UPDATES``   DSS updates, document time-stamps, invisible new signature fields,
                   metadata (/Info, XMP) and xref/object-stream bookkeeping;
-``FORM_FILLING``  everything above, plus: filling signature fields (with an appearance),
-                  creating *visible* signature fields, and filling or re-drawing
-                  *non-signature* form fields (text boxes, check boxes, …);
-``ANNOTATIONS``   annotation changes (comments, stamps, drawings);
-``OTHER``         anything the whitelist cannot explain (``SuspiciousModification``).
+``FORM_FILLING``  everything above, plus: filling signature fields, creating visible
+                  signature fields, filling or re-drawing other form fields, adding a
+                  structure tree or named destinations;
+``ANNOTATIONS``   annotations added or edited;
+``OTHER``         anything the rules cannot explain (``SuspiciousModification``).
 
-``FORM_FILLING`` is therefore too coarse for us: filling a text field, or adding an
-empty signature field whose appearance stream draws arbitrary content over the page,
-changes what a reader sees, while signing another field is exactly what the policy
-allows. Decision:
+Decision, per signature:
 
 * ``NONE`` and ``LTA_UPDATES`` are accepted;
-* ``FORM_FILLING`` is accepted only when every form field pyHanko reports as changed
-  (``DiffResult.changed_form_fields``) is a signature field that holds a signature or a
-  document time-stamp in the final revision. Each of those signatures is verified on its
-  own, so an attacker's "seal" does not pass unnoticed: it is at best indeterminate
-  (untrusted) and the document verdict follows the weakest signature. A changed
-  non-signature field, or a new visible signature field left empty, makes the earlier
-  signature ``invalid``;
-* ``ANNOTATIONS`` and ``OTHER`` (and any ``SuspiciousModification``) are ``invalid``;
-* a DocMDP (certification) or FieldMDP (lock) violation is ``invalid``;
+* a DocMDP certification (P=1 no change, P=2 form filling and signing, P=3 also
+  annotations) or a FieldMDP lock that the changes exceed makes the signature
+  ``invalid`` (pyHanko's ``docmdp_ok`` and its lock check);
+* a form field created after signing that is not a signature field is ``invalid``
+  (a new widget can draw anything over the page); filling a field that already existed
+  is allowed, with a note, unless the permissions above forbid it. A signature field
+  filled later holds a signature that is verified on its own;
+* an annotation that paints over the page (anything but comments, highlights and links,
+  unless hidden) is ``invalid`` whatever the permissions: it changes what a reader sees
+  (the "evil annotation" attack); comments are allowed, with a note;
+* ``OTHER`` (any ``SuspiciousModification``) is ``invalid``: the shadow and incremental
+  saving attacks end here;
 * one more check pyHanko does not make: turning ``/NeedAppearances`` on in the form
-  after signing. pyHanko exempts that key, but it tells viewers to re-draw every field
-  from its value, which can replace the signed appearances (a "shadow" change), so it
-  is ``invalid`` too;
+  after signing tells viewers to re-draw every field from its value, which can replace
+  the signed appearances (a "shadow" change), so it is ``invalid`` too;
 * a signature whose byte range does not cover its whole revision (pyHanko's
   ``CONTIGUOUS_BLOCK_FROM_START`` or ``UNCLEAR``) is ``invalid`` whatever follows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-ACCEPTED_LEVELS = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+from services.signing.verification.changes import Change, ChangeKind
+from services.signing.verification.model import ChangeInfo
 
 
 @dataclass
@@ -57,6 +64,8 @@ class ModificationJudgement:
     suspicious: str | None = None
     changed_fields: tuple[str, ...] = ()
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    changes: list[ChangeInfo] = field(default_factory=list)
 
 
 def judge(
@@ -66,7 +75,12 @@ def judge(
     docmdp_ok: bool | None,
     signed_signature_fields: set[str],
     need_appearances_turned_on: bool,
+    changes: Sequence[Change] = (),
+    fields_before: set[str] | None = None,
+    permission: MDPPerm | None = None,
 ) -> ModificationJudgement:
+    """``permission``: the DocMDP (or field lock) level this signature grants; ``None``
+    for an approval signature that grants nothing explicitly."""
     if coverage is None:
         return ModificationJudgement(False, reasons=["the signature coverage was not determined"])
     if coverage < SignatureCoverageLevel.ENTIRE_REVISION:
@@ -89,30 +103,51 @@ def judge(
             level=ModificationLevel.OTHER.name,
             suspicious=text,
             reasons=[f"the document was modified after signing in a disallowed way: {text}"],
+            changes=[_info(c, allowed=False) for c in changes],
         )
     level = diff_result.modification_level
     # Plain str: pyHanko hands back its own string objects, which a worker cannot pickle.
     changed = tuple(sorted(str(name) for name in diff_result.changed_form_fields))
     j = ModificationJudgement(True, level=level.name, changed_fields=changed)
-    if level in ACCEPTED_LEVELS:
-        pass
-    elif level == ModificationLevel.FORM_FILLING:
-        others = [f for f in changed if f not in signed_signature_fields]
-        if others:
+    permitted = docmdp_ok is not False
+    for c in changes:
+        allowed = permitted and not c.visible
+        j.changes.append(_info(c, allowed=allowed))
+        if c.visible:
             j.ok = False
             j.reasons.append(
-                "form fields other than further signatures were changed or added after "
-                f"signing: {', '.join(others)}"
+                f"{c.detail} after signing (revision {c.revision}): it is drawn over the "
+                "page and changes what a reader sees"
             )
-    else:
+        elif allowed and c.kind not in (ChangeKind.VALIDATION_DATA, ChangeKind.METADATA):
+            j.notes.append(f"changed after signing, as permitted: {c.detail}")
+    existing = fields_before if fields_before is not None else set()
+    for name in changed:
+        if name in signed_signature_fields:
+            j.changes.append(ChangeInfo(None, ChangeKind.SIGNATURE, f"{name} signed", permitted))
+            continue
+        if name in existing:
+            # A filled field shows a new value: only an explicit permission allows it.
+            granted = permitted and permission in (MDPPerm.FILL_FORMS, MDPPerm.ANNOTATE)
+            j.changes.append(ChangeInfo(None, ChangeKind.FORM_FIELD, f"{name} filled", granted))
+            if granted:
+                j.notes.append(f"the form field {name} was filled in after signing, as permitted")
+            else:
+                j.ok = False
+                j.reasons.append(
+                    f"the form field {name} was filled in after signing without a "
+                    "certification that permits form filling"
+                )
+            continue
+        j.changes.append(ChangeInfo(None, ChangeKind.FORM_FIELD, f"{name} added", False))
         j.ok = False
-        j.reasons.append(
-            f"the document was modified after signing (modification level {level.name}); "
-            "only further signatures, validation data and document time-stamps are allowed"
-        )
+        j.reasons.append(f"a form field that holds no signature was added after signing: {name}")
+    if level == ModificationLevel.OTHER:
+        j.ok = False
+        j.reasons.append("the document was modified after signing in a way no rule explains")
     if docmdp_ok is False:
         j.ok = False
-        j.reasons.append("the changes after signing violate the certification (DocMDP) policy")
+        j.reasons.append("the changes after signing exceed what the certification (DocMDP) permits")
     if need_appearances_turned_on:
         j.ok = False
         j.reasons.append(
@@ -120,6 +155,10 @@ def judge(
             "signed form fields"
         )
     return j
+
+
+def _info(c: Change, *, allowed: bool) -> ChangeInfo:
+    return ChangeInfo(c.revision, c.kind.value, c.detail, allowed)
 
 
 def need_appearances(reader: PdfFileReader, revision: int | None) -> bool:

@@ -20,6 +20,7 @@ from pyhanko.sign.validation.pdf_embedded import (
     report_seed_value_validation,
 )
 
+from services.signing.algorithm_policy import refusal
 from services.signing.verification import revocation
 from services.signing.verification.certificates import (
     _guess_chain,
@@ -43,9 +44,15 @@ from services.signing.verification.findings import (
     _trusted,
     _ts_info,
     cms_result,
+    sub_indication_of,
     unsupported_digests,
 )
-from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
+from services.signing.verification.model import (
+    SignatureReport,
+    SubIndication,
+    TimeSource,
+    TimestampInfo,
+)
 from services.signing.verification.state import _Doc, _Judged, _Prepared
 from services.signing.verification.timestamps import TimestampChecker
 
@@ -67,9 +74,7 @@ class SignatureChecker:
         emb, j, sub_filter = p.emb, p.judged, p.sub_filter
         base = _report_base(p)
         if emb is None:
-            return SignatureReport(
-                verdict=j.verdict(), reasons=j.reasons(), notes=tuple(j.notes), **base
-            )
+            return SignatureReport(**j.outcome(), notes=tuple(j.notes), **base)
         judgement = self.fields.modifications(doc, emb, j)
         claimed = _safe(lambda: emb.self_reported_timestamp)
         signer_info = emb.signer_info
@@ -82,12 +87,14 @@ class SignatureChecker:
             tsts = list(generic_cms.extract_tst_data_iter(signer_info, signed=False))
         except Exception as e:
             tsts = []
-            j.reasons_invalid.append(f"the signature time-stamp cannot be read: {_msg(e)}")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE, f"the signature time-stamp cannot be read: {_msg(e)}"
+            )
         last_tst: CmsResult = {}
         for tst in tsts[:4]:
             unsupported = unsupported_digests(tst, "the signature time-stamp")
             if unsupported:
-                j.reasons_indeterminate.extend(unsupported)
+                j.indeterminate(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, *unsupported)
                 continue
             try:
                 kw, source = await self.timestamps.validate_tst(
@@ -98,48 +105,59 @@ class SignatureChecker:
                     j,
                 )
             except SignatureValidationError as e:
-                j.reasons_invalid.append(f"the signature time-stamp is malformed: {_msg(e)}")
+                j.invalid(
+                    SubIndication.FORMAT_FAILURE,
+                    f"the signature time-stamp is malformed: {_msg(e)}",
+                )
                 continue
             except Exception as e:
-                j.reasons_indeterminate.append(
-                    f"the signature time-stamp could not be validated: {_msg(e)}"
+                j.indeterminate(
+                    SubIndication.GENERIC,
+                    f"the signature time-stamp could not be validated: {_msg(e)}",
                 )
                 continue
             ts_info, last_tst = _ts_info(kw, source), kw
             tst_chain = _path_certs(kw.get("validation_path"))
             if not (kw["intact"] and kw["valid"]):
-                j.reasons_invalid.append(
+                j.invalid(
+                    SubIndication.HASH_FAILURE,
                     "the signature time-stamp does not match the signature or its own "
-                    "signature is broken"
+                    "signature is broken",
                 )
             elif _trusted(kw):
                 proven = kw["timestamp"]
                 break
         if ts_info is not None and proven is None and ts_info.intact and ts_info.valid:
-            j.reasons_indeterminate.append(
-                f"the signature time-stamp is not trusted: {_trust_text(last_tst)}"
+            j.indeterminate(
+                sub_indication_of(last_tst),
+                f"the signature time-stamp is not trusted: {_trust_text(last_tst)}",
             )
         try:
             content_tsts = list(generic_cms.extract_tst_data_iter(signer_info, signed=True))
             for content_tst in content_tsts[:2]:
                 unsupported = unsupported_digests(content_tst, "the content time-stamp")
                 if unsupported:
-                    j.reasons_indeterminate.extend(unsupported)
+                    j.indeterminate(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, *unsupported)
                     continue
                 kw, _src = await self.timestamps.validate_tst(
                     doc, content_tst, emb.compute_digest, emb.signed_revision, j
                 )
                 if not (kw["intact"] and kw["valid"]):
-                    j.reasons_invalid.append("the content time-stamp does not match the document")
+                    j.invalid(
+                        SubIndication.HASH_FAILURE,
+                        "the content time-stamp does not match the document",
+                    )
                 elif not _trusted(kw):
-                    j.reasons_indeterminate.append("the content time-stamp is not trusted")
+                    j.indeterminate(sub_indication_of(kw), "the content time-stamp is not trusted")
                 else:
                     j.notes.append(f"content time-stamp: {_iso(kw['timestamp'])}")
         except SignatureValidationError as e:
-            j.reasons_invalid.append(f"the content time-stamp is malformed: {_msg(e)}")
+            j.invalid(
+                SubIndication.FORMAT_FAILURE, f"the content time-stamp is malformed: {_msg(e)}"
+            )
         except Exception as e:
-            j.reasons_indeterminate.append(
-                f"the content time-stamp could not be validated: {_msg(e)}"
+            j.indeterminate(
+                SubIndication.GENERIC, f"the content time-stamp could not be validated: {_msg(e)}"
             )
 
         # 2. the time at which the signer's certificate is judged
@@ -157,28 +175,34 @@ class SignatureChecker:
         ):
             at, source = claimed, TimeSource.CLAIMED
             if poe is not None and claimed > poe + CLOCK_SKEW:
-                j.reasons_indeterminate.append(
+                j.indeterminate(
+                    SubIndication.TIMESTAMP_ORDER_FAILURE,
                     "the claimed signing time is later than a document time-stamp that "
-                    "proves the signature already existed"
+                    "proves the signature already existed",
                 )
         elif poe is not None:
             at, source = poe, TimeSource.DOCUMENT_TIMESTAMP
         else:
             at, source = doc.now, TimeSource.NOW
         if claimed is not None and claimed > doc.now + CLOCK_SKEW:
-            j.reasons_indeterminate.append("the claimed signing time lies in the future")
+            j.indeterminate(
+                SubIndication.SIG_CONSTRAINTS_FAILURE, "the claimed signing time lies in the future"
+            )
 
         # 3. the CMS signature itself and the signer's chain at that time
         kw2: CmsResult = {}
         chain: list[x509.Certificate] = []
         point_in_time = source != TimeSource.NOW or doc.explicit_now
         try:
-            kw2 = await self._cms(doc, emb, at if point_in_time else None)
+            proof = proven or poe
+            kw2 = await self._cms(doc, emb, at if point_in_time else None, proven=proof)
             if (
                 kw2.get("trust_problem_indic") == AdESIndeterminate.TRY_LATER
                 and self.contexts.revocation_mode == "soft-fail"
             ):
-                again = await self._cms(doc, emb, at if point_in_time else None, revinfo=False)
+                again = await self._cms(
+                    doc, emb, at if point_in_time else None, revinfo=False, proven=proof
+                )
                 if _trusted(again):
                     kw2 = again
                     j.notes.append(
@@ -188,22 +212,26 @@ class SignatureChecker:
         except SignatureValidationError as e:
             _signature_error(j, e)
         except Exception as e:
-            j.reasons_indeterminate.append(f"the signature could not be validated: {_msg(e)}")
+            j.indeterminate(
+                SubIndication.GENERIC, f"the signature could not be validated: {_msg(e)}"
+            )
         if kw2:
             chain = _path_certs(kw2.get("validation_path"))
-            self._judge_signer(doc, kw2, j, at, source, chain)
+            self._judge_signer(doc, kw2, j, at, source, chain, emb=emb, proof=proof)
             validation_path = kw2.get("validation_path")
             if validation_path is not None:
                 try:
                     sv = report_seed_value_validation(emb, validation_path, proven is not None)
                     if sv.get("seed_value_constraint_error") is not None:
-                        j.reasons_invalid.append(
+                        j.indeterminate(
+                            SubIndication.SIG_CONSTRAINTS_FAILURE,
                             "the signature violates its field's seed value constraints: "
-                            f"{sv['seed_value_constraint_error']}"
+                            f"{sv['seed_value_constraint_error']}",
                         )
                 except Exception as e:
-                    j.reasons_indeterminate.append(
-                        f"the field's seed value constraints could not be checked: {_msg(e)}"
+                    j.indeterminate(
+                        SubIndication.SIG_CONSTRAINTS_FAILURE,
+                        f"the field's seed value constraints could not be checked: {_msg(e)}",
                     )
         signer = kw2.get("signing_cert") or _safe(lambda: emb.signer_cert)
         built = bool(chain) and kw2.get("validation_path") is not None
@@ -241,8 +269,7 @@ class SignatureChecker:
             pass
 
         report = SignatureReport(
-            verdict=j.verdict(),
-            reasons=j.reasons(),
+            **j.outcome(),
             notes=tuple(j.notes),
             revision=emb.signed_revision,
             byte_range=_byte_range(emb),
@@ -270,6 +297,7 @@ class SignatureChecker:
             modification_level=judgement.level,
             suspicious_modification=judgement.suspicious,
             changed_form_fields=judgement.changed_fields,
+            changes=tuple(judgement.changes),
             certification=certification,
             **base,
         )
@@ -281,8 +309,9 @@ class SignatureChecker:
         emb: EmbeddedPdfSignature,
         moment: datetime | None,
         revinfo: bool = True,
+        proven: datetime | None = None,
     ) -> CmsResult:
-        vc = self.contexts.validation_context(doc, moment, revinfo=revinfo)
+        vc = self.contexts.validation_context(doc, moment, revinfo=revinfo, proven=proven)
         kw = await generic_cms.cms_basic_validation(
             emb.signed_data,
             raw_digest=emb.compute_digest(),
@@ -300,15 +329,20 @@ class SignatureChecker:
         at: datetime,
         source: TimeSource,
         chain: list[x509.Certificate],
+        *,
+        emb: EmbeddedPdfSignature,
+        proof: datetime | None,
     ) -> None:
         if not kw.get("intact"):
-            j.reasons_invalid.append(
-                "the signed bytes of the document were changed (digest mismatch)"
+            j.invalid(
+                SubIndication.HASH_FAILURE,
+                "the signed bytes of the document were changed (digest mismatch)",
             )
             return
         if not kw.get("valid"):
-            j.reasons_invalid.append(
-                "the signature value does not verify with the signer's certificate"
+            j.invalid(
+                SubIndication.SIG_CRYPTO_FAILURE,
+                "the signature value does not verify with the signer's certificate",
             )
             return
         indic = kw.get("trust_problem_indic")
@@ -329,26 +363,35 @@ class SignatureChecker:
                 f"(reason: {revo.revocation_reason.native}), before {when} {at.isoformat()}"
             )
             if source == TimeSource.NOW:
-                j.reasons_indeterminate.append(text.replace(", before", "; checked at"))
+                sub = (
+                    SubIndication.REVOKED_CA_NO_POE
+                    if revo.ca_revoked
+                    else SubIndication.REVOKED_NO_POE
+                )
+                j.indeterminate(sub, text.replace(", before", "; checked at"))
             else:
-                j.reasons_invalid.append(text)
+                j.invalid(SubIndication.REVOKED, text)
             return
         if indic is not None:
-            if indic == AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE and path is None:
-                j.reasons_invalid.append(
-                    "the signature uses an algorithm (combination) that is not allowed"
-                )
+            if indic in (
+                AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE,
+                AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+            ):
+                self._judge_algorithms(doc, kw, j, emb, proof)
                 return
             if isinstance(indic, AdESFailure):
-                j.reasons_invalid.append(_trust_text(kw))
+                j.invalid(sub_indication_of(kw), _trust_text(kw))
                 return
-            j.reasons_indeterminate.append(
+            j.indeterminate(
+                sub_indication_of(kw),
                 f"the signer's certificate is not trusted at {when} ({at.isoformat()}): "
-                + _trust_text(kw)
+                + _trust_text(kw),
             )
             return
         if path is None:
-            j.reasons_indeterminate.append("no trusted certificate path was found")
+            j.indeterminate(
+                SubIndication.NO_CERTIFICATE_CHAIN_FOUND, "no trusted certificate path was found"
+            )
             return
         # trusted at `at`; a revocation after `at` matters only when `at` is unproven
         for cert in chain[:-1]:
@@ -356,15 +399,17 @@ class SignatureChecker:
             if revoked is None:
                 continue
             if revoked < at:  # certvalidator judged differently (e.g. unverifiable CRL)
-                j.reasons_indeterminate.append(
+                j.indeterminate(
+                    SubIndication.REVOKED_NO_POE,
                     f"revocation data lists {cert.subject.human_friendly} as revoked on "
-                    f"{revoked.isoformat()}"
+                    f"{revoked.isoformat()}",
                 )
             elif source in (TimeSource.CLAIMED, TimeSource.NOW):
-                j.reasons_indeterminate.append(
+                j.indeterminate(
+                    SubIndication.REVOKED_NO_POE,
                     f"{cert.subject.human_friendly} was revoked on {revoked.isoformat()}, "
                     "after the claimed signing time, and no time-stamp proves the signature "
-                    "was made before"
+                    "was made before",
                 )
             else:
                 j.notes.append(
@@ -376,6 +421,47 @@ class SignatureChecker:
                 "the certificate was checked at the signing time claimed by the signer; "
                 "no time-stamp proves it"
             )
+
+    def _judge_algorithms(
+        self,
+        doc: _Doc,
+        kw: CmsResult,
+        j: _Judged,
+        emb: EmbeddedPdfSignature,
+        proof: datetime | None,
+    ) -> None:
+        """An algorithm the policy refuses: never TOTAL-FAILED (ETSI EN 319 102-1)."""
+        cert = kw.get("signing_cert")
+        why = _safe(
+            lambda: refusal(
+                self.contexts.algorithm_policy,
+                emb.signer_info,
+                cert.public_key if cert is not None else None,
+                proof or doc.now,
+            )
+        )
+        horizon = kw.get("error_time_horizon")
+        if why is None and horizon is None and kw.get("validation_path") is None:
+            # The policy accepts each algorithm; pyHanko refused their combination (a
+            # digest the signature mechanism rules out, e.g. Ed448 without SHAKE256).
+            j.invalid(
+                SubIndication.FORMAT_FAILURE,
+                "the signature's digest algorithm does not match its signature mechanism",
+            )
+            return
+        what = why or "an algorithm of the signature or of its certificate chain is not accepted"
+        if horizon is None:
+            j.indeterminate(
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                f"the algorithm policy does not accept this signature: {what}",
+            )
+            return
+        at = f" at the time proven by a time-stamp ({proof.isoformat()})" if proof else ""
+        j.indeterminate(
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+            f"the algorithm policy does not accept this signature{at}: {what}; no "
+            f"time-stamp proves the signature existed by {horizon.date().isoformat()}",
+        )
 
     def _pades_level(
         self,

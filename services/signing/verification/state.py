@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, TypedDict
 
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from services.common.contract import Verdict
-from services.signing.verification.model import FieldKind
+from services.signing.verification.model import (
+    VERDICT_OF,
+    FieldKind,
+    Indication,
+    SubIndication,
+)
 from services.signing.verification.revocation import RevinfoPool
 from services.signing.verification.structure import FieldEntry, Structure
 
@@ -52,20 +57,63 @@ class _Prepared:
     sub_filter: str | None
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One reason a signature is not TOTAL-PASSED, with its ETSI sub-indication."""
+
+    indication: Indication
+    sub_indication: SubIndication
+    text: str
+
+
+class Outcome(TypedDict):
+    """The verdict fields of a :class:`~.model.SignatureReport`."""
+
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    indication: Indication
+    sub_indication: SubIndication | None
+
+
 @dataclass
 class _Judged:
-    """A report under construction."""
+    """A report under construction: what failed (TOTAL-FAILED), what could not be
+    decided (INDETERMINATE), and notes that change nothing."""
 
-    reasons_invalid: list[str] = field(default_factory=list)
-    reasons_indeterminate: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def invalid(self, sub: SubIndication, *texts: str) -> None:
+        for text in texts:
+            self.findings.append(Finding(Indication.TOTAL_FAILED, sub, text))
+
+    def indeterminate(self, sub: SubIndication, *texts: str) -> None:
+        for text in texts:
+            self.findings.append(Finding(Indication.INDETERMINATE, sub, text))
+
+    def _ranked(self) -> list[Finding]:
+        failed = [f for f in self.findings if f.indication == Indication.TOTAL_FAILED]
+        return failed + [f for f in self.findings if f.indication != Indication.TOTAL_FAILED]
+
+    def indication(self) -> Indication:
+        ranked = self._ranked()
+        return ranked[0].indication if ranked else Indication.TOTAL_PASSED
+
+    def sub_indication(self) -> SubIndication | None:
+        ranked = self._ranked()
+        return ranked[0].sub_indication if ranked else None
+
     def verdict(self) -> Verdict:
-        if self.reasons_invalid:
-            return Verdict.INVALID
-        if self.reasons_indeterminate:
-            return Verdict.INDETERMINATE
-        return Verdict.VALID
+        return VERDICT_OF[self.indication()]
 
     def reasons(self) -> tuple[str, ...]:
-        return tuple(self.reasons_invalid + self.reasons_indeterminate)
+        return tuple(f.text for f in self._ranked())
+
+    def outcome(self) -> Outcome:
+        """Verdict, reasons and ETSI indication, for a report's constructor."""
+        return Outcome(
+            verdict=self.verdict(),
+            reasons=self.reasons(),
+            indication=self.indication(),
+            sub_indication=self.sub_indication(),
+        )

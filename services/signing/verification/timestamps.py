@@ -31,8 +31,14 @@ from services.signing.verification.findings import (
     _trusted,
     _ts_info,
     cms_result,
+    sub_indication_of,
 )
-from services.signing.verification.model import SignatureReport, TimeSource, TimestampInfo
+from services.signing.verification.model import (
+    SignatureReport,
+    SubIndication,
+    TimeSource,
+    TimestampInfo,
+)
 from services.signing.verification.state import _Doc, _Judged, _Prepared
 
 
@@ -57,7 +63,7 @@ class TimestampChecker:
         current status is then unknown, which the notes say)."""
 
         async def once(moment: datetime | None, revinfo: bool = True) -> CmsResult:
-            vc = self.contexts.validation_context(doc, moment, revinfo=revinfo)
+            vc = self.contexts.validation_context(doc, moment, revinfo=revinfo, proven=moment)
             kw = cms_result(await generic_cms.validate_tst_signed_data(signed_data, vc, imprint))
             self.contexts.absorb(doc, vc)
             return kw
@@ -86,9 +92,7 @@ class TimestampChecker:
         emb, j = p.emb, p.judged
         base = _report_base(p)
         if emb is None:
-            return SignatureReport(
-                verdict=j.verdict(), reasons=j.reasons(), notes=tuple(j.notes), **base
-            )
+            return SignatureReport(**j.outcome(), notes=tuple(j.notes), **base)
         judgement = self.fields.modifications(doc, emb, j)
         ts_info: TimestampInfo | None = None
         chain: list[x509.Certificate] = []
@@ -101,22 +105,26 @@ class TimestampChecker:
             ts_info = _ts_info(kw, source)
             chain = _path_certs(kw.get("validation_path"))
             if not (kw["intact"] and kw["valid"]):
-                j.reasons_invalid.append(
-                    "the document time-stamp does not match the document or its signature is broken"
+                j.invalid(
+                    SubIndication.HASH_FAILURE,
+                    "the document time-stamp does not match the document or its signature "
+                    "is broken",
                 )
             elif not _trusted(kw):
-                j.reasons_indeterminate.append(
-                    "the document time-stamp is not trusted: " + _trust_text(kw)
+                j.indeterminate(
+                    sub_indication_of(kw),
+                    "the document time-stamp is not trusted: " + _trust_text(kw),
                 )
             elif not j.reasons():
                 doc.poe.append((emb.signed_revision, kw["timestamp"]))
         except SignatureValidationError as e:
             _signature_error(j, e)
         except Exception as e:
-            j.reasons_indeterminate.append(f"the time-stamp could not be validated: {_msg(e)}")
+            j.indeterminate(
+                SubIndication.GENERIC, f"the time-stamp could not be validated: {_msg(e)}"
+            )
         return SignatureReport(
-            verdict=j.verdict(),
-            reasons=j.reasons(),
+            **j.outcome(),
             notes=tuple(j.notes),
             revision=emb.signed_revision,
             byte_range=_byte_range(emb),
@@ -139,5 +147,6 @@ class TimestampChecker:
             modification_level=judgement.level,
             suspicious_modification=judgement.suspicious,
             changed_form_fields=judgement.changed_fields,
+            changes=tuple(judgement.changes),
             **base,
         )

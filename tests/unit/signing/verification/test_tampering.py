@@ -89,7 +89,7 @@ def test_c3_a_new_visible_empty_signature_field_is_invalid(
     assert report.verdict == Verdict.INVALID
     sig = _sig(report)
     assert sig.changed_form_fields == ("Overlay",)
-    assert any("other than further signatures" in r for r in sig.reasons)
+    assert any("holds no signature was added after signing: Overlay" in r for r in sig.reasons)
     overlay = _sig(report, "Overlay")
     assert overlay.kind == FieldKind.EMPTY and overlay.verdict == Verdict.UNSIGNED
 

@@ -1,0 +1,1 @@
+"""The people's web app: users, sessions, drafts, registers and assignments."""
