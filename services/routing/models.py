@@ -151,6 +151,7 @@ class LedgerDelivery(Base):
             "ix_ledger_deliveries_open",
             "recipient_code",
             "due_day",
+            postgresql_include=["due_at", "delivery_id"],
             postgresql_where=sa.text("due_state = 'open'"),
             sqlite_where=sa.text("due_state = 'open'"),
         ),

@@ -142,13 +142,22 @@ def overdue(
             LedgerDelivery.due_state == DueState.OPEN.value,
             LedgerDelivery.due_at < now,
         )
+        # Counted and chosen from the partial index of open work alone (it carries
+        # due_at and the id); only the page's rows are read.
         total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+        page = list(
+            session.scalars(
+                sa.select(LedgerDelivery.delivery_id)
+                .where(*where)
+                .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
+                .limit(limit)
+            )
+        )
         rows = session.execute(
             sa.select(LedgerDelivery, Exchange.document_id, Exchange.subject)
             .join(Exchange, Exchange.document == LedgerDelivery.document)
-            .where(*where)
+            .where(LedgerDelivery.delivery_id.in_(page))
             .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
-            .limit(limit)
         ).all()
     return {
         "total": total,

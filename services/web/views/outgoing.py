@@ -228,7 +228,9 @@ def tracking(document: str) -> tuple[str, int]:
         timeline = c.ingest.timeline(agency, document)
     except NotFound:  # routing has not made the exchange yet: every recipient is waiting
         timeline = {
-            "deliveries": [{"delivery_id": r, "OrganId": r, "status": None} for r in entry.recipients],
+            "deliveries": [
+                {"delivery_id": r, "OrganId": r, "status": None} for r in entry.recipients
+            ],
             "events": [],
         }
     by_delivery: dict[str, list[dict[str, object]]] = {}

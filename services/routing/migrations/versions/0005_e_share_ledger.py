@@ -55,7 +55,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_deliveries_document'), ['document'], unique=False)
-        batch_op.create_index('ix_ledger_deliveries_open', ['recipient_code', 'due_day'], unique=False, postgresql_where=sa.text("due_state = 'open'"), sqlite_where=sa.text("due_state = 'open'"))
+        batch_op.create_index('ix_ledger_deliveries_open', ['recipient_code', 'due_day'], unique=False, postgresql_include=['due_at', 'delivery_id'], postgresql_where=sa.text("due_state = 'open'"), sqlite_where=sa.text("due_state = 'open'"))
         batch_op.create_index('ix_ledger_deliveries_recipient_due', ['recipient_code', 'due_day'], unique=False)
         batch_op.create_index('ix_ledger_deliveries_sender_day', ['sender_code', 'sent_day'], unique=False)
 
