@@ -1,8 +1,8 @@
-"""e-share ledger: exchanges, deliveries, daily and monthly counters, latency buckets; verdicts say scanned
+"""e-share ledger: exchanges, deliveries, daily counters, latency buckets; verdicts say scanned
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-06 17:35:55.827088
+Create Date: 2026-12-06 16:52:19.063872
 
 """
 from typing import Sequence, Union
@@ -55,7 +55,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_deliveries_document'), ['document'], unique=False)
-        batch_op.create_index('ix_ledger_deliveries_open', ['recipient_code', 'due_day'], unique=False, postgresql_include=['due_at', 'delivery_id'], postgresql_where=sa.text("due_state = 'open'"), sqlite_where=sa.text("due_state = 'open'"))
         batch_op.create_index('ix_ledger_deliveries_recipient_due', ['recipient_code', 'due_day'], unique=False)
         batch_op.create_index('ix_ledger_deliveries_sender_day', ['sender_code', 'sent_day'], unique=False)
 
@@ -83,62 +82,9 @@ def upgrade() -> None:
     sa.Column('agency', sa.String(length=64), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('b00', sa.Integer(), nullable=False),
-    sa.Column('b01', sa.Integer(), nullable=False),
-    sa.Column('b02', sa.Integer(), nullable=False),
-    sa.Column('b03', sa.Integer(), nullable=False),
-    sa.Column('b04', sa.Integer(), nullable=False),
-    sa.Column('b05', sa.Integer(), nullable=False),
-    sa.Column('b06', sa.Integer(), nullable=False),
-    sa.Column('b07', sa.Integer(), nullable=False),
-    sa.Column('b08', sa.Integer(), nullable=False),
-    sa.Column('b09', sa.Integer(), nullable=False),
-    sa.Column('b10', sa.Integer(), nullable=False),
-    sa.Column('b11', sa.Integer(), nullable=False),
-    sa.Column('b12', sa.Integer(), nullable=False),
-    sa.Column('b13', sa.Integer(), nullable=False),
-    sa.Column('b14', sa.Integer(), nullable=False),
-    sa.Column('b15', sa.Integer(), nullable=False),
-    sa.Column('b16', sa.Integer(), nullable=False),
-    sa.Column('b17', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency', 'day', 'kind')
-    )
-    op.create_table('ledger_latency_monthly',
-    sa.Column('agency', sa.String(length=64), nullable=False),
-    sa.Column('month', sa.Date(), nullable=False),
-    sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('b00', sa.Integer(), nullable=False),
-    sa.Column('b01', sa.Integer(), nullable=False),
-    sa.Column('b02', sa.Integer(), nullable=False),
-    sa.Column('b03', sa.Integer(), nullable=False),
-    sa.Column('b04', sa.Integer(), nullable=False),
-    sa.Column('b05', sa.Integer(), nullable=False),
-    sa.Column('b06', sa.Integer(), nullable=False),
-    sa.Column('b07', sa.Integer(), nullable=False),
-    sa.Column('b08', sa.Integer(), nullable=False),
-    sa.Column('b09', sa.Integer(), nullable=False),
-    sa.Column('b10', sa.Integer(), nullable=False),
-    sa.Column('b11', sa.Integer(), nullable=False),
-    sa.Column('b12', sa.Integer(), nullable=False),
-    sa.Column('b13', sa.Integer(), nullable=False),
-    sa.Column('b14', sa.Integer(), nullable=False),
-    sa.Column('b15', sa.Integer(), nullable=False),
-    sa.Column('b16', sa.Integer(), nullable=False),
-    sa.Column('b17', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency', 'month', 'kind')
-    )
-    op.create_table('ledger_monthly',
-    sa.Column('agency', sa.String(length=64), nullable=False),
-    sa.Column('month', sa.Date(), nullable=False),
-    sa.Column('exchanges', sa.Integer(), nullable=False),
-    sa.Column('fully_electronic', sa.Integer(), nullable=False),
-    sa.Column('signed', sa.Integer(), nullable=False),
-    sa.Column('taken_back', sa.Integer(), nullable=False),
-    sa.Column('due', sa.Integer(), nullable=False),
-    sa.Column('on_time', sa.Integer(), nullable=False),
-    sa.Column('late', sa.Integer(), nullable=False),
-    sa.Column('open', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('agency', 'month')
+    sa.Column('bucket', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('agency', 'day', 'kind', 'bucket')
     )
     with op.batch_alter_table('signature_verdicts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scanned', sa.Boolean(), nullable=True))
@@ -152,8 +98,6 @@ def downgrade() -> None:
     with op.batch_alter_table('signature_verdicts', schema=None) as batch_op:
         batch_op.drop_column('scanned')
 
-    op.drop_table('ledger_monthly')
-    op.drop_table('ledger_latency_monthly')
     op.drop_table('ledger_latency')
     with op.batch_alter_table('ledger_exchanges', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_exchanges_sender_day')
@@ -162,7 +106,6 @@ def downgrade() -> None:
     with op.batch_alter_table('ledger_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_deliveries_sender_day')
         batch_op.drop_index('ix_ledger_deliveries_recipient_due')
-        batch_op.drop_index('ix_ledger_deliveries_open', postgresql_where=sa.text("due_state = 'open'"), sqlite_where=sa.text("due_state = 'open'"))
         batch_op.drop_index(batch_op.f('ix_ledger_deliveries_document'))
 
     op.drop_table('ledger_deliveries')
