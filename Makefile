@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## run: start ingest, signing and routing on embedded defaults (no servers needed)
+## run: start the web app, ingest, signing and routing on embedded defaults (no servers needed)
 run: $(STAMP)
 	@$(BIN)/lienthong migrate
 	@echo "Demo agencies and their API keys:"
 	@$(BIN)/lienthong demo seed
-	@echo "Liên Thông is starting:"
+	@echo "Liên Thông is starting; open the web app (first line) and sign in as a user"
+	@echo "made with: lienthong users add EMAIL --agency 000.00.00.H41 --role admin"
 	@$(BIN)/lienthong up
 
 ## test: the whole suite (unit, integration on RabbitMQ/PostgreSQL/SeaweedFS, end to end)

@@ -288,7 +288,7 @@ def _ms(seconds: float) -> str:
 def section(res: EShareResults) -> list[str]:
     o = res.options
     lines = [
-        f"## 8. {TITLE}",
+        f"## 9. {TITLE}",
         "",
         f"PostgreSQL (the machine's, default settings), one fresh database. Synthetic data "
         f"generated inside PostgreSQL with `generate_series` (`bench/eshare_data.py`): "

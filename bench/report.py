@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import attack, edxml, eshare, routing_report, signing_report
+from bench import attack, edxml, eshare, routing_report, signing_report, web
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -21,6 +21,7 @@ PARTS = (
     "routing",
     "attack",
     "edxml",
+    "web",
     "eshare",
 )  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
@@ -49,6 +50,7 @@ class Results:
     routing: RoutingResults | None = None
     attack: attack.AttackResults | None = None
     edxml: edxml.EdxmlResults | None = None
+    web: web.WebResults | None = None
     eshare: eshare.EShareResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
@@ -227,8 +229,8 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing|attack|edxml|eshare` measures one part and keeps the "
-        "others' sections.",
+        "`--only delivery|signing|routing|attack|edxml|web|eshare` measures one part and "
+        "keeps the others' sections.",
         "",
         *(f"{note}\n" for note in notes),
         "## Machine",
@@ -247,6 +249,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
                 "routing": _routing,
                 "attack": _attack,
                 "edxml": _edxml,
+                "web": _web,
                 "eshare": _eshare,
             }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
@@ -277,7 +280,7 @@ def _attack(res: Results) -> list[str]:
 
 def _eshare(res: Results) -> list[str]:
     if res.eshare is None:
-        return [f"## 8. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
+        return [f"## 9. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
     return eshare.section(res.eshare)
 
 
@@ -285,6 +288,12 @@ def _edxml(res: Results) -> list[str]:
     if res.edxml is None:
         return [f"## 7. {edxml.TITLE}", "", "Not measured: see Failures.", ""]
     return edxml.section(res.edxml)
+
+
+def _web(res: Results) -> list[str]:
+    if res.web is None:
+        return [f"## 8. {web.TITLE}", "", "Not measured: see Failures.", ""]
+    return web.section(res.web)
 
 
 def terminal_summary(res: Results) -> str:

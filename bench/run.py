@@ -29,6 +29,7 @@ from bench.pdfs import Variants, page_count, write_padded_pdf
 from bench.report import MIB, PARTS, Results, markdown, terminal_summary
 from bench.routing import RoutingOptions, run_routing
 from bench.signing import SigningOptions, run_signing
+from bench.web import run_web
 from testkit.stack import CORPUS
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +60,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "signing (issue 3 targets, no server needed) or routing (issue 4: raw broker vs. "
         "our deliveries, latency under load, 1/2/4 routing processes) or attack (issue 10: "
         "ordinary documents beside bombs and slow uploads) or edxml (issue 14: the CPU of an "
-        "edXML package against multipart JSON, no server needed) or eshare (issue 13: the "
+        "edXML package against multipart JSON, no server needed) or web (issue 12: the "
+        "inbox page with 10,000 deliveries, batch signing through the web app against "
+        "direct signing calls; embedded shape, no server needed) or eshare (issue 13: the "
         "exchange ledger at scale on PostgreSQL); the other parts' "
         "sections are kept from the existing output file",
     )
@@ -80,6 +83,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--routing-processes", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--edxml-rounds", type=int, default=5, help="rounds of the edXML part")
     p.add_argument("--edxml-docs", type=int, default=20, help="documents of each kind a round")
+    p.add_argument("--web-deliveries", type=int, default=10_000, help="deliveries in the inbox")
+    p.add_argument("--web-docs", type=int, default=40, help="drafts in the batch measurement")
+    p.add_argument("--web-requests", type=int, default=200, help="timed GETs per inbox page")
+    p.add_argument("--web-workers", type=int, default=2, help="documents a batch signs at a time")
     p.add_argument("--attack-rate", type=float, default=20.0, help="ordinary documents/s")
     p.add_argument("--attack-seconds", type=float, default=20.0)
     p.add_argument(
@@ -266,6 +273,19 @@ def _measure_edxml(args: argparse.Namespace, res: Results, work: Path) -> None:
     res.failures.extend(res.edxml.failures)
 
 
+def _measure_web(args: argparse.Namespace, res: Results, work: Path) -> None:
+    print("… the web app: inbox with many deliveries, batch signing against direct calls")
+    try:
+        res.web = run_web(
+            work / "web", args.web_deliveries, args.web_docs, args.web_requests, args.web_workers
+        )
+    except Exception as e:
+        traceback.print_exc()
+        res.failures.append(f"web: {type(e).__name__}: {e}")
+        return
+    res.failures.extend(f"web: {f}" for f in res.web.failures)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     parts = (args.only,) if args.only else PARTS
@@ -304,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         _measure_attack(args, res, work)
     if "edxml" in parts:
         _measure_edxml(args, res, work)
+    if "web" in parts:
+        _measure_web(args, res, work)
     if "eshare" in parts:
         _measure_eshare(args, res)
     res.finished = datetime.now(UTC).astimezone().isoformat(timespec="seconds")

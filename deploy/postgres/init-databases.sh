@@ -4,7 +4,7 @@
 # $POSTGRES_USER.  Override the list with LIENTHONG_DATABASES="a b c".
 set -euo pipefail
 
-databases="${LIENTHONG_DATABASES:-lienthong_ingest lienthong_signing lienthong_routing}"
+databases="${LIENTHONG_DATABASES:-lienthong_ingest lienthong_signing lienthong_routing lienthong_web}"
 
 for db in $databases; do
   echo "init-databases: ensuring database ${db}"

@@ -51,10 +51,11 @@ class Refusal(Error):  # type: ignore[misc]
     """An answer given from the headers alone: the body is never read, and the connection
     is closed after it (waitress answers its own errors the same way)."""
 
-    def __init__(self, code: int, reason: str, detail: str) -> None:
+    def __init__(self, code: int, reason: str, detail: str, element: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.reason = reason
+        self.element = element  # where a structured body (an edXML package) was wrong
 
     def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
         problem = {
@@ -64,6 +65,8 @@ class Refusal(Error):  # type: ignore[misc]
             "detail": self.body,
             "code": self.reason.lower().replace(" ", "_"),
         }
+        if self.element is not None:
+            problem["element"] = self.element
         headers = [
             ("Content-Type", "application/problem+json"),
             ("X-Content-Type-Options", "nosniff"),

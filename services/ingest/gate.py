@@ -49,7 +49,10 @@ def ingest_gate(
                 return Refusal(401, "Unauthorized", e.detail)
         if head.content_length > limit:
             return Refusal(
-                413, "Payload Too Large", f"the body is larger than the limit of {limit} bytes"
+                413,
+                "Payload Too Large",
+                f"the body is larger than the limit of {limit} bytes",
+                element="edXML" if head.path == PACKAGE_PATH else None,
             )
         return None
 

@@ -76,12 +76,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/documents/{id}/content": {
             "get": {
                 "summary": "The PDF bytes, streamed",
+                "description": "A document that came as an edXML package without any PDF "
+                "serves its first file here, with that file's type and name.",
                 "parameters": [{"$ref": "#/components/parameters/DocumentId"}],
                 "responses": {
                     "200": {
                         "description": "The PDF",
                         "content": {
-                            "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+                            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                            "*/*": {"schema": {"type": "string", "format": "binary"}},
                         },
                     },
                     **_problems(401, 403, 404),
@@ -98,8 +101,45 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                     },
                     {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "view", "in": "query", "schema": {"enum": ["all"]}},
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "description": "Only what this agency sent",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "description": "Arrived at or after (ISO 8601)",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "until",
+                        "in": "query",
+                        "description": "Arrived before (ISO 8601)",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "overdue",
+                        "in": "query",
+                        "description": "1: only what is overdue and not finished",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "Words of the subject or of the DocumentId",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {"200": {"description": "Inbox items"}, **_problems(400, 401)},
+            }
+        },
+        "/v1/agencies": {
+            "get": {
+                "summary": "The registry: every agency's code, name and parent",
+                "responses": {"200": {"description": "Agencies"}, **_problems(401)},
             }
         },
         "/v1/deliveries/{delivery_id}/status": {

@@ -227,6 +227,19 @@ def seal_placement(
     return placement, seal
 
 
+#: The least white space between a text stamp and any text (its ink, see ``_ink``).
+STAMP_CLEARANCE = 2 * MM
+#: How far down the first page a copy stamp may go looking for free space at the right.
+STAMP_REACH = 0.3
+
+
+def _ink(line: TextLine) -> Box:
+    """Where a line's glyphs may reach: a text line's box stops at the font's ascent and
+    descent, and Vietnamese capitals carry their marks above it (Ộ, Ẫ, Ữ)."""
+    b = line.box
+    return Box(b.x1, b.y1 - 0.15 * b.height, b.x2, b.y2 + 0.35 * b.height)
+
+
 def top_right_placement(
     page: Page,
     lines: int,
@@ -237,36 +250,60 @@ def top_right_placement(
 ) -> tuple[Placement, float]:
     """The copy/attachment stamp box at the top right of the first page, and its font size.
 
-    Official documents start at the top margin with the national motto on the
-    right, so when the preferred spot is taken the stamp moves up into the top
-    margin (never closer than 3 mm to the edge), shrinking its text down to 7 pt.
+    The stamp keeps ``STAMP_CLEARANCE`` of white space around it from any text's ink.
+    Official documents start at the top margin with the national motto on the right, so
+    when the preferred spot is taken the stamp goes in the widest free band of the right
+    column within the top ``STAMP_REACH`` of the page (never closer than 3 mm to the top
+    edge), centred in it: the top margin above the motto, or the space between the
+    heading block and the body. Its text shrinks down to 7 pt where the room is short.
     """
     x1, x2 = page.box.x2 - margin - width, page.box.x2 - margin
     ceiling = page.box.y2 - 3 * MM
+    lowest = page.box.y2 - STAMP_REACH * page.box.height
+    gap = STAMP_CLEARANCE
 
     def needed(size: float) -> float:
         return lines * size * 1.3 + 8
 
+    # Lines within the top 3 mm (a running header, a page number) are not in the way.
+    column = sorted(
+        (
+            _ink(line)
+            for line in page.lines
+            if line.box.x1 < x2 + gap and x1 - gap < line.box.x2 and line.box.y1 < ceiling
+        ),
+        key=lambda ink: ink.y2,
+        reverse=True,
+    )
+
     def free(box: Box) -> bool:
-        return box.inside(page.box) and not _covered(box, page)
+        padded = Box(box.x1 - gap, box.y1 - gap, box.x2 + gap, box.y2 + gap)
+        return box.inside(page.box) and not any(padded.overlaps(ink, 0) for ink in column)
 
     preferred = Box(x1, page.box.y2 - margin - needed(font_size), x2, page.box.y2 - margin)
     if free(preferred):
         return Placement(page.index, preferred), font_size
-    # Everything in the column that reaches below the 3 mm limit: the stamp goes above it
-    # (a line crossing the limit leaves no room, rather than sending the stamp elsewhere).
-    below = [
-        line.box.y2
-        for line in page.lines
-        if line.box.x1 < x2 and x1 < line.box.x2 and line.box.y1 < ceiling
-    ]
-    floor = (max(below) if below else page.box.y1) + 1
-    room = ceiling - floor
-    size = min(font_size, (room - 8) / (lines * 1.3))
-    if size >= min_font:
-        box = Box(x1, floor, x2, floor + needed(size))
-        if free(box):
-            return Placement(page.index, box), size
+    # The free bands of the column, from the 3 mm limit down to the reach: a line that
+    # crosses the limit leaves no band above it.
+    bands: list[tuple[float, float]] = []
+    top = ceiling
+    for ink in column:
+        if ink.y2 + gap < top - gap:
+            bands.append((max(ink.y2 + gap, lowest), top - (gap if top < ceiling else 0)))
+        top = min(top, ink.y1)
+        if top <= lowest:
+            break
+    if top > lowest:
+        bands.append((lowest, top - (gap if top < ceiling else 0)))
+    for size in (font_size, min_font):
+        fitting = [(lo, hi) for lo, hi in bands if hi - lo >= needed(size)]
+        if fitting:
+            lo, hi = fitting[0]  # the highest band that holds the stamp
+            fit = min(font_size, (hi - lo - 8) / (lines * 1.3))
+            middle = (lo + hi) / 2
+            box = Box(x1, middle - needed(fit) / 2, x2, middle + needed(fit) / 2)
+            if free(box):
+                return Placement(page.index, box), fit
     raise ValidationFailed(
         f"no free room at the top right of page {page.index + 1} for the stamp; give the box",
         [{"field": "box", "message": "choose a free area"}],

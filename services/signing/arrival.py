@@ -146,8 +146,9 @@ class ArrivalVerification:
             tmp.flush()
             if b"%PDF-" not in head:
                 # An edXML package may carry no PDF at all (a .doc, a .txt): such a
-                # document travels like any other and counts as unsigned; whether it
-                # is a scan (an image file?) is not told.
+                # document travels like any other and counts as unsigned.
+                # Whether it is a scan cannot be told from its pages: None, as for
+                # a PDF whose pages cannot be read.
                 report = VerificationReport(
                     Verdict.UNSIGNED,
                     reasons=("the document is not a PDF: it carries no PDF signature",),

@@ -63,6 +63,9 @@ class SigningSettings:
     # service token or one of tsa_tokens, bearer tokens the operator hands to agencies).
     tsa_access: str = "token"
     tsa_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # The largest edXML package whose XML-DSig signature is made or checked: the whole
+    # package is parsed and canonicalized in memory (about five times its size).
+    xml_signature_max_bytes: int = 48 * 1024 * 1024
     # Accepted digests and key sizes, with sunset dates (LIENTHONG_ALGORITHM_POLICY, a
     # JSON file; see services/signing/verification/algorithms.py and README).
     algorithm_policy: AlgorithmPolicy = field(default_factory=AlgorithmPolicy)
@@ -78,6 +81,9 @@ class SigningSettings:
             port=env.port("SIGNING_PORT", 8002),
             pki_dir=pki_dir,
             pki_passphrase=_passphrase(env, pki_dir),
+            xml_signature_max_bytes=env.integer(
+                "XML_SIGNATURE_MAX_BYTES", 48 * 1024 * 1024, minimum=64 * 1024
+            ),
             public_url=env.url("SIGNING_PUBLIC_URL", common.signing_url, ("http", "https")),
             trust_roots=_trust_roots(env),
             trust_dir=_trust_dir(env, common.data_dir),

@@ -7,10 +7,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from services.common.auth import require_service_token
-from services.common.errors import BadRequest, ValidationFailed
+from services.common.contract import Verdict
+from services.common.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from services.common.wiring import current
 from services.signing.context import SigningContext
-from services.signing.xmldsig import sign_package, verify_package
+from services.signing.xmldsig import PackageSignature, sign_package, verify_package
 
 xml_api = Blueprint("signing_xml_api", __name__)
 
@@ -22,13 +23,24 @@ def _service_only() -> None:
     require_service_token(request, current(SigningContext).settings.common.service_token)
 
 
-def _package() -> bytes:
+def _package() -> bytes | None:
+    """The package, or None when it is larger than the settings allow to sign or check."""
     if request.mimetype not in XML_TYPES:
         raise BadRequest("send the package with Content-Type application/xml")
-    data = request.get_data(cache=False)
+    limit = current(SigningContext).settings.xml_signature_max_bytes
+    if (request.content_length or 0) > limit:
+        return None
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        return None
     if not data:
         raise ValidationFailed("the package is empty")
     return data
+
+
+def _too_large() -> str:
+    limit = current(SigningContext).settings.xml_signature_max_bytes
+    return f"the package is larger than {limit} bytes (LIENTHONG_XML_SIGNATURE_MAX_BYTES)"
 
 
 @xml_api.post("/v1/xml/sign")
@@ -39,6 +51,8 @@ def sign() -> Response:
     if not agency:
         raise ValidationFailed("agency is required", [{"field": "agency", "message": "required"}])
     data = _package()
+    if data is None:
+        raise PayloadTooLarge(f"{_too_large()}: it is not signed")
     signer, record = ctx.pki.signer(agency, "organization")
     chain = [record.der, ctx.pki.issuing_der()]
     signed = sign_package(data, signer, chain)
@@ -51,4 +65,8 @@ def sign() -> Response:
 def verify() -> Response:
     """The verdict on a package's XML-DSig signature, its signer and the reasons."""
     ctx = current(SigningContext)
-    return jsonify(verify_package(_package(), list(ctx.pki.trust_roots())).to_json())
+    data = _package()
+    if data is None:  # nothing proven wrong, nothing proven right
+        reason = f"{_too_large()}: its signature is not checked"
+        return jsonify(PackageSignature(Verdict.INDETERMINATE, reasons=[reason]).to_json())
+    return jsonify(verify_package(data, list(ctx.pki.trust_roots())).to_json())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +100,25 @@ class BatchRunner:
     # --- the worker --------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="web-batch") as pool:
-            while not stop.is_set():
-                claimed = self._claim(self.workers * 2)
-                if not claimed:
-                    self._wake.wait(0.5)
-                    self._wake.clear()
-                    continue
-                list(pool.map(self._one, claimed))
+        """``workers`` threads, each taking the next waiting document as soon as it is
+        free: a slow document holds up no other."""
+        threads = [
+            threading.Thread(target=self._loop, args=(stop,), name=f"web-batch-{n}", daemon=True)
+            for n in range(self.workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            claimed = self._claim(1)
+            if not claimed:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            self._one(claimed[0])
 
     def _claim(self, limit: int) -> list[tuple[int, str, str, int]]:
         with self.db.unit_of_work() as session:

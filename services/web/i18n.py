@@ -76,3 +76,36 @@ def parse_moment(raw: str) -> datetime | date:
 
 def today_vn() -> date:
     return datetime.now(VIETNAM).date()
+
+
+def mark(text: str) -> str:
+    """Marks a string for the catalog where it is translated later, by value."""
+    return text
+
+
+# Words the templates translate by value (``_(name)``): priorities, roles, page titles,
+# verdicts and login answers. Listed here so that extraction finds them.
+CATALOG_WORDS = (
+    mark("Thường"),
+    mark("Khẩn"),
+    mark("Thượng khẩn"),
+    mark("Hỏa tốc"),
+    mark("Hỏa tốc hẹn giờ"),
+    mark("Lãnh đạo"),
+    mark("Văn thư"),
+    mark("Chuyên viên"),
+    mark("Giám sát"),
+    mark("Yêu cầu không hợp lệ"),
+    mark("Cần đăng nhập"),
+    mark("Không có quyền"),
+    mark("Không tìm thấy"),
+    mark("Trạng thái đã thay đổi"),
+    mark("Dữ liệu chưa đúng"),
+    mark("Lỗi hệ thống"),
+    mark("Không có chữ ký số"),
+    mark("Không đọc được tệp"),
+    mark("Email hoặc mật khẩu không đúng."),
+    mark("Tài khoản đã bị khóa bởi quản trị."),
+    mark("Tài khoản tạm khóa 15 phút vì đăng nhập sai nhiều lần."),
+    mark("Mã PIN mở khóa ký số của bạn; mỗi lần ký (hoặc ký cả lô) bạn nhập nó một lần."),
+)

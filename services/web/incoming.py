@@ -4,7 +4,7 @@ the statuses a recipient reports (03, 04, 05, 06, 02, 15, 16), through ingest.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,7 +63,7 @@ def _as_date(raw: Any) -> date | None:
     if not raw:
         return None
     moment = parse_moment(str(raw))
-    return moment if not hasattr(moment, "date") else moment.date()  # type: ignore[union-attr]
+    return moment.date() if isinstance(moment, datetime) else moment
 
 
 def inbox(

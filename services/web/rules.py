@@ -17,6 +17,16 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+#: How roles are named on the screens (translated by the catalog).
+ROLE_NAMES: dict[str, str] = {
+    "leader": "Lãnh đạo",
+    "clerk": "Văn thư",
+    "specialist": "Chuyên viên",
+    "monitor": "Giám sát",
+    "admin": "Quản trị",
+}
+
+
 class Action(enum.StrEnum):
     DRAFT = "draft"  # upload a draft
     SIGN = "sign"  # personal signature on a draft sent to them

@@ -1,11 +1,13 @@
 """edXML on the real stack (RabbitMQ, PostgreSQL, SeaweedFS, three `lienthong serve`
 processes): a package in from agency A, in B's inbox with its attachments, B's status
 package back, A sees the status, and A exports both as edXML, signed by the signing
-service with A's organization certificate."""
+service with A's organization certificate; then A recalls it by package and B's 15
+comes back the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "edxml"
 QCVN_102 = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 NS = {"e": QCVN_102}
 DOCUMENT_ID = "000.00.00.H41,2024/03/15,12/UBND-VP"
+VIETNAM = timezone(timedelta(hours=7))
 
 
 def _post(client: AgencyClient, body: bytes, **headers: str) -> requests.Response:
@@ -126,6 +129,19 @@ def test_a_package_travels_and_its_status_comes_back(stack: Stack) -> None:
     verification = wait_for(lambda: a.document(doc_id).json().get("verification"), timeout=60)
     assert verification["verdict"] == "unsigned"
 
+    # The ledger counts it as the JSON API's documents: Paper 1 and unsigned, so not
+    # fully electronic, for those reasons.
+    today = datetime.now(VIETNAM).date()  # a day either side: midnight may pass meanwhile
+    period = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
+
+    def in_ledger() -> dict[str, Any] | None:
+        page = _get(a, f"/v1/metrics/e-share/exchanges?{period}").json()
+        found = [e for e in page["exchanges"] if e["document"] == doc_id]
+        return found[0] if found and found[0]["signed"] is False else None
+
+    exchange = wait_for(in_ledger, timeout=60)
+    assert (exchange["paper"], exchange["fully_electronic"]) == (True, False)
+
     # A exports both, signed with A's organization certificate by the signing service.
     package = _get(a, f"/v1/documents/{doc_id}/edxml?signed=1")
     assert package.status_code == 200, package.text
@@ -151,5 +167,25 @@ def test_a_package_travels_and_its_status_comes_back(stack: Stack) -> None:
         ).json()
         assert verdict["verdict"] == "valid", verdict
         assert verdict["organization"] == "UBND tỉnh Quảng Ninh"
+
+    # A recalls it by package; B agrees by package (15); A sees that too.
+    recall = _post(a, (SAMPLES / "qcvn102-recall.xml").read_bytes())
+    assert recall.status_code == 200, recall.text
+    assert [(d["OrganId"], d["requested"]) for d in recall.json()["deliveries"]] == [
+        (B, True),
+        (C, True),
+    ]
+    agreed = (SAMPLES / "qcvn102-status-03.xml").read_bytes().replace(b">03<", b">15<")
+    answer = _post(b, agreed)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "15"
+    assert wait_for(lambda: a.document(doc_id).json()["deliveries"][0]["status"] == "15")
+    exported = etree.fromstring(_get(a, f"/v1/deliveries/{delivery}/status.edxml").content)
+    assert _text(exported, ".//e:StatusCode") == "15"
+    # A signed package posted to ingest has its signature checked by the signing service.
+    again = _post(a, package.content, **{"Idempotency-Key": "e2e-edxml-signed"})
+    assert again.status_code == 201, again.text
+    assert again.json()["signature"]["verdict"] == "valid"
+    assert again.json()["signature"]["organization"] == "UBND tỉnh Quảng Ninh"
     for client in clients.values():
         client.http.close()

@@ -20,13 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.common.contract import Status, Verdict
-from services.common.errors import Forbidden, NotFound, ValidationFailed
+from services.common.errors import Forbidden, NotFound, Unavailable, ValidationFailed
 from services.common.internal_api import StatusReport, TakeBackRequest
 from services.ingest.context import IngestContext
 from services.ingest.edxml.errors import PackageRefused
 from services.ingest.edxml.model import DocumentPackage, StatusPackage
-from services.ingest.edxml.parse import is_status, read_document, read_status
-from services.ingest.edxml.safexml import read_package
+from services.ingest.edxml.parse import is_status, read_document, read_status, value_of
+from services.ingest.edxml.safexml import ReadPackage, read_package
 from services.ingest.models import Agency, Delivery, Document
 from services.ingest.projections import settle_reported_status
 from services.ingest.submission import FilesSubmission, IncomingFile, submit_files
@@ -42,6 +42,8 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 def element_of(field: str) -> str:
     """The element a metadata field (as check_metadata names it) was read from."""
+    if field.startswith(("edXML", "edXMLEnvelope")):  # already an element's path
+        return field
     path = _INDEX.sub(lambda m: f"[{int(m[1]) + 1}]", field).replace(".", "/")
     if path == "Paper":
         return f"{BUSINESS}/Paper"
@@ -66,11 +68,12 @@ def accept_package(
     read = read_package(package, ctx.settings.edxml, ctx.spool_dir)
     document: DocumentPackage | None = None
     try:
+        # The cheap checks first: who sends, then the signature (the signing service).
+        _check_from(sender, _from_of(read), f"{MESSAGE}/From/OrganId")
         signature = _signature(ctx, sender, package, read.signed)
         if is_status(read):
             return _status(ctx, sender, read_status(read), signature)
         document = read_document(read, ctx.settings.edxml, ctx.spool_dir)
-        _check_from(sender, document.metadata.get("From"), f"{MESSAGE}/From/OrganId")
         if document.business_doc_type.strip() == "1":
             return _recall(ctx, sender, document, signature)
         return _document(ctx, sender, document, signature, idempotency_key)
@@ -80,7 +83,18 @@ def accept_package(
             document.discard()
 
 
+def _from_of(read: ReadPackage) -> object:
+    """The MessageHeader's From as metadata (a list when it is repeated), or None."""
+    header = read.root.find("MessageHeader")
+    found = header.all("From") if header is not None else []
+    if len(found) > 1:
+        return [value_of(node) for node in found]
+    return value_of(found[0]) if found else None
+
+
 def _check_from(sender: str, given: object, element: str) -> None:
+    if isinstance(given, list):
+        raise PackageRefused(element.removesuffix("/OrganId"), "appears more than once")
     organ = given.get("OrganId") if isinstance(given, dict) else None
     if isinstance(organ, str) and organ.strip() and organ.strip() != sender:
         raise Forbidden(
@@ -101,7 +115,17 @@ def _signature(ctx: IngestContext, sender: str, package: Path, signed: bool) -> 
                 SIGNATURE, f"is required: the policy of {sender} accepts signed packages only"
             )
         return {"verdict": Verdict.UNSIGNED.value, "signer": None, "reasons": []}
-    check = ctx.xml_signatures.verify(package)
+    try:
+        check = ctx.xml_signatures.verify(package)
+    except Unavailable as e:
+        if required:
+            raise
+        # The package still travels; that its signature could not be checked is recorded.
+        check = {
+            "verdict": Verdict.INDETERMINATE.value,
+            "signer": None,
+            "reasons": [f"the signature could not be checked: {e.detail}"],
+        }
     if required and check.get("verdict") != Verdict.VALID.value:
         reasons = "; ".join(str(r) for r in check.get("reasons") or [])
         raise PackageRefused(
@@ -124,7 +148,7 @@ def _document(
             upload=a.upload,
             name=a.name,
             content_type=a.content_type,
-            element=f"edXML/AttachmentEncoded/Attachment[{i}]",
+            element=a.element or f"edXML/AttachmentEncoded/Attachment[{i}]",
             content_id=a.content_id,
             description=a.description,
             archive=a.archive,
@@ -138,7 +162,7 @@ def _document(
             FilesSubmission(
                 sender=sender,
                 files=files,
-                raw_metadata=package.metadata,
+                raw_metadata=_superseding(ctx, sender, package),
                 document_id=package.document_id,
                 idempotency_key=idempotency_key,
                 package_signature=signature,
@@ -157,16 +181,35 @@ def _document(
         "action": kinds.get(package.business_doc_type.strip(), "document"),
         **accepted.body,
         "replayed": accepted.replayed,
-        "recipients": [
-            t["OrganId"].strip()
-            for t in package.metadata.get("To") or []  # type: ignore[attr-defined]
-            if isinstance(t, dict) and isinstance(t.get("OrganId"), str)
-        ],
+        "recipients": _recipients(package.metadata),
         "attachments": [
             {"name": f.name, "content_type": f.content_type, "size": f.upload.size} for f in files
         ],
         "signature": signature,
     }
+
+
+def _recipients(meta: dict[str, object]) -> list[str]:
+    """The To OrganIds in the package's order (the metadata rules already checked them)."""
+    to = meta.get("To")
+    items = to if isinstance(to, list) else []
+    return [
+        t["OrganId"].strip()
+        for t in items
+        if isinstance(t, dict) and isinstance(t.get("OrganId"), str)
+    ]
+
+
+def _superseding(ctx: IngestContext, sender: str, package: DocumentPackage) -> dict[str, object]:
+    """The metadata, with the document an update (2) or replacement (3) supersedes named:
+    Bussiness/DocumentId when given, else the header's DocumentId when the sender already
+    sent a document under it (the same document, sent again changed)."""
+    meta = package.metadata
+    if package.business_doc_type.strip() not in ("2", "3") or package.business.get("DocumentId"):
+        return meta
+    if package.document_id and sent_document(ctx, sender, package.document_id) is not None:
+        return {**meta, "Bussiness": {**package.business, "DocumentId": package.document_id}}
+    return meta
 
 
 def sent_document(ctx: IngestContext, sender: str, document_id: str) -> Document | None:
@@ -211,7 +254,6 @@ def _recall(
 def _status(
     ctx: IngestContext, sender: str, status: StatusPackage, signature: dict[str, Any]
 ) -> dict[str, Any]:
-    _check_from(sender, status.from_, f"{MESSAGE}/From/OrganId")
     code = Status.of(status.status_code)
     if code is None:
         raise PackageRefused(

@@ -109,7 +109,7 @@ class Base64Spool:
 @dataclass(frozen=True)
 class ZipLimits:
     max_members: int
-    max_bytes: int  # one member, decoded
+    max_bytes: int  # the members of one zipped attachment together, decoded
     max_ratio: int  # decoded / compressed, beyond RATIO_FLOOR
 
 
@@ -157,7 +157,10 @@ def unzip(
                     continue
                 if info.flag_bits & 0x1:
                     raise PackageRefused(element, f"zip entry {name!r} is encrypted")
-                members.append((name, _extract(zf, info, f"{element}[{name}]", directory, limits)))
+                where = f"{element}[{name}]"
+                budget = limits.max_bytes - sum(upload.size for _, upload in members)
+                _check_declared(info, where, budget, limits)
+                members.append((name, _extract(zf, info, where, directory, limits, budget)))
     except zipfile.BadZipFile as e:
         for _, upload in members:
             upload.discard()
@@ -171,10 +174,31 @@ def unzip(
     return members
 
 
+def _check_declared(info: zipfile.ZipInfo, element: str, budget: int, limits: ZipLimits) -> None:
+    """Refuse from the entry's header what its declared sizes already give away (nothing
+    is inflated); the sizes are counted again as the bytes come out (``_extract``)."""
+    if info.file_size > budget:
+        raise PackageTooLarge(
+            element,
+            f"declares {info.file_size} bytes; the files of one zipped attachment may hold "
+            f"{limits.max_bytes} bytes together",
+        )
+    if info.file_size > max(RATIO_FLOOR, max(info.compress_size, 1) * limits.max_ratio):
+        raise PackageRefused(
+            element,
+            f"expands more than {limits.max_ratio} times its compressed size (a zip bomb)",
+        )
+
+
 def _extract(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, element: str, directory: Path, limits: ZipLimits
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    element: str,
+    directory: Path,
+    limits: ZipLimits,
+    budget: int,
 ) -> SpooledUpload:
-    spool = _Spool(directory, element, limits.max_bytes)
+    spool = _Spool(directory, element, budget)
     ceiling = max(RATIO_FLOOR, max(info.compress_size, 1) * limits.max_ratio)
     try:
         with zf.open(info) as member:

@@ -15,7 +15,13 @@ from services.common.errors import Forbidden, NotFound
 from services.common.storage import ObjectStore
 from services.ingest.edxml.emit import OutgoingAttachment, document_package, status_package
 from services.ingest.edxml.model import format_timestamp
-from services.ingest.models import Agency, Delivery, Document, DocumentAttachment
+from services.ingest.models import (
+    Agency,
+    Delivery,
+    Document,
+    DocumentAttachment,
+    DocumentVersion,
+)
 from services.ingest.ports import RoutingPort
 from services.ingest.queries import readable_document
 
@@ -31,22 +37,34 @@ def attachments_of(db: Database, doc: Document) -> list[DocumentAttachment]:
         )
 
 
+def _latest(db: Database, doc: Document) -> str:
+    """The bytes of the document as it now is: its newest signed version, else as received."""
+    with db.reading() as session:
+        newest = session.scalar(
+            sa.select(DocumentVersion.sha256)
+            .where(DocumentVersion.document == doc.id)
+            .order_by(DocumentVersion.version.desc())
+            .limit(1)
+        )
+    return newest or doc.sha256
+
+
 def _outgoing(db: Database, store: ObjectStore, doc: Document) -> list[OutgoingAttachment]:
+    """The files, the document's main one as it now is (signed by the platform since)."""
     rows = attachments_of(db, doc)
+    latest = _latest(db, doc)
     if not rows:  # a document posted as JSON: its PDF
         code = doc.doc_metadata.get("Code")
         number = code.get("CodeNumber") if isinstance(code, dict) else None
         name = f"{number or doc.id}.pdf".replace("/", "-")
-        return [
-            OutgoingAttachment(name, "application/pdf", doc.id, "", store.iter_bytes(doc.sha256))
-        ]
+        return [OutgoingAttachment(name, "application/pdf", doc.id, "", store.iter_bytes(latest))]
     return [
         OutgoingAttachment(
             row.name,
             row.content_type,
             row.content_id,
             row.description,
-            store.iter_bytes(row.sha256),
+            store.iter_bytes(latest if row.main else row.sha256),
         )
         for row in rows
     ]

@@ -85,6 +85,7 @@ class Attachment:
     content_id: str = ""
     description: str = ""
     archive: str | None = None  # the zipped attachment it came out of
+    element: str = ""  # where the package carried it (named when it is refused)
 
 
 @dataclass(frozen=True)

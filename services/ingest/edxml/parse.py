@@ -6,6 +6,7 @@ optional elements, whitespace, CDATA); strict only where nothing can be understo
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import Path
 
 from services.ingest.edxml.attachments import ZipLimits, is_zip, unzip
@@ -30,7 +31,16 @@ LISTS = frozenset(
         ("ReplacementInfoList", "ReplacementInfo"),
     }
 )
-STATUS_PARTS = ("ResponseFor", "From", "StaffInfo", "StatusCode", "Description", "Timestamp")
+#: A media type as a header may carry it (type/subtype and plain parameters).
+MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;\s*[\w.+-]+=[\w.+-]+)*$")
+
+
+def media_type(declared: str, name: str) -> str:
+    """The declared type when it is one, else a guess from the name, else octet-stream."""
+    declared = declared.strip()
+    if declared and len(declared) <= 200 and MEDIA_TYPE.match(declared):
+        return declared
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def value_of(node: Node) -> object:
@@ -158,14 +168,11 @@ def _described(raw: RawAttachment, references: dict[str, dict[str, str]], index:
         or content_id.removeprefix("cid:")
         or f"attachment-{index}"
     )
-    content_type = (
-        fields.get("ContentType")
-        or reference.get("ContentType")
-        or mimetypes.guess_type(name)[0]
-        or "application/octet-stream"
-    )
+    content_type = media_type(fields.get("ContentType") or reference.get("ContentType") or "", name)
     description = fields.get("Description") or reference.get("Description") or ""
-    return Attachment(name[:500], content_type[:200], raw.upload, content_id[:300], description)
+    return Attachment(
+        name[:500], content_type, raw.upload, content_id[:300], description, element=node.path
+    )
 
 
 def _references(root: Node) -> dict[str, dict[str, str]]:
@@ -199,11 +206,12 @@ def _opened(
                 result.append(
                     Attachment(
                         name=name[:500],
-                        content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                        content_type=media_type("", name),
                         upload=upload,
                         content_id=f"{attachment.content_id}/{name}"[:300],
                         description=attachment.description,
                         archive=attachment.name,
+                        element=f"{element}[{name}]",
                     )
                 )
             attachment.upload.discard()

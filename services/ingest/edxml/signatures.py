@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import requests
 
-from services.common.errors import NotFound, Unavailable, ValidationFailed
+from services.common.errors import NotFound, PayloadTooLarge, Unavailable, ValidationFailed
 
 XML = "application/xml"
 
@@ -64,6 +64,8 @@ class SigningXmlClient:
             detail = response.text[:500]
         if response.status_code == 404:
             raise NotFound(detail)
+        if response.status_code == 413:
+            raise PayloadTooLarge(detail)
         if response.status_code in (400, 409, 422):
             raise ValidationFailed(detail)
         raise Unavailable(f"the signing service answered {response.status_code}: {detail}")

@@ -111,14 +111,11 @@ def judge(
     j = ModificationJudgement(True, level=level.name, changed_fields=changed)
     permitted = docmdp_ok is not False
     for c in changes:
-        allowed = permitted and not c.visible
+        allowed = permitted and c.problem is None
         j.changes.append(_info(c, allowed=allowed))
-        if c.visible:
+        if c.problem is not None:
             j.ok = False
-            j.reasons.append(
-                f"{c.detail} after signing (revision {c.revision}): it is drawn over the "
-                "page and changes what a reader sees"
-            )
+            j.reasons.append(f"{c.detail} after signing (revision {c.revision}): {c.problem}")
         elif allowed and c.kind not in (ChangeKind.VALIDATION_DATA, ChangeKind.METADATA):
             j.notes.append(f"changed after signing, as permitted: {c.detail}")
     existing = fields_before if fields_before is not None else set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import NotFound, ValidationFailed
 from services.web import security
@@ -51,7 +52,7 @@ def add_user() -> tuple[str, int]:
 
 
 @admin.post("/users/<int:user_id>")
-def change_user(user_id: int) -> Response | tuple[str, int]:
+def change_user(user_id: int) -> BaseResponse | tuple[str, int]:
     person = require(Action.ADMIN)
     c = ctx()
     action = request.form.get("action", "")
@@ -104,7 +105,7 @@ def certificates() -> tuple[str, int]:
 
 
 @admin.post("/certificates")
-def issue_certificate() -> Response:
+def issue_certificate() -> BaseResponse:
     person = require(Action.ADMIN)
     kind = request.form.get("kind", "personal")
     name = request.form.get("name", "")
@@ -114,7 +115,7 @@ def issue_certificate() -> Response:
 
 
 @admin.post("/certificates/<serial>/revoke")
-def revoke_certificate(serial: str) -> Response:
+def revoke_certificate(serial: str) -> BaseResponse:
     person = require(Action.ADMIN)
     ctx().signing.revoke(person.agency_code, serial, request.form.get("reason") or None)
     security.record(ctx().db, person, "certificate.revoked", serial)
@@ -129,7 +130,7 @@ def images() -> tuple[str, int]:
 
 
 @admin.post("/images")
-def upload_image() -> Response:
+def upload_image() -> BaseResponse:
     person = require(Action.ADMIN)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -147,7 +148,7 @@ def upload_image() -> Response:
 
 
 @admin.get("/images/<kind>.png")
-def image(kind: str) -> Response:
+def image(kind: str) -> BaseResponse:
     person = require(Action.ADMIN)
     if kind not in ("seal", "signature"):
         abort(404)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, make_response, redirect, request, url_for
+from flask import Blueprint, make_response, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import LienThongError
 from services.web import security
@@ -29,7 +30,7 @@ HOME_OF = {
     "leader": "outgoing.waiting",
     "clerk": "incoming.inbox",
     "specialist": "incoming.my_work",
-    "monitor": "incoming.inbox",
+    "monitor": "monitor.dashboard",
     "admin": "admin.users",
 }
 
@@ -44,11 +45,11 @@ def _safe_next(raw: str | None) -> str | None:
 
 
 @auth.get("/")
-def home() -> Response:
+def home() -> BaseResponse:
     return redirect(url_for(HOME_OF.get(user().role, "verify.form")))
 
 
-def _login_page(error: str = "", status: int = 200) -> Response:
+def _login_page(error: str = "", status: int = 200) -> BaseResponse:
     # One token per browser until it logs in: a second tab (or a favicon fetch sent to
     # the login page) must not invalidate the form already shown.
     kept = request.cookies.get(LOGIN_CSRF, "")
@@ -72,12 +73,12 @@ def _login_page(error: str = "", status: int = 200) -> Response:
 
 
 @auth.get("/login")
-def login() -> Response:
+def login() -> BaseResponse:
     return _login_page()
 
 
 @auth.post("/login")
-def login_post() -> Response:
+def login_post() -> BaseResponse:
     context = ctx()
     try:
         person, token = security.log_in(
@@ -110,7 +111,7 @@ _LOGIN_ERRORS = {
 
 
 @auth.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     security.end_session(ctx().db, web_session().token_hash)
     security.record(ctx().db, user(), "logout")
     response = make_response(redirect(url_for("auth.login")))
@@ -124,7 +125,7 @@ def password() -> tuple[str, int]:
 
 
 @auth.post("/password")
-def password_post() -> Response | tuple[str, int]:
+def password_post() -> BaseResponse | tuple[str, int]:
     person = user()
     new = request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):
@@ -148,7 +149,7 @@ def pin() -> tuple[str, int]:
 
 
 @auth.post("/pin")
-def pin_post() -> Response | tuple[str, int]:
+def pin_post() -> BaseResponse | tuple[str, int]:
     person = user()
     try:
         people.set_pin(
@@ -161,7 +162,7 @@ def pin_post() -> Response | tuple[str, int]:
 
 
 @auth.get("/lang/<language>")
-def language(language: str) -> Response:
+def language(language: str) -> BaseResponse:
     response = make_response(redirect(_safe_next(request.args.get("next")) or url_for("auth.home")))
     if language in LANGUAGES:
         response.set_cookie("lt_lang", language, samesite="Lax", secure=secure_request(), path="/")

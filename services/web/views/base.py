@@ -3,6 +3,8 @@ rendering, and errors as pages."""
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import secrets
 import time
@@ -11,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import LienThongError
 from services.common.wiring import current
@@ -18,7 +21,7 @@ from services.web import security
 from services.web.context import WebContext
 from services.web.i18n import DEFAULT, LANGUAGES, vn_date, vn_datetime
 from services.web.models import User, WebSession
-from services.web.rules import PRIORITIES, Action, may, visible_agencies
+from services.web.rules import PRIORITIES, ROLE_NAMES, Action, may, visible_agencies
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,25 @@ def seen_agencies() -> set[str]:
     return visible_agencies(person.agency_code, person.role, parents)
 
 
+def agency_tree(exclude: str | None = None) -> list[tuple[dict[str, Any], int]]:
+    """The registry as a tree, parents before their children: (agency, depth)."""
+    items = [a for a in registry() if a["code"] != exclude]
+    codes = {a["code"] for a in items}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for a in sorted(items, key=lambda a: str(a["name"])):
+        parent = a.get("parent") if a.get("parent") in codes else None
+        children.setdefault(parent, []).append(a)
+    ordered: list[tuple[dict[str, Any], int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for a in children.get(parent, []):
+            ordered.append((a, depth))
+            walk(a["code"], depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
 def viewed_agency() -> str:
     """The agency whose lists are shown: one's own, or (monitors) one below it."""
     asked = request.args.get("agency") or user().agency_code
@@ -110,7 +132,7 @@ def require(action: Action) -> User:
     return person
 
 
-def before_request() -> Response | None:
+def before_request() -> BaseResponse | None:
     context = ctx()
     g.lang = (
         request.cookies.get("lt_lang") if request.cookies.get("lt_lang") in LANGUAGES else DEFAULT
@@ -141,6 +163,17 @@ def before_request() -> Response | None:
     ):
         return redirect(url_for("auth.password"))
     return None
+
+
+def csv_response(name: str, header: list[str], rows: list[list[str]]) -> Response:
+    """A register as CSV for a spreadsheet (UTF-8 with a BOM, which Excel needs)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 def render(template: str, code: int = 200, **values: Any) -> tuple[str, int]:
@@ -174,6 +207,9 @@ def register_views(app: Flask) -> None:
         agency_name=agency_name,
         PRIORITIES=PRIORITIES,
         priority_name=lambda p: gettext(PRIORITIES.get(int(p or 0), "Thường")),
+        role_name=lambda r: gettext(ROLE_NAMES.get(str(r), str(r))),
+        seen_agencies=lambda: sorted(seen_agencies()),
+        locked=lambda u: u.locked_until is not None and u.locked_until > security.now(),
     )
     app.before_request(before_request)
 

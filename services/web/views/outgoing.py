@@ -7,14 +7,24 @@ import json
 from datetime import date
 
 from flask import Blueprint, Response, abort, jsonify, redirect, request, send_file, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import NotFound, ValidationFailed
 from services.web import drafts, security
 from services.web import users as people
-from services.web.i18n import today_vn
+from services.web.i18n import today_vn, vn_date, vn_datetime
 from services.web.models import Draft, User
 from services.web.rules import Action, due_state
-from services.web.views.base import _, ctx, registry, render, require, user, viewed_agency
+from services.web.views.base import (
+    _,
+    agency_tree,
+    csv_response,
+    ctx,
+    render,
+    require,
+    user,
+    viewed_agency,
+)
 
 outgoing = Blueprint("outgoing", __name__)
 
@@ -69,7 +79,7 @@ def new_draft() -> tuple[str, int]:
 
 
 @outgoing.post("/drafts")
-def create_draft() -> Response:
+def create_draft() -> BaseResponse:
     person = require(Action.DRAFT)
     c = ctx()
     form = drafts.DraftForm(
@@ -116,7 +126,7 @@ def draft(draft_id: str) -> tuple[str, int]:
         if found.state == drafts.SIGNED
         else None
     )
-    agencies = [a for a in registry() if a["code"] != found.agency_code]
+    agencies = agency_tree(exclude=found.agency_code)
     return render(
         "draft.html",
         d=found,
@@ -131,7 +141,7 @@ def draft(draft_id: str) -> tuple[str, int]:
 
 
 @outgoing.get("/drafts/<draft_id>/pages/<int:page>.png")
-def page_image(draft_id: str, page: int) -> Response:
+def page_image(draft_id: str, page: int) -> BaseResponse:
     require(Action.READ)
     c = ctx()
     found = _own_draft(draft_id)
@@ -146,7 +156,7 @@ def page_image(draft_id: str, page: int) -> Response:
 
 
 @outgoing.get("/drafts/<draft_id>/file.pdf")
-def draft_file(draft_id: str) -> Response:
+def draft_file(draft_id: str) -> BaseResponse:
     require(Action.READ)
     c = ctx()
     found = _own_draft(draft_id)
@@ -157,7 +167,7 @@ def draft_file(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/sign")
-def sign(draft_id: str) -> Response:
+def sign(draft_id: str) -> BaseResponse:
     person = require(Action.SIGN)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -173,7 +183,7 @@ def sign(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/return")
-def return_draft(draft_id: str) -> Response:
+def return_draft(draft_id: str) -> BaseResponse:
     person = require(Action.SIGN)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -182,8 +192,19 @@ def return_draft(draft_id: str) -> Response:
     return redirect(url_for("outgoing.waiting"))
 
 
+@outgoing.post("/drafts/<draft_id>/resubmit")
+def resubmit(draft_id: str) -> BaseResponse:
+    """A returned draft, corrected: a new PDF goes back to the same leader."""
+    person = require(Action.DRAFT)
+    c = ctx()
+    found = drafts.get_draft(c.db, person.agency_code, draft_id)
+    drafts.resubmit_draft(c.db, c.store, c.pages, c.spool_dir, found, _pdf_upload())
+    security.record(c.db, person, "draft.resubmitted", found.id, found.subject)
+    return redirect(url_for("outgoing.draft", draft_id=found.id, done="created"))
+
+
 @outgoing.post("/drafts/<draft_id>/seal")
-def seal(draft_id: str) -> Response:
+def seal(draft_id: str) -> BaseResponse:
     person = require(Action.SEAL)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -194,7 +215,7 @@ def seal(draft_id: str) -> Response:
 
 
 @outgoing.post("/drafts/<draft_id>/send")
-def send(draft_id: str) -> Response:
+def send(draft_id: str) -> BaseResponse:
     person = require(Action.SEAL)
     c = ctx()
     found = drafts.get_draft(c.db, person.agency_code, draft_id)
@@ -216,6 +237,34 @@ def sent() -> tuple[str, int]:
     year = _int(request.args.get("year"), "year", today_vn().year)
     rows = drafts.outgoing_register(ctx().db, agency, year)
     return render("sent.html", rows=rows, year=year)
+
+
+@outgoing.get("/sent.csv")
+def sent_csv() -> BaseResponse:
+    """The outgoing register of a year as CSV (Decree 30, Appendix IV columns)."""
+    require(Action.READ)
+    agency = viewed_agency()
+    year = _int(request.args.get("year"), "year", today_vn().year)
+    rows = [
+        [
+            r.code,
+            vn_date(r.issued_on),
+            f"{r.type_name}: {r.subject}",
+            r.signer,
+            "; ".join(r.recipients) + (" (kèm bản giấy)" if r.paper else ""),
+            vn_datetime(r.sent_at),
+        ]
+        for r in drafts.outgoing_register(ctx().db, agency, year)
+    ]
+    header = [
+        "Số, ký hiệu",
+        "Ngày ban hành",
+        "Loại và trích yếu",
+        "Người ký",
+        "Nơi nhận",
+        "Ngày gửi",
+    ]
+    return csv_response(f"so-van-ban-di-{year}.csv", header, rows)
 
 
 @outgoing.get("/sent/<document>")
@@ -246,7 +295,7 @@ def tracking(document: str) -> tuple[str, int]:
 
 
 @outgoing.get("/sent/<document>/timeline.json")
-def tracking_json(document: str) -> Response:
+def tracking_json(document: str) -> BaseResponse:
     require(Action.READ)
     agency = viewed_agency()
     drafts.outgoing_entry(ctx().db, agency, document)
@@ -257,7 +306,7 @@ def tracking_json(document: str) -> Response:
 
 
 @outgoing.post("/batches")
-def start_batch() -> Response:
+def start_batch() -> BaseResponse:
     kind = request.form.get("kind", "sign")
     person = require(Action.SIGN if kind == "sign" else Action.SEAL)
     _check_pin(person)
@@ -276,7 +325,7 @@ def batch(batch_id: str) -> tuple[str, int]:
 
 
 @outgoing.get("/batches/<batch_id>/progress")
-def batch_progress(batch_id: str) -> Response:
+def batch_progress(batch_id: str) -> BaseResponse:
     person = user()
     return jsonify(ctx().batches.progress(person.agency_code, person.id, batch_id))
 

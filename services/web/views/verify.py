@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from services.common.errors import ValidationFailed
 from services.web import security
@@ -71,7 +72,7 @@ def check() -> tuple[str, int]:
 
 
 @verify.get("/verify/<token>.html")
-def download(token: str) -> Response:
+def download(token: str) -> BaseResponse:
     person = require(Action.VERIFY)
     if not token.replace("-", "").replace("_", "").isalnum():
         abort(404)

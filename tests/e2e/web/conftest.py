@@ -30,7 +30,9 @@ class WebStack:
         return one_time_password(self.stack.cli(*args).stdout)
 
 
-@pytest.fixture(scope="package")
+# One stack per test module: what one module sends (exchanges, registers) must not change
+# what another counts (the dashboard's figures).
+@pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
     data: Path = tmp_path_factory.mktemp("web-e2e")
     stack = Stack(data, {"LIENTHONG_WEB_SECURE_COOKIES": "never"})

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from testkit.webclient import NEW_PASSWORD, PIN
 from tests.e2e.web.browser import shot
 
-NEW_PASSWORD = "mật-khẩu-mới-2026"
-PIN = "246810"
+__all__ = ["NEW_PASSWORD", "PIN"]
 
 
 def log_in(page: Page, base: str, email: str, password: str) -> None:
@@ -53,13 +53,21 @@ def add_user(page: Page, base: str, email: str, role: str, name: str, title: str
 
 
 def upload_draft(
-    page: Page, base: str, pdf: Path, subject: str, *, priority: str = "0", due: str = ""
+    page: Page,
+    base: str,
+    pdf: Path,
+    subject: str,
+    *,
+    priority: str = "0",
+    due: str = "",
+    leader: str = "Nguyễn Văn An — Chủ tịch",
 ) -> str:
     page.goto(f"{base}/drafts/new")
     page.get_by_label("Tệp PDF dự thảo").set_input_files(str(pdf))
     page.get_by_label("Trích yếu").fill(subject)
     page.get_by_label("Ký hiệu").fill("UBND-VP")
     page.get_by_label("Địa danh").fill("Nghệ An")
+    page.get_by_label("Người ký").select_option(label=leader)
     page.get_by_label("Độ khẩn").select_option(priority)
     if due:
         page.get_by_label("Hạn ký").fill(due)

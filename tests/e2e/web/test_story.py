@@ -34,7 +34,9 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
     letter = tmp_path / "letter.pdf"
     letter.write_bytes(official_letter())
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page = browser.new_page(
+            viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="vi-VN"
+        )
         base = web.base
 
         # An admin creates the people of the agency.
@@ -44,6 +46,12 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
         flows.add_user(page, base, SPECIALIST, "specialist", "Hoàng Văn Em", "Chuyên viên")
         shot(page, "admin-users")
         _no_serious_violations(page, "admin users")
+        page.get_by_role("link", name="English").click()
+        expect(page.get_by_role("heading", name="Users")).to_be_visible()
+        expect(page.get_by_role("button", name="Create user")).to_be_visible()
+        shot(page, "admin-users-en")
+        page.get_by_role("link", name="Tiếng Việt").click()
+        expect(page.get_by_role("heading", name="Người dùng")).to_be_visible()
         page.goto(f"{base}/admin/images")
         shot(page, "admin-images")
         page.goto(f"{base}/admin/certificates")
@@ -115,9 +123,9 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
         flows.log_in(page, base, CLERK, flows.NEW_PASSWORD)
         page.goto(f"{base}/sent/{document}")
         timelines = page.locator("#timelines")
-        expect(timelines.get_by_role("region", name="Sở Nội vụ tỉnh Nghệ An (demo)")).to_contain_text(
-            "Hoàn thành", timeout=30_000
-        )
+        expect(
+            timelines.get_by_role("region", name="Sở Nội vụ tỉnh Nghệ An (demo)")
+        ).to_contain_text("Hoàn thành", timeout=30_000)
         expect(
             timelines.get_by_role("region", name="Sở Tài chính tỉnh Nghệ An (demo)")
         ).to_contain_text("Đã vào sổ", timeout=30_000)
@@ -150,7 +158,7 @@ def test_the_whole_story(web: WebStack, tmp_path: Path) -> None:
         page.get_by_label("Chọn tất cả").check()
         page.get_by_label("Mã PIN").fill(flows.PIN)
         page.get_by_role("button", name="Ký các văn bản đã chọn").click()
-        seen = []
+        seen: list[int] = []
         bar = page.locator("#bar")
         while True:
             value = int(bar.get_attribute("value") or 0)

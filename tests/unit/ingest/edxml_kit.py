@@ -39,6 +39,7 @@ from services.common.wiring import context_of, migrate
 from services.ingest.agencies import add_agency, create_api_key
 from services.ingest.app import create_app
 from services.ingest.context import IngestContext
+from services.ingest.edxml.signatures import XmlSignatures
 from services.ingest.projections import on_delivery_dispatched
 from services.ingest.settings import IngestSettings
 from services.routing.lifecycle import DeliveryState, Role, next_state
@@ -289,7 +290,12 @@ class EdxmlIngest(Ingest):
         return delivery_id
 
 
-def make_ingest(tmp_path: Path, pki: SigningPki, env: dict[str, str] | None = None) -> EdxmlIngest:
+def make_ingest(
+    tmp_path: Path,
+    pki: SigningPki,
+    env: dict[str, str] | None = None,
+    signatures: XmlSignatures | None = None,
+) -> EdxmlIngest:
     data_dir = tmp_path / "data"
     settings = IngestSettings.from_env(
         {
@@ -301,8 +307,8 @@ def make_ingest(tmp_path: Path, pki: SigningPki, env: dict[str, str] | None = No
     )
     migrate("ingest", settings.database_url)
     routing = EdxmlRouting()
-    signatures = FakeXmlSignatures(pki)
-    app: Flask = create_app(settings, routing=routing, xml_signatures=signatures)
+    fake = FakeXmlSignatures(pki)
+    app: Flask = create_app(settings, routing=routing, xml_signatures=signatures or fake)
     app.config["TESTING"] = True
     ctx = context_of(app, IngestContext)
     keys = {}
@@ -315,9 +321,7 @@ def make_ingest(tmp_path: Path, pki: SigningPki, env: dict[str, str] | None = No
     ]:
         add_agency(ctx.db, code, name)
         keys[code] = create_api_key(ctx.db, code, label="unit")
-    return EdxmlIngest(
-        app, app.test_client(), ctx, routing, keys, settings.common.data_dir, signatures
-    )
+    return EdxmlIngest(app, app.test_client(), ctx, routing, keys, settings.common.data_dir, fake)
 
 
 @pytest.fixture

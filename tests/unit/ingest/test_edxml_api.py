@@ -4,6 +4,7 @@ statuses), packages out, JSON and edXML interchangeable, signatures and the poli
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +12,15 @@ from typing import Any
 
 import pytest
 
+from services.common.bus.envelope import wrap
+from services.common.bus.messages import DocumentSigned
 from services.common.contract import Status
+from services.common.storage import spool
 from services.ingest.edxml.emit import OutgoingAttachment, document_package, status_package
 from services.ingest.edxml.parse import read_document, read_status
 from services.ingest.edxml.safexml import QCVN_102, read_package
 from services.ingest.models import Document, DocumentAttachment
+from services.ingest.projections import on_document_signed
 from services.ingest.settings import EdxmlSettings
 from services.ingest.validation import check_metadata
 from testkit.pdfs import one_page_pdf
@@ -23,10 +28,8 @@ from tests.unit.ingest.edxml_kit import (
     OLD_CODE,
     TENANT,
     EdxmlIngest,
-    SigningPki,
     edx,
     sample,
-    sign_as,
     test_pki,
 )
 from tests.unit.ingest.test_api import (
@@ -296,87 +299,6 @@ def test_the_status_sample_and_the_lifecycle_409(edx: EdxmlIngest) -> None:
     assert edx.routing.states[delivery].status == "03"
 
 
-# --- signatures ----------------------------------------------------------------------------
-
-
-def test_a_valid_signature_is_recorded(edx: EdxmlIngest, test_pki: SigningPki) -> None:
-    body = sign_as(test_pki, SENDER, package_of(slot=True))
-    answer = edx.post_package(body).get_json()
-    signature = answer["signature"]
-    assert signature["verdict"] == "valid"
-    assert signature["organization"] == "UBND tỉnh Quảng Ninh"
-    doc = edx.client.get(f"/v1/documents/{answer['id']}", headers=edx.auth(SENDER)).get_json()
-    assert doc["package_signature"]["verdict"] == "valid"
-
-
-def test_an_invalid_signature_is_reported_and_refused_under_the_policy(
-    edx: EdxmlIngest, test_pki: SigningPki
-) -> None:
-    tampered = sign_as(test_pki, SENDER, package_of(slot=True)).replace(
-        "Về việc".encode(), "Về viec".encode()
-    )
-    answer = edx.post_package(tampered, key="k1").get_json()
-    assert answer["signature"]["verdict"] == "invalid"
-    untrusted = edx.post_package(sign_as(test_pki, None, package_of(slot=True)), key="k2")
-    assert untrusted.get_json()["signature"]["verdict"] == "indeterminate"
-
-    policy = edx.client.put(
-        "/v1/edxml/policy", json={"require_signed_packages": True}, headers=edx.auth(SENDER)
-    )
-    assert policy.get_json() == {"agency": SENDER, "require_signed_packages": True}
-    before = edx.count(Document)
-    for body in (tampered, package_of(), sign_as(test_pki, None, package_of(slot=True))):
-        problem = assert_problem(edx.post_package(body, key="k3"), 422, "edxml_refused")
-        assert problem["element"] == SIGNATURE
-    assert edx.count(Document) == before
-    good = edx.post_package(sign_as(test_pki, SENDER, package_of(slot=True)), key="k4")
-    assert good.status_code == 201
-
-
-def test_emitted_packages_are_signed_with_the_organization_certificate(
-    edx: EdxmlIngest, tmp_path: Path
-) -> None:
-    answer = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
-    delivery = edx.deliver(answer)
-    signed = edx.client.get(
-        f"/v1/documents/{answer['id']}/edxml?signed=1", headers=edx.auth(SENDER)
-    )
-    assert signed.status_code == 200
-    path = tmp_path / "signed.xml"
-    path.write_bytes(signed.data)
-    assert edx.signatures.verify(path)["verdict"] == "valid"
-    forbidden = edx.client.get(
-        f"/v1/documents/{answer['id']}/edxml?signed=1", headers=edx.auth(RECIPIENT)
-    )
-    assert_problem(forbidden, 403)
-    edx.post_package(status_of("03"), agency=RECIPIENT)
-    status = edx.client.get(
-        f"/v1/deliveries/{delivery}/status.edxml?signed=1", headers=edx.auth(RECIPIENT)
-    )
-    path.write_bytes(status.data)
-    check = edx.signatures.verify(path)
-    assert (check["verdict"], check["organization"]) == ("valid", "Văn phòng Chính phủ")
-    # A signed package posts back like any other, its signature verified on the way in.
-    reposted = edx.post_package(signed.data, key="again").get_json()
-    assert reposted["signature"]["verdict"] == "valid"
-
-
-def test_the_policy_from_the_command_line(edx: EdxmlIngest) -> None:
-    from click.testing import CliRunner
-
-    from services.ingest.cli import agencies
-
-    env = {"LIENTHONG_DATA_DIR": str(edx.data_dir), "LIENTHONG_BROKER_URL": "memory://"}
-    result = CliRunner().invoke(agencies, ["signed-packages", SENDER, "--require"], env=env)
-    assert result.exit_code == 0, result.output
-    answer = edx.client.get("/v1/edxml/policy", headers=edx.auth(SENDER)).get_json()
-    assert answer["require_signed_packages"] is True
-    problem = assert_problem(edx.post_package(package_of()), 422)
-    assert problem["element"] == SIGNATURE
-    CliRunner().invoke(agencies, ["signed-packages", SENDER, "--allow-unsigned"], env=env)
-    assert edx.post_package(package_of()).status_code == 201
-
-
 def test_content_type_and_size(edx: EdxmlIngest) -> None:
     wrong = edx.client.post(
         "/v1/edxml",
@@ -385,3 +307,80 @@ def test_content_type_and_size(edx: EdxmlIngest) -> None:
     )
     assert_problem(wrong, 400)
     assert edx.count(DocumentAttachment) == 0
+
+
+def test_a_declared_type_that_is_not_a_media_type_is_not_served(edx: EdxmlIngest) -> None:
+    body = package_of(files={"ghi-chu.txt": ("text/plain&#13;&#10;Set-Cookie: a=b", b"ghi chu")})
+    answer = edx.post_package(body).get_json()
+    assert answer["attachments"][0]["content_type"] == "text/plain"  # guessed from the name
+    got = edx.client.get(f"/v1/documents/{answer['id']}/attachments/1", headers=edx.auth(SENDER))
+    assert got.mimetype == "text/plain" and "Set-Cookie" not in got.headers
+
+
+def test_two_from_elements_are_refused(edx: EdxmlIngest) -> None:
+    text = package_of({**metadata(RECIPIENT), "From": {"OrganId": SENDER}}).decode()
+    first_from = text[text.index("<edXML:From>") : text.index("</edXML:From>") + 13]
+    doubled = text.replace(first_from, first_from + first_from.replace(SENDER, THIRD), 1)
+    problem = assert_problem(edx.post_package(doubled.encode()), 422)
+    assert problem["element"] == "edXML/edXMLEnvelope/edXMLHeader/MessageHeader/From"
+    assert edx.count(Document) == 0
+
+
+def test_an_update_sent_under_the_same_document_id(edx: EdxmlIngest) -> None:
+    first = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
+    edx.deliver(first)
+    meta = {**metadata(RECIPIENT), "Bussiness": {"BussinessDocType": "2"}}
+    body = package_of(meta, document_id=DOCUMENT_ID, doc_type=2)
+    response = edx.post_package(body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["action"] == "update"
+    latest = edx.announced("document.received")[-1]["payload"]
+    assert latest["supersedes"] == first["id"] and latest["business_doc_type"] == 2
+    # Without an earlier document under that DocumentId, it names nothing to update.
+    other = package_of(meta, document_id="000.00.00.H41,2024/03/15,99/UBND-VP", doc_type=2)
+    problem = assert_problem(edx.post_package(other), 422)
+    assert problem["element"].endswith("TraceHeaderList/Bussiness/DocumentId")
+
+
+def test_the_export_carries_the_document_as_signed_since(edx: EdxmlIngest, tmp_path: Path) -> None:
+    answer = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
+    signed = one_page_pdf("signed by the platform since")
+    upload = spool(io.BytesIO(signed), tmp_path / "in", len(signed))
+    edx.ctx.store.put(upload)
+    msg = DocumentSigned(
+        document=answer["id"],
+        version=2,
+        sha256=upload.sha256,
+        size=upload.size,
+        previous_sha256=answer["sha256"],
+        profile="organization",
+        level="B-LT",
+        field_name="org-1",
+        certificate_serial="01",
+        signer="CN=UBND",
+        signed_at=datetime.now(UTC).isoformat(),
+    )
+    with edx.ctx.db.unit_of_work() as session:
+        on_document_signed(session, msg, wrap(msg))
+    out = edx.client.get(f"/v1/documents/{answer['id']}/edxml", headers=edx.auth(RECIPIENT))
+    package = read_document(reread(tmp_path, out.data), EdxmlSettings(), tmp_path / "r")
+    main, appendix = package.attachments
+    assert main.upload.path.read_bytes() == signed  # the document as it now is
+    assert appendix.upload.path.read_bytes().startswith(b"\xd0\xcf\x11\xe0")  # as it came
+
+
+def test_an_outsider_sees_no_package_attachment_or_status(edx: EdxmlIngest) -> None:
+    answer = edx.post_package(sample("qcvn102-new-document.xml")).get_json()
+    delivery = edx.deliver(answer)
+    edx.post_package(status_of("03"), agency=RECIPIENT)
+    for path in (
+        f"/v1/documents/{answer['id']}/edxml",
+        f"/v1/documents/{answer['id']}/attachments/1",
+        f"/v1/deliveries/{delivery}/status.edxml",
+    ):
+        assert_problem(edx.client.get(path, headers=edx.auth(OLD_CODE)), 403)
+        assert edx.client.get(path, headers=edx.auth(RECIPIENT)).status_code == 200
+    missing = edx.client.get(
+        f"/v1/documents/{answer['id']}/attachments/9", headers=edx.auth(RECIPIENT)
+    )
+    assert_problem(missing, 404)

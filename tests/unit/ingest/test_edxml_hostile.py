@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import socket
 import tracemalloc
 import zipfile
 import zlib
@@ -16,9 +18,9 @@ import pytest
 from services.ingest.models import BUS, Document
 from testkit.pdfs import one_page_pdf
 from tests.unit.ingest.edxml_kit import EdxmlIngest, SigningPki, edx, make_ingest, test_pki
-from tests.unit.ingest.test_api import MAX_UPLOAD, SENDER, assert_problem
+from tests.unit.ingest.test_api import MAX_UPLOAD, PASSWORD_PDF, SENDER, assert_problem
 from tests.unit.ingest.test_edxml_api import package_of
-from tests.unit.ingest.test_upload_limits import Server, exchange, zeros
+from tests.unit.ingest.test_upload_limits import Server
 
 __all__ = ["edx", "test_pki"]
 
@@ -252,6 +254,17 @@ def test_a_gigabyte_attachment_is_streamed_not_loaded(edx: EdxmlIngest) -> None:
     assert edx.count(Document) == 0 and edx.stored_objects() == [] and edx.spooled_files() == []
 
 
+def _refused_from_headers(port: int, head: bytes) -> tuple[int, dict[str, Any]]:
+    """Send a request head only, and read the whole answer (the server closes after it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(head)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    return int(head_part.split(b" ", 2)[1]), json.loads(body)
+
+
 def test_a_gigabyte_declared_is_refused_before_its_body(edx: EdxmlIngest, tmp_path: Path) -> None:
     running = Server(edx, tmp_path)
     try:
@@ -259,10 +272,11 @@ def test_a_gigabyte_declared_is_refused_before_its_body(edx: EdxmlIngest, tmp_pa
             "POST /v1/edxml HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/xml\r\n"
             f"Authorization: Bearer {edx.keys[SENDER]}\r\nContent-Length: {GiB}\r\n\r\n"
         )
-        status, answer = exchange(running.port, head, zeros(8 * MiB))
+        status, problem = _refused_from_headers(running.port, head.encode())
     finally:
         running.close()
-    assert status == 413, answer
+    assert status == 413
+    assert problem["element"] == "edXML"
     assert edx.count(Document) == 0 and edx.spooled_files() == []
 
 
@@ -291,3 +305,33 @@ def _deflate_ratio() -> float:
 
 def test_the_bomb_test_is_a_bomb() -> None:
     assert _deflate_ratio() > 200  # what test_a_zip_bomb relies on
+
+
+def test_an_encrypted_pdf_attachment_is_named(edx: EdxmlIngest) -> None:
+    body = package_of(
+        files={
+            "ghi-chu.txt": ("text/plain", b"ghi chu"),
+            "mat.pdf": ("application/pdf", PASSWORD_PDF.read_bytes()),
+        }
+    )
+    problem = refused(edx, body, 422, "edXML/AttachmentEncoded/Attachment[2]")
+    assert problem["code"] == "encrypted_pdf"
+    assert problem["errors"][0]["element"] == "edXML/AttachmentEncoded/Attachment[2]"
+
+
+def test_a_zip_whose_headers_lie_about_the_size(edx: EdxmlIngest) -> None:
+    raw = bytearray(base64.b64decode(zipped({"lie.doc": b"\0" * (8 * MiB)})))
+    raw[22:26] = (10).to_bytes(4, "little")  # the local header's uncompressed size
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 24 : central + 28] = (10).to_bytes(4, "little")  # and the directory's
+    content = base64.b64encode(bytes(raw)).decode()
+    problem = refused(edx, with_attachment(content, "phu-luc.zip", "application/zip"), 422)
+    assert problem["element"] == f"{ATTACHMENT_1}[lie.doc]"
+    assert "cannot be unzipped" in problem["detail"]
+
+
+def test_the_files_of_one_zip_share_the_attachment_limit(edx: EdxmlIngest) -> None:
+    half = bytes(range(256)) * (MAX_UPLOAD // 2 // 256 + 10)  # each under, both over
+    content = zipped({"a.doc": half, "b.doc": half})
+    problem = refused(edx, with_attachment(content, "phu-luc.zip", "application/zip"), 413)
+    assert problem["element"] == f"{ATTACHMENT_1}[b.doc]"

@@ -5,12 +5,16 @@ every status code."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.common.contract import Status
+from services.common.errors import LienThongError
 from services.ingest.edxml.emit import OutgoingAttachment, document_package, status_package
 from services.ingest.edxml.model import (
     VIETNAM,
@@ -247,3 +251,45 @@ def test_the_status_sample(tmp_path: Path) -> None:
     assert status.status_code == "03"
     assert status.timestamp == datetime(2024, 3, 16, 2, 15, tzinfo=UTC)
     assert status.staff["Staff"] == "Phạm Thị D"
+
+
+# --- any bytes -------------------------------------------------------------------------
+
+SAMPLE = sample("qcvn102-new-document.xml")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(SAMPLE) - 1), st.integers(0, 40), st.binary(max_size=12)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_mangled_package_is_read_or_refused_and_leaves_nothing(
+    edits: list[tuple[int, int, bytes]],
+) -> None:
+    """Bytes cut out of the sample and others put in their place: the reader answers with
+    a package or a refusal (LienThongError), never anything else, and when it refuses, no
+    spool file is left behind; what it read is discarded cleanly too."""
+    data = bytearray(SAMPLE)
+    for at, length, insert in edits:
+        data[at : at + length] = insert
+    with tempfile.TemporaryDirectory() as work:
+        path, spool = Path(work) / "package.xml", Path(work) / "spool"
+        path.write_bytes(bytes(data))
+        try:
+            raw = read_package(path, LIMITS, spool)
+        except LienThongError:
+            raw = None  # refused while reading: the reader cleaned up after itself
+        if raw is not None:  # as accept_package does: what was read is discarded at the end
+            try:
+                if is_status(raw):
+                    read_status(raw)
+                else:
+                    read_document(raw, LIMITS, spool).discard()
+            except LienThongError:
+                pass
+            finally:
+                raw.discard()
+        assert not spool.exists() or list(spool.iterdir()) == []

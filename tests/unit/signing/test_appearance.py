@@ -13,11 +13,14 @@ import pytest
 from services.common.errors import ValidationFailed
 from services.signing.appearance import (
     MM,
+    STAMP_CLEARANCE,
+    STAMP_REACH,
     Box,
     Page,
     Placement,
     Profile,
     TextLine,
+    _ink,
     check_free,
     explicit_placement,
     find_signer_block,
@@ -254,7 +257,15 @@ def test_seal_refuses_to_leave_the_page() -> None:
 # --- copies and attachments ---------------------------------------------------------------
 
 
-def test_copy_stamp_goes_top_right_above_the_motto(letter_page: Page) -> None:
+def _clear_of_text(box: Box, page: Page) -> None:
+    """At least STAMP_CLEARANCE of white space between the box and every line's ink."""
+    for line in page.lines:
+        ink = _ink(line)
+        apart = max(ink.x1 - box.x2, box.x1 - ink.x2, ink.y1 - box.y2, box.y1 - ink.y2)
+        assert apart >= STAMP_CLEARANCE - 1e-6, f"{box} is {apart:.1f} pt from {line.text!r}"
+
+
+def test_copy_stamp_goes_top_right_above_the_motto_with_white_space(letter_page: Page) -> None:
     placement, size = top_right_placement(letter_page, lines=2)
     box = placement.box
     motto = _line(letter_page, MOTTO)
@@ -263,17 +274,20 @@ def test_copy_stamp_goes_top_right_above_the_motto(letter_page: Page) -> None:
     assert box.inside(letter_page.box)
     assert box.x2 == pytest.approx(letter_page.box.x2 - 10 * MM)  # 10 mm right margin
     assert box.y2 <= letter_page.box.y2 - 3 * MM  # never closer than 3 mm to the edge
-    assert box.y1 >= motto.box.y2  # above the motto, not over it
+    # above the motto with white space, not on its diacritics (docs/stamps/copy.png)
+    assert box.y1 >= _ink(motto).y2 + STAMP_CLEARANCE
     assert box.height >= 2 * size * 1.3
     _covers_no_text(box, letter_page)
+    _clear_of_text(box, letter_page)
 
 
 def test_attachment_stamp_with_three_lines(letter_page: Page) -> None:
     placement, size = top_right_placement(letter_page, lines=3)
-    assert size == 10.0
-    assert placement.box.height >= 3 * 10 * 1.3
+    assert 7.0 <= size <= 10.0
+    assert placement.box.height >= 3 * size * 1.3
     assert placement.box.inside(letter_page.box)
     _covers_no_text(placement.box, letter_page)
+    _clear_of_text(placement.box, letter_page)
 
 
 def test_an_empty_top_right_keeps_the_preferred_spot() -> None:
@@ -282,35 +296,40 @@ def test_an_empty_top_right_keeps_the_preferred_spot() -> None:
     assert placement.box.y2 == pytest.approx(A4.y2 - 10 * MM)
 
 
-def test_copy_stamp_shrinks_when_room_is_short() -> None:
-    # a heading reaching up to 793.2 pt leaves 39.2 pt below the 3 mm limit: 8 pt text
-    page = _page((MOTTO, (320, 780, 570, 793.2)))
+def test_copy_stamp_shrinks_when_the_only_room_is_short() -> None:
+    # the column is full below the heading: only the top band is left, 8 pt text fits it
+    page = _page(
+        (MOTTO, (320, 778, 570, 788)),
+        *((f"dòng {n}", (320, 500 + 20 * n, 570, 512 + 20 * n)) for n in range(14)),
+    )
     placement, size = top_right_placement(page, lines=3)
     assert 7.0 <= size < 10.0
-    assert size == pytest.approx(8.0, abs=0.05)
-    assert placement.box.y1 > 793.2
+    assert placement.box.y1 > 788
     assert placement.box.y2 <= A4.y2 - 3 * MM + 1e-6
-    _covers_no_text(placement.box, page)
+    _clear_of_text(placement.box, page)
 
 
-def test_copy_stamp_refuses_below_seven_points() -> None:
+def test_copy_stamp_goes_below_a_heading_that_leaves_no_room_above() -> None:
     page = _page((MOTTO, (320, 780, 570, 810)))
-    with pytest.raises(ValidationFailed, match="no free room"):
-        top_right_placement(page, lines=3)
+    placement, size = top_right_placement(page, lines=3)
+    assert size == 10.0
+    assert placement.box.y2 < 780
+    assert placement.box.y1 >= A4.y2 - STAMP_REACH * A4.height  # still at the top
+    _clear_of_text(placement.box, page)
 
 
-def test_copy_stamp_refuses_when_text_reaches_the_top() -> None:
-    """A big heading crossing the 3 mm limit: no room at the top right, and the stamp
-    must not go anywhere else (such as the free bottom of the page)."""
-    page = _page(("CÔNG BÁO", (300, 790, 590, 838)))
+def test_copy_stamp_refuses_when_the_top_right_is_full() -> None:
+    """Text all down the right column: the stamp must not go anywhere else (such as
+    the free bottom of the page)."""
+    page = _page(*((f"dòng {n}", (300, 560 + 14 * n, 590, 572 + 14 * n)) for n in range(20)))
     with pytest.raises(ValidationFailed, match="no free room"):
         top_right_placement(page, lines=2)
 
 
 def test_copy_stamp_ignores_a_line_in_the_top_three_millimetres() -> None:
-    page = _page(("trang 1", (500, 835, 560, 840)), (MOTTO, (320, 770, 570, 800)))
+    page = _page(("trang 1", (500, 835, 560, 840)), (MOTTO, (320, 780, 570, 790)))
     placement, _size = top_right_placement(page, lines=2)
-    assert placement.box.y1 > 800
+    assert placement.box.y1 > 790  # above the motto: "trang 1" does not close that band
     _covers_no_text(placement.box, page)
 
 

@@ -5,16 +5,20 @@ package may carry none) is recorded on arrival as unsigned."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
+import pytest
+
 from services.common.contract import Verdict
-from services.ingest.edxml.emit import status_package
-from tests.unit.signing.kit import AGENCY, ORGANIZATION
-from tests.unit.signing.test_signing_api import Signing, assert_problem, signing
+from services.ingest.edxml.emit import OutgoingAttachment, document_package, status_package
+from tests.unit.signing.kit import AGENCY, ORGANIZATION, SigningKit, settings_for
+from tests.unit.signing.test_signing_api import Signing, assert_problem, running, signing
 
 __all__ = ["signing"]  # the fixtures, found here by pytest
 
 XML = {"Content-Type": "application/xml"}
+MiB = 1024 * 1024
 
 
 def package(slot: bool = True) -> bytes:
@@ -96,3 +100,75 @@ def test_a_document_that_is_not_a_pdf_is_unsigned_on_arrival(signing: Signing) -
     ]
     assert announced["payload"]["verdict"] == "unsigned"
     assert announced["payload"]["signature_count"] == 0
+
+
+def test_sha1_is_not_enough_for_valid(signing: Signing) -> None:
+    signed = signing.client.post(
+        f"/v1/xml/sign?agency={AGENCY}", data=package(), headers={**signing.auth, **XML}
+    ).data
+    sha1 = signed.replace(
+        b"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        b"http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    ).replace(b"http://www.w3.org/2001/04/xmlenc#sha256", b"http://www.w3.org/2000/09/xmldsig#sha1")
+    answer = signing.client.post("/v1/xml/verify", data=sha1, headers={**signing.auth, **XML})
+    verdict = answer.get_json()
+    assert verdict["verdict"] == Verdict.INDETERMINATE.value
+    assert "rsa-sha1" in verdict["reasons"][0] and "not accepted" in verdict["reasons"][0]
+
+
+def test_a_document_that_is_not_a_pdf_cannot_be_signed(signing: Signing) -> None:
+    document = signing.receive(b"\xd0\xcf\x11\xe0 a .doc, not a PDF")
+    response = signing.sign(document, {"profile": "organization", "agency": AGENCY})
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+
+
+def test_a_package_too_large_to_check_is_indeterminate(
+    kit: SigningKit, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    settings = settings_for(
+        tmp_path_factory.mktemp("xml-limit") / "data",
+        kit.settings.pki_dir,
+        LIENTHONG_BROKER_URL="memory://",
+        LIENTHONG_XML_SIGNATURE_MAX_BYTES=str(64 * 1024),
+    )
+    big = package().replace(b"</edXML:Description>", b" " + b"x" * 70_000 + b"</edXML:Description>")
+    with running(settings) as small:
+        verdict = small.client.post("/v1/xml/verify", data=big, headers={**small.auth, **XML})
+        answer = verdict.get_json()
+        assert answer["verdict"] == Verdict.INDETERMINATE.value
+        assert "not checked" in answer["reasons"][0]
+        refused = small.client.post(
+            f"/v1/xml/sign?agency={AGENCY}", data=big, headers={**small.auth, **XML}
+        )
+        assert_problem(refused, 413)
+        fits = small.client.post(
+            f"/v1/xml/sign?agency={AGENCY}", data=package(), headers={**small.auth, **XML}
+        )
+        assert fits.status_code == 200
+
+
+def test_an_attachment_over_ten_megabytes_signs_and_verifies(signing: Signing) -> None:
+    # One base64 text node of 14 MB: libxml2 refuses such a node unless told otherwise.
+    big = b"".join(
+        document_package(
+            {"To": [{"OrganId": "000.00.01.H41"}], "Subject": "Tệp lớn"},
+            document_id=f"{AGENCY},2026/11/21,16/UBND-VP",
+            business_doc_type=0,
+            trace=[],
+            attachments=[
+                OutgoingAttachment(
+                    "lon.bin", "application/octet-stream", "c", "", [os.urandom(10 * MiB)]
+                )
+            ],
+            signature_slot=True,
+        )
+    )
+    signed = signing.client.post(
+        f"/v1/xml/sign?agency={AGENCY}", data=big, headers={**signing.auth, **XML}
+    )
+    assert signed.status_code == 200, signed.get_data(as_text=True)
+    verdict = signing.client.post(
+        "/v1/xml/verify", data=signed.data, headers={**signing.auth, **XML}
+    )
+    assert verdict.get_json()["verdict"] == Verdict.VALID.value, verdict.get_json()

@@ -303,7 +303,11 @@ HIGHLIGHT = (72.0, 712.0, 300.0, 742.0)
 @pytest.mark.parametrize(
     ("kwargs", "allowed"),
     [
-        ({"appearance": b"0 0 1 rg 2 2 16 16 re f"}, True),  # a sticky-note icon
+        (  # a sticky-note icon, drawn the way a mark is: light, blended
+            {"appearance": b"/GS0 gs 1 1 0.4 rg 2 2 16 16 re f", "blend": "/Multiply"},
+            True,
+        ),
+        ({"appearance": b"0 0 0.5 rg 2 2 16 16 re f"}, False),  # a dark patch
         ({"rect": BIG, "appearance": b"1 1 1 rg 0 0 500 160 re f"}, False),  # white-out
         (
             {"rect": BIG, "appearance": b"BT /Helv 40 Tf 20 60 Td (DA THANH TOAN) Tj ET"},
@@ -352,6 +356,7 @@ HIGHLIGHT = (72.0, 712.0, 300.0, 742.0)
     ],
     ids=[
         "icon",
+        "icon-sized-dark-patch",
         "note-painting-white-over-the-text",
         "note-writing-words",
         "highlight-multiply",
