@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import attack, edxml, routing_report, signing_report, web
+from bench import attack, edxml, eshare, routing_report, signing_report, web
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -22,6 +22,7 @@ PARTS = (
     "attack",
     "edxml",
     "web",
+    "eshare",
 )  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
 
@@ -50,6 +51,7 @@ class Results:
     attack: attack.AttackResults | None = None
     edxml: edxml.EdxmlResults | None = None
     web: web.WebResults | None = None
+    eshare: eshare.EShareResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
     failures: list[str] = field(default_factory=list)
@@ -227,8 +229,8 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing|attack|edxml|web` measures one part and keeps the "
-        "others' sections.",
+        "`--only delivery|signing|routing|attack|edxml|web|eshare` measures one part and "
+        "keeps the others' sections.",
         "",
         *(f"{note}\n" for note in notes),
         "## Machine",
@@ -248,6 +250,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
                 "attack": _attack,
                 "edxml": _edxml,
                 "web": _web,
+                "eshare": _eshare,
             }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
         elif name in kept:
@@ -273,6 +276,12 @@ def _attack(res: Results) -> list[str]:
     if res.attack is None:
         return [f"## 6. {attack.TITLE}", "", "Not measured: see Failures.", ""]
     return attack.section(res.attack)
+
+
+def _eshare(res: Results) -> list[str]:
+    if res.eshare is None:
+        return [f"## 9. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
+    return eshare.section(res.eshare)
 
 
 def _edxml(res: Results) -> list[str]:
@@ -319,6 +328,8 @@ def terminal_summary(res: Results) -> str:
         out.extend(routing_report.summary(res.routing))
     if res.attack:
         out.extend(attack.summary(res.attack))
+    if res.eshare:
+        out.extend(eshare.summary(res.eshare))
     if res.edxml:
         out.append(
             f"  edXML CPU vs multipart JSON: {res.edxml.ratio:.2f}× "

@@ -23,6 +23,7 @@ from bench.environment import (
     check_infrastructure,
     machine_facts,
 )
+from bench.eshare import EShareOptions, run_eshare
 from bench.large import large_upload
 from bench.pdfs import Variants, page_count, write_padded_pdf
 from bench.report import MIB, PARTS, Results, markdown, terminal_summary
@@ -61,7 +62,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "ordinary documents beside bombs and slow uploads) or edxml (issue 14: the CPU of an "
         "edXML package against multipart JSON, no server needed) or web (issue 12: the "
         "inbox page with 10,000 deliveries, batch signing through the web app against "
-        "direct signing calls; embedded shape, no server needed); the other parts' "
+        "direct signing calls; embedded shape, no server needed) or eshare (issue 13: the "
+        "exchange ledger at scale on PostgreSQL); the other parts' "
         "sections are kept from the existing output file",
     )
     p.add_argument("--signing-rounds", type=int, default=3, help="rounds per signing measurement")
@@ -92,6 +94,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         choices=("servers", "embedded"),
         default="servers",
         help="the stack under attack: RabbitMQ/PostgreSQL/SeaweedFS, or no servers",
+    )
+    p.add_argument(
+        "--eshare-exchanges",
+        type=int,
+        default=1_000_000,
+        help="synthetic exchanges (× 3 deliveries) of the e-share bench",
+    )
+    p.add_argument("--eshare-runs", type=int, default=40, help="runs per metrics query")
+    p.add_argument(
+        "--eshare-feed", type=int, default=1000, help="exchanges fed incrementally (× 3)"
     )
     args = p.parse_args(argv)
     if args.docs + args.warmup > 500:
@@ -234,6 +246,20 @@ def _measure_attack(args: argparse.Namespace, res: Results, work: Path) -> None:
     res.failures.extend(res.attack.failures)
 
 
+def _measure_eshare(args: argparse.Namespace, res: Results) -> None:
+    print(f"… the e-share ledger with {args.eshare_exchanges} exchanges", flush=True)
+    options = EShareOptions(
+        exchanges=args.eshare_exchanges, runs=args.eshare_runs, feed_exchanges=args.eshare_feed
+    )
+    try:
+        res.eshare = run_eshare(options)
+    except Exception as e:
+        traceback.print_exc()
+        res.failures.append(f"eshare: {type(e).__name__}: {e}")
+        return
+    res.failures.extend(res.eshare.failures)
+
+
 def _measure_edxml(args: argparse.Namespace, res: Results, work: Path) -> None:
     print("… edXML packages against multipart JSON (CPU, in process)", flush=True)
     try:
@@ -300,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         _measure_edxml(args, res, work)
     if "web" in parts:
         _measure_web(args, res, work)
+    if "eshare" in parts:
+        _measure_eshare(args, res)
     res.finished = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
     res.duration_seconds = time.perf_counter() - began
     previous = args.output.read_text(encoding="utf-8") if args.output.is_file() else None

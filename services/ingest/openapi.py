@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.ingest.edxml.openapi import EDXML_PATHS
+from services.ingest.metrics.openapi import METRICS_PATHS
 from services.ingest.validation import REPORTED_BY_RECIPIENT
 from services.ingest.webhooks.openapi import WEBHOOK_PATHS, WEBHOOKS
 
@@ -245,6 +246,7 @@ OPENAPI: dict[str, Any] = {
             }
         },
         **WEBHOOK_PATHS,
+        **METRICS_PATHS,
         **EDXML_PATHS,
         "/healthz": {
             "get": {

@@ -153,6 +153,12 @@ def lock_for_batch(session: Session, messages: list[Message]) -> None:
     audit.lock_head(session)
     for (model, lock), keys in sorted(wanted.items(), key=lambda item: not item[0][1]):
         (lock_rows if lock else load_rows)(session, model, keys)
+    # The ledger rows the batch's arrivals and verdicts change, in a few queries.
+    ledger.preload(
+        session,
+        documents=wanted.get((SignatureVerdict, False), ()),
+        delivery_ids=wanted.get((Delivery, True), ()),
+    )
 
 
 def subscriptions() -> Subscriptions:

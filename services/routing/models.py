@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from services.common.bus.tables import add_bus_tables
 from services.common.db import UtcDateTime
 from services.routing.deadlines.rules import DONE
+from services.routing.ledger.rules import LATENCY_BUCKETS, bucket_column
 
 
 class Base(DeclarativeBase):
@@ -145,6 +146,15 @@ class LedgerDelivery(Base):
     __table_args__ = (
         sa.Index("ix_ledger_deliveries_recipient_due", "recipient_code", "due_day"),
         sa.Index("ix_ledger_deliveries_sender_day", "sender_code", "sent_day"),
+        # The overdue work: open deliveries only, however many were completed.
+        sa.Index(
+            "ix_ledger_deliveries_open",
+            "recipient_code",
+            "due_day",
+            postgresql_include=["due_at", "delivery_id"],
+            postgresql_where=sa.text("due_state = 'open'"),
+            sqlite_where=sa.text("due_state = 'open'"),
+        ),
     )
 
     delivery_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -185,17 +195,50 @@ class LedgerDaily(Base):
     open: Mapped[int] = mapped_column(default=0)
 
 
-class LedgerLatency(Base):
-    """Per sending agency, Vietnam day, kind (sent → 01, 01 → 03) and bucket: how
-    many deliveries took that long; percentiles are read from the summed buckets."""
+class LedgerMonthly(Base):
+    """``LedgerDaily`` summed per calendar month (``month`` is its first day): long
+    periods read a row per month where they cover whole months."""
 
-    __tablename__ = "ledger_latency"
+    __tablename__ = "ledger_monthly"
 
     agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
-    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    count: Mapped[int] = mapped_column(default=0)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    exchanges: Mapped[int] = mapped_column(default=0)
+    fully_electronic: Mapped[int] = mapped_column(default=0)
+    signed: Mapped[int] = mapped_column(default=0)
+    taken_back: Mapped[int] = mapped_column(default=0)
+    due: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    late: Mapped[int] = mapped_column(default=0)
+    open: Mapped[int] = mapped_column(default=0)
+
+
+def _latency_table(name: str, period: str) -> sa.Table:
+    """Per sending agency, period (a Vietnam day, or a month by its first day) and kind
+    (sent → 01, 01 → 03): how many deliveries fell in each latency bucket, one column
+    per bucket (``b00`` … of ``ledger.rules.LATENCY_BOUNDS``, the last unbounded);
+    percentiles are read from the summed columns."""
+    return sa.Table(
+        name,
+        Base.metadata,
+        sa.Column("agency", sa.String(64), primary_key=True),
+        sa.Column(period, sa.Date, primary_key=True),
+        sa.Column("kind", sa.String(10), primary_key=True),
+        *(
+            sa.Column(bucket_column(i), sa.Integer, nullable=False, default=0)
+            for i in range(LATENCY_BUCKETS)
+        ),
+    )
+
+
+class LedgerLatency(Base):
+    __table__ = _latency_table("ledger_latency", "day")
+
+
+class LedgerLatencyMonthly(Base):
+    """``LedgerLatency`` summed per calendar month."""
+
+    __table__ = _latency_table("ledger_latency_monthly", "month")
 
 
 class Notification(Base):

@@ -11,7 +11,7 @@ from services.common.internal_api import EShareQuery
 from services.common.web import page_limit
 from services.common.wiring import current
 from services.routing.context import RoutingContext
-from services.routing.ledger import queries
+from services.routing.ledger import listings, queries
 
 ledger_internal = Blueprint("routing_ledger", __name__, url_prefix="/internal/v1/metrics")
 
@@ -34,11 +34,11 @@ def e_share_exchanges() -> Response:
     query = EShareQuery.from_args(request.args)
     limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     after = request.args.get("after") or None
-    return jsonify(queries.exchanges(current(RoutingContext).db, query, limit=limit, after=after))
+    return jsonify(listings.exchanges(current(RoutingContext).db, query, limit=limit, after=after))
 
 
 @ledger_internal.get("/e-share/overdue")
 def e_share_overdue() -> Response:
     query = EShareQuery.from_args(request.args)
     limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
-    return jsonify(queries.overdue(current(RoutingContext).db, query, limit=limit))
+    return jsonify(listings.overdue(current(RoutingContext).db, query, limit=limit))

@@ -8,17 +8,17 @@ before it touches a delivery, so counter rows are never updated concurrently.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
+from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.common.contract import Status
+from services.common.db import before_rows_at_commit, transaction_local
+from services.routing.ledger.counters import Contribution, apply
 from services.routing.ledger.rules import (
     REGISTERED_OR_LATER,
     DeliveryFacts,
@@ -31,53 +31,41 @@ from services.routing.ledger.rules import (
     latency_bucket,
     vietnam_day,
 )
-from services.routing.models import (
-    Delivery,
-    Exchange,
-    LedgerDaily,
-    LedgerDelivery,
-    LedgerExchange,
-    LedgerLatency,
-)
-
-DAILY_COUNTERS = (
-    "exchanges",
-    "fully_electronic",
-    "signed",
-    "taken_back",
-    "due",
-    "on_time",
-    "late",
-    "open",
-)
-DailyKey = tuple[str, date]
-LatencyKey = tuple[str, date, str, int]
+from services.routing.models import Delivery, Exchange, LedgerDelivery, LedgerExchange
 
 
-@dataclass
-class Contribution:
-    """What one exchange adds to the counters."""
+class ExchangeFields(Protocol):
+    """What the rules read and set on an exchange's ledger row: the ORM row, or a
+    plain one (``rebuild`` makes a million of them)."""
 
-    daily: Counter[tuple[str, date, str]]
-    latency: Counter[LatencyKey]
-
-    @classmethod
-    def empty(cls) -> Contribution:
-        return cls(Counter(), Counter())
-
-    def add(self, other: Contribution) -> None:
-        self.daily.update(other.daily)
-        self.latency.update(other.latency)
-
-    def minus(self, other: Contribution) -> Contribution:
-        daily: Counter[tuple[str, date, str]] = Counter(self.daily)
-        daily.subtract(other.daily)
-        latency: Counter[LatencyKey] = Counter(self.latency)
-        latency.subtract(other.latency)
-        return Contribution(daily, latency)
+    sender_code: str
+    sent_day: date
+    scanned: bool | None
+    organization_signed: bool | None
+    paper: bool
+    replaced: bool
+    fully_electronic: bool
+    signed: bool
+    taken_back: bool
+    reasons: str
 
 
-def delivery_facts(row: LedgerDelivery) -> DeliveryFacts:
+class DeliveryFields(Protocol):
+    recipient_code: str
+    sent_at: datetime
+    arrived_at: datetime | None
+    registered_at: datetime | None
+    completed_at: datetime | None
+    rejected: bool
+    taken_back: bool
+    due_at: datetime | None
+    due_day: date | None
+    due_state: str
+    delivery_bucket: int | None
+    registration_bucket: int | None
+
+
+def delivery_facts(row: DeliveryFields) -> DeliveryFacts:
     return DeliveryFacts(
         arrived_at=row.arrived_at,
         registered_at=row.registered_at,
@@ -87,7 +75,7 @@ def delivery_facts(row: LedgerDelivery) -> DeliveryFacts:
     )
 
 
-def exchange_facts(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> ExchangeFacts:
+def exchange_facts(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> ExchangeFacts:
     return ExchangeFacts(
         scanned=row.scanned,
         organization_signed=row.organization_signed,
@@ -97,27 +85,33 @@ def exchange_facts(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) ->
     )
 
 
-def settle(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> None:
+def _set(row: object, name: str, value: object) -> None:
+    """Assign only a change: an unchanged attribute is left out of the UPDATE."""
+    if getattr(row, name) != value:
+        setattr(row, name, value)
+
+
+def settle(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> None:
     """Derive what follows from the facts: the classification and, per delivery, its
     deadline state and latency buckets."""
     deliveries = list(deliveries)
     for d in deliveries:
-        d.due_state = due_state(
-            d.due_at, d.completed_at, rejected=d.rejected, taken_back=d.taken_back
-        )
+        state = due_state(d.due_at, d.completed_at, rejected=d.rejected, taken_back=d.taken_back)
+        _set(d, "due_state", state.value)
         if d.arrived_at is not None:
-            d.delivery_bucket = latency_bucket((d.arrived_at - d.sent_at).total_seconds())
+            delivered = latency_bucket((d.arrived_at - d.sent_at).total_seconds())
+            _set(d, "delivery_bucket", delivered)
             if d.registered_at is not None:
                 seconds = max((d.registered_at - d.arrived_at).total_seconds(), 0.0)
-                d.registration_bucket = latency_bucket(seconds)
+                _set(d, "registration_bucket", latency_bucket(seconds))
     verdict = classify(exchange_facts(row, deliveries))
-    row.fully_electronic = verdict.fully_electronic
-    row.signed = verdict.signed
-    row.taken_back = verdict.taken_back
-    row.reasons = encode_reasons(verdict.reasons)
+    _set(row, "fully_electronic", verdict.fully_electronic)
+    _set(row, "signed", verdict.signed)
+    _set(row, "taken_back", verdict.taken_back)
+    _set(row, "reasons", encode_reasons(verdict.reasons))
 
 
-def contribution(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> Contribution:
+def contribution(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> Contribution:
     """What a settled exchange adds to the daily and latency counters."""
     out = Contribution.empty()
     sent = (row.sender_code, row.sent_day)
@@ -137,71 +131,96 @@ def contribution(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> C
     return out
 
 
-def _insert(session: Session, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"the ledger needs PostgreSQL or SQLite, not {name}")
+_ROWS = transaction_local("lienthong.ledger.rows")
+_PENDING = transaction_local("lienthong.ledger.pending")
 
 
-_DAILY = cast(sa.Table, LedgerDaily.__table__)
-_LATENCY = cast(sa.Table, LedgerLatency.__table__)
+@dataclass
+class Held:
+    """An exchange's ledger rows in this transaction, and what they contribute now."""
+
+    row: LedgerExchange | None
+    deliveries: list[LedgerDelivery]
+    contributes: Contribution | None = None
 
 
-def apply(session: Session, change: Contribution) -> None:
-    """Move the counters by ``change`` (rows are created on first use)."""
-    by_day: dict[DailyKey, dict[str, int]] = {}
-    for (agency, day, column), n in change.daily.items():
-        if n:
-            by_day.setdefault((agency, day), {})[column] = n
-    for (agency, day), columns in sorted(by_day.items()):
-        values = {c: columns.get(c, 0) for c in DAILY_COUNTERS}
-        daily = _insert(session, _DAILY).values(agency=agency, day=day, **values)
-        session.execute(
-            daily.on_conflict_do_update(
-                index_elements=["agency", "day"],
-                set_={c: _DAILY.c[c] + daily.excluded[c] for c in columns},
+def _held(session: Session) -> dict[str, Held]:
+    held: dict[str, Held] = session.info.setdefault(_ROWS, {})
+    return held
+
+
+def preload(
+    session: Session, *, documents: Iterable[str] = (), delivery_ids: Iterable[str] = ()
+) -> None:
+    """Read the ledger rows of these exchanges (and of these deliveries' exchanges) in
+    a few queries, for the rest of the transaction: a batch's hooks then read none."""
+    held = _held(session)
+    wanted = set(documents)
+    ids = sorted(set(delivery_ids))
+    with session.no_autoflush:
+        for i in range(0, len(ids), 5000):
+            wanted.update(
+                session.scalars(
+                    sa.select(LedgerDelivery.document).where(
+                        LedgerDelivery.delivery_id.in_(ids[i : i + 5000])
+                    )
+                )
             )
-        )
-    for (agency, day, kind, bucket), n in sorted(change.latency.items()):
-        if not n:
-            continue
-        latency = _insert(session, _LATENCY).values(
-            agency=agency, day=day, kind=kind, bucket=bucket, count=n
-        )
-        session.execute(
-            latency.on_conflict_do_update(
-                index_elements=["agency", "day", "kind", "bucket"],
-                set_={"count": _LATENCY.c["count"] + latency.excluded["count"]},
-            )
-        )
+        missing = sorted(wanted - held.keys())
+        for i in range(0, len(missing), 5000):
+            chunk = missing[i : i + 5000]
+            rows = {
+                r.document: r
+                for r in session.scalars(
+                    sa.select(LedgerExchange).where(LedgerExchange.document.in_(chunk))
+                )
+            }
+            deliveries: dict[str, list[LedgerDelivery]] = {}
+            for d in session.scalars(
+                sa.select(LedgerDelivery).where(LedgerDelivery.document.in_(chunk))
+            ):
+                deliveries.setdefault(d.document, []).append(d)
+            for document in chunk:
+                held[document] = Held(rows.get(document), deliveries.get(document, []))
 
 
-# --- the hooks routing calls as it records things ---------------------------------
+def _load(session: Session, document: str) -> Held:
+    held = _held(session)
+    if document not in held:
+        preload(session, documents=[document])
+    return held[document]
 
 
-def _deliveries(session: Session, document: str) -> list[LedgerDelivery]:
-    return list(
-        session.scalars(sa.select(LedgerDelivery).where(LedgerDelivery.document == document))
-    )
+def _pend(session: Session, change: Contribution) -> None:
+    pending: Contribution = session.info.setdefault(_PENDING, Contribution.empty())
+    pending.add(change)
+
+
+@before_rows_at_commit
+def _apply_pending(session: Session) -> None:
+    """The transaction's counter changes, summed, in one statement per table."""
+    pending: Contribution | None = session.info.pop(_PENDING, None)
+    if pending is not None:
+        apply(session, pending)
 
 
 def _change(
-    session: Session, document: str, mutate: Callable[[LedgerExchange, list[LedgerDelivery]], None]
+    session: Session,
+    document: str,
+    mutate: Callable[[LedgerExchange, list[LedgerDelivery]], None],
 ) -> None:
     """Apply ``mutate`` to an exchange's facts and move the counters accordingly. An
     exchange the ledger does not hold (recorded before it existed) is left to
     ``lienthong ledger rebuild``."""
-    row = session.get(LedgerExchange, document)
+    held = _load(session, document)
+    row, deliveries = held.row, held.deliveries
     if row is None:
         return
-    deliveries = _deliveries(session, document)
-    before = contribution(row, deliveries)
+    before = held.contributes or contribution(row, deliveries)
     mutate(row, deliveries)
     settle(row, deliveries)
-    apply(session, contribution(row, deliveries).minus(before))
+    held.contributes = contribution(row, deliveries)
+    _pend(session, held.contributes.minus(before))
 
 
 def exchange_routed(
@@ -244,10 +263,12 @@ def exchange_routed(
     settle(row, rows)
     session.add(row)
     session.add_all(rows)
-    apply(session, contribution(row, rows))
+    held = _held(session)[exchange.document] = Held(row, rows, contribution(row, rows))
+    assert held.contributes is not None
+    _pend(session, held.contributes)
 
 
-def mark_status(row: LedgerDelivery, code: str, at: datetime) -> None:
+def mark_status(row: DeliveryFields, code: str, at: datetime) -> None:
     """What one status event tells the ledger about a delivery (pure on the row)."""
     if code == Status.ARRIVED and row.arrived_at is None:
         row.arrived_at = at

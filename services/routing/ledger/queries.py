@@ -1,47 +1,43 @@
-"""The e-share figures, summed from the ledger's daily counters, and the exchanges
-and overdue work behind them, from its rows."""
+"""The e-share figures, summed from the ledger's daily and monthly counters (what is
+behind them is listed by ``listings``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.errors import BadRequest
 from services.common.internal_api import (
     EShareAnswer,
-    EShareDelivery,
-    EShareExchange,
-    EShareExchangePage,
     EShareFigures,
-    EShareOverduePage,
     EShareQuery,
     EShareRow,
     LatencyFigures,
 )
-from services.routing.ledger.feed import DAILY_COUNTERS
+from services.routing.ledger.counters import DAILY_COUNTERS
 from services.routing.ledger.rules import (
-    DueState,
+    LATENCY_BUCKETS,
     Latency,
-    Reason,
-    decode_reasons,
+    bucket_column,
     percentile,
     vietnam_day,
 )
 from services.routing.ledger.scope import agencies_in_scope, names
 from services.routing.models import (
-    Exchange,
     LedgerDaily,
-    LedgerDelivery,
-    LedgerExchange,
     LedgerLatency,
+    LedgerLatencyMonthly,
+    LedgerMonthly,
 )
 
 SUMMED = tuple(c for c in DAILY_COUNTERS if c != "open")
+BUCKET_COLUMNS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -107,13 +103,94 @@ class _Sums:
         if row.past:
             self.overdue[key] += int(row.open or 0)
 
-    def add_latency(self, key: str, kind: str, bucket: int, count: int) -> None:
-        self.latency.setdefault(key, {}).setdefault(kind, Counter())[bucket] += count
+    def add_latency(self, key: str, row: Any) -> None:
+        """``row`` ends with the bucket counts (``_latency_rows``)."""
+        counts = self.latency.setdefault(key, {}).setdefault(row.kind, Counter())
+        for index, n in enumerate(tuple(row)[-LATENCY_BUCKETS:]):
+            if n:
+                counts[index] += int(n)
 
     def figures(self, key: str) -> EShareFigures:
         return figures(
             self.counters.get(key, Counter()), self.overdue[key], self.latency.get(key, {})
         )
+
+
+def _month_end(day: date) -> date:
+    following = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+    return following - timedelta(days=1)
+
+
+def split_period(
+    start: date, end: date, today: date
+) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The whole months of the period that ended before today (read from the monthly
+    counters: first and last month), and the days around them (from the daily ones)."""
+    first = start if start.day == 1 else _month_end(start) + timedelta(days=1)
+    limit = min(end, today - timedelta(days=1))
+    last = limit if _month_end(limit) == limit else limit.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return None, [(start, end)]
+    days = []
+    if start < first:
+        days.append((start, first - timedelta(days=1)))
+    if last < end:
+        days.append((last + timedelta(days=1), end))
+    return (first, last.replace(day=1)), days
+
+
+def _in_ranges(column: Any, ranges: list[tuple[date, date]]) -> sa.ColumnElement[bool]:
+    return sa.or_(*(column.between(a, b) for a, b in ranges))
+
+
+def _counter_rows(
+    session: Session,
+    model: type[LedgerDaily] | type[LedgerMonthly],
+    column: str,
+    codes: list[str],
+    ranges: list[tuple[date, date]],
+    today: date,
+    by_day: bool,
+    by_agency: bool,
+    past: bool | None,
+) -> list[Any]:
+    """Counters summed per group (and per side of today, where overdue begins)."""
+    period = getattr(model, column)
+    group: list[Any] = [period.label("day")] if by_day else []
+    group += [model.agency] if by_agency else []
+    split = sa.literal(True) if past else period < today
+    sums = [sa.func.sum(getattr(model, c)).label(c) for c in DAILY_COUNTERS]
+    return list(
+        session.execute(
+            sa.select(*group, split.label("past"), *sums)
+            .where(model.agency.in_(codes), _in_ranges(period, ranges))
+            .group_by(*group, *([] if past else [split]))
+        )
+    )
+
+
+def _latency_rows(
+    session: Session,
+    model: type[LedgerLatency] | type[LedgerLatencyMonthly],
+    column: str,
+    codes: list[str],
+    ranges: list[tuple[date, date]],
+    by_day: bool,
+    by_agency: bool,
+) -> list[Any]:
+    """Bucket counts summed per group and kind (``b00`` … ``b17``)."""
+    table = cast(sa.Table, model.__table__)
+    period = table.c[column]
+    group: list[Any] = [period.label("day")] if by_day else []
+    group += [table.c.agency] if by_agency else []
+    sums = [sa.func.sum(table.c[b]).label(b) for b in BUCKET_COLUMNS]
+    return list(
+        session.execute(
+            sa.select(*group, table.c.kind, *sums)
+            .where(table.c.agency.in_(codes), _in_ranges(period, ranges))
+            .group_by(*group, table.c.kind)
+        )
+    )
 
 
 def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) -> EShareAnswer:
@@ -124,37 +201,22 @@ def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) ->
         codes = agencies_in_scope(
             session, query.viewer, query.agency, include_children=query.include_children
         )
-        period = (query.start, query.end)
         by_day = query.group_by not in (None, "agency")
         by_agency = query.group_by == "agency"
-        daily_cols = [sa.func.sum(getattr(LedgerDaily, c)).label(c) for c in DAILY_COUNTERS]
-        group_cols: list[Any] = []
-        if by_day:
-            group_cols = [LedgerDaily.day]
-        elif by_agency:
-            group_cols = [LedgerDaily.agency]
-        # Overdue needs the split at today: group by (day < today) as well.
-        past = (LedgerDaily.day < today).label("past")
-        daily = session.execute(
-            sa.select(*group_cols, past, *daily_cols)
-            .where(LedgerDaily.agency.in_(codes), LedgerDaily.day.between(*period))
-            .group_by(*group_cols, past)
-        ).all()
-        lat_group: list[Any] = []
-        if by_day:
-            lat_group = [LedgerLatency.day]
-        elif by_agency:
-            lat_group = [LedgerLatency.agency]
-        latency = session.execute(
-            sa.select(
-                *lat_group,
-                LedgerLatency.kind,
-                LedgerLatency.bucket,
-                sa.func.sum(LedgerLatency.count).label("n"),
+        months, days = split_period(query.start, query.end, today)
+        if query.group_by == "day" and months is not None:
+            months, days = None, [(query.start, query.end)]
+        daily, latency = [], []
+        for counters, buckets, column, ranges, past in (
+            (LedgerDaily, LedgerLatency, "day", days, None),
+            (LedgerMonthly, LedgerLatencyMonthly, "month", [months] if months else [], True),
+        ):
+            if not ranges:
+                continue
+            daily += _counter_rows(
+                session, counters, column, codes, ranges, today, by_day, by_agency, past
             )
-            .where(LedgerLatency.agency.in_(codes), LedgerLatency.day.between(*period))
-            .group_by(*lat_group, LedgerLatency.kind, LedgerLatency.bucket)
-        ).all()
+            latency += _latency_rows(session, buckets, column, codes, ranges, by_day, by_agency)
         agency_names = names(session, codes)
 
     totals, groups = _Sums(), _Sums()
@@ -170,9 +232,9 @@ def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) ->
         if query.group_by:
             groups.add_daily(key_of(row), row)
     for row in latency:
-        totals.add_latency("", row.kind, row.bucket, int(row.n))
+        totals.add_latency("", row)
         if query.group_by:
-            groups.add_latency(key_of(row), row.kind, row.bucket, int(row.n))
+            groups.add_latency(key_of(row), row)
     rows: list[EShareRow] = []
     if query.group_by:
         keys: Iterable[str] = codes if by_agency else sorted(groups.counters)
@@ -192,154 +254,4 @@ def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) ->
         "totals": totals.figures(""),
         "group_by": query.group_by,
         "rows": rows,
-    }
-
-
-# --- the exchanges behind a figure ------------------------------------------------
-
-
-def _cursor(row: LedgerExchange) -> str:
-    return f"{row.sent_at.isoformat()}|{row.document}"
-
-
-def _parse_cursor(text: str) -> tuple[datetime, str]:
-    try:
-        at, document = text.split("|", 1)
-        return datetime.fromisoformat(at), document
-    except ValueError as e:
-        raise BadRequest("after must be a cursor this API returned") from e
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
-
-
-def _delivery(d: LedgerDelivery) -> EShareDelivery:
-    return {
-        "OrganId": d.recipient_code,
-        "arrived_at": _iso(d.arrived_at),
-        "registered_at": _iso(d.registered_at),
-        "completed_at": _iso(d.completed_at),
-        "due_at": _iso(d.due_at),
-        "due_state": d.due_state,
-        "rejected": d.rejected,
-        "taken_back": d.taken_back,
-    }
-
-
-def exchange_view(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> EShareExchange:
-    return {
-        "document": row.document,
-        "document_id": row.document_id,
-        "sender": row.sender_code,
-        "subject": row.subject,
-        "sent_at": row.sent_at.isoformat(),
-        "sent_day": row.sent_day.isoformat(),
-        "fully_electronic": row.fully_electronic,
-        "signed": row.signed,
-        "scanned": row.scanned,
-        "paper": row.paper,
-        "taken_back": row.taken_back,
-        "reasons": [{"code": r.value, "label": r.vi} for r in decode_reasons(row.reasons)],
-        "deliveries": [_delivery(d) for d in sorted(deliveries, key=lambda d: d.recipient_code)],
-    }
-
-
-def exchanges(
-    db: Database, query: EShareQuery, *, limit: int, after: str | None = None
-) -> EShareExchangePage:
-    """The exchanges sent in the period by the agencies in scope, oldest first."""
-    if query.reason is not None and query.reason not in {r.value for r in Reason}:
-        raise BadRequest(f"unknown reason {query.reason!r}")
-    with db.reading() as session:
-        codes = agencies_in_scope(
-            session, query.viewer, query.agency, include_children=query.include_children
-        )
-        where: list[sa.ColumnElement[bool]] = [
-            LedgerExchange.sender_code.in_(codes),
-            LedgerExchange.sent_day.between(query.start, query.end),
-        ]
-        if query.fully_electronic is not None:
-            where.append(LedgerExchange.fully_electronic.is_(query.fully_electronic))
-        if query.reason is not None:
-            where.append(
-                sa.literal(",")
-                .concat(LedgerExchange.reasons)
-                .concat(",")
-                .contains(f",{query.reason},")
-            )
-        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
-        if after:
-            at, document = _parse_cursor(after)
-            where.append(
-                sa.or_(
-                    LedgerExchange.sent_at > at,
-                    sa.and_(LedgerExchange.sent_at == at, LedgerExchange.document > document),
-                )
-            )
-        page = list(
-            session.scalars(
-                sa.select(LedgerExchange)
-                .where(*where)
-                .order_by(LedgerExchange.sent_at, LedgerExchange.document)
-                .limit(limit + 1)
-            )
-        )
-        more = len(page) > limit
-        page = page[:limit]
-        deliveries: dict[str, list[LedgerDelivery]] = {}
-        if page:
-            for d in session.scalars(
-                sa.select(LedgerDelivery).where(
-                    LedgerDelivery.document.in_([r.document for r in page])
-                )
-            ):
-                deliveries.setdefault(d.document, []).append(d)
-        return {
-            "total": total,
-            "exchanges": [exchange_view(r, deliveries.get(r.document, [])) for r in page],
-            "next": _cursor(page[-1]) if more and page else None,
-        }
-
-
-def overdue(
-    db: Database, query: EShareQuery, *, limit: int, now: datetime | None = None
-) -> EShareOverduePage:
-    """Work addressed to the agencies in scope, due in the period and not completed
-    by now, most overdue first."""
-    now = now or datetime.now(UTC)
-    with db.reading() as session:
-        codes = agencies_in_scope(
-            session, query.viewer, query.agency, include_children=query.include_children
-        )
-        where = (
-            LedgerDelivery.recipient_code.in_(codes),
-            LedgerDelivery.due_day.between(query.start, query.end),
-            LedgerDelivery.due_state == DueState.OPEN.value,
-            LedgerDelivery.due_at < now,
-        )
-        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
-        rows = session.execute(
-            sa.select(LedgerDelivery, Exchange.document_id, Exchange.subject)
-            .join(Exchange, Exchange.document == LedgerDelivery.document)
-            .where(*where)
-            .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
-            .limit(limit)
-        ).all()
-    return {
-        "total": total,
-        "as_of": now.isoformat(),
-        "overdue": [
-            {
-                "delivery_id": d.delivery_id,
-                "document": d.document,
-                "document_id": document_id,
-                "subject": subject,
-                "sender": d.sender_code,
-                "OrganId": d.recipient_code,
-                "due_at": d.due_at.isoformat() if d.due_at else "",
-                "overdue_days": (vietnam_day(now) - d.due_day).days if d.due_day else 0,
-            }
-            for d, document_id, subject in rows
-        ],
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.routing import audit
 from services.routing.ledger.feed import mark_status, settle
-from services.routing.ledger.rules import Latency, vietnam_day
+from services.routing.ledger.rules import LATENCY_BUCKETS, Latency, bucket_column, vietnam_day
 from services.routing.models import (
     Delivery,
     Exchange,
@@ -27,6 +27,8 @@ from services.routing.models import (
     LedgerDelivery,
     LedgerExchange,
     LedgerLatency,
+    LedgerLatencyMonthly,
+    LedgerMonthly,
     SignatureVerdict,
     StatusEvent,
 )
@@ -42,12 +44,62 @@ class Rebuilt:
     latency_rows: int
 
 
-def _chunks(session: Session) -> Iterator[list[Exchange]]:
+@dataclass(slots=True)
+class ExchangeRow:
+    """A ledger_exchanges row being rebuilt (plain: no ORM instrumentation)."""
+
+    document: str
+    document_id: str
+    sender_code: str
+    subject: str
+    sent_at: datetime
+    sent_day: date
+    scanned: bool | None
+    organization_signed: bool | None
+    paper: bool
+    replaced: bool
+    fully_electronic: bool = False
+    signed: bool = False
+    taken_back: bool = False
+    reasons: str = ""
+
+
+@dataclass(slots=True)
+class DeliveryRow:
+    """A ledger_deliveries row being rebuilt."""
+
+    delivery_id: str
+    document: str
+    sender_code: str
+    recipient_code: str
+    sent_at: datetime
+    sent_day: date
+    due_at: datetime | None
+    due_day: date | None
+    arrived_at: datetime | None = None
+    registered_at: datetime | None = None
+    completed_at: datetime | None = None
+    rejected: bool = False
+    taken_back: bool = False
+    due_state: str = ""
+    delivery_bucket: int | None = None
+    registration_bucket: int | None = None
+
+
+def _chunks(session: Session) -> Iterator[list[Any]]:
+    """The exchanges, a chunk at a time, as plain rows (by document)."""
     last = ""
     while True:
         chunk = list(
-            session.scalars(
-                sa.select(Exchange)
+            session.execute(
+                sa.select(
+                    Exchange.document,
+                    Exchange.document_id,
+                    Exchange.sender_code,
+                    Exchange.subject,
+                    Exchange.paper,
+                    Exchange.received_at,
+                )
                 .where(Exchange.document > last)
                 .order_by(Exchange.document)
                 .limit(CHUNK)
@@ -57,31 +109,25 @@ def _chunks(session: Session) -> Iterator[list[Exchange]]:
             return
         yield chunk
         last = chunk[-1].document
-        session.expunge_all()
-
-
-def _columns(row: object, table: sa.Table) -> dict[str, Any]:
-    return {c.name: getattr(row, c.key) for c in table.columns}
-
-
-_EXCHANGES = cast(sa.Table, LedgerExchange.__table__)
-_DELIVERIES = cast(sa.Table, LedgerDelivery.__table__)
 
 
 def _ledger_rows(
-    session: Session, chunk: list[Exchange]
-) -> tuple[list[LedgerExchange], dict[str, list[LedgerDelivery]]]:
+    session: Session, chunk: list[Any]
+) -> tuple[list[ExchangeRow], dict[str, list[DeliveryRow]]]:
     documents = [e.document for e in chunk]
     verdicts = {
-        v.document: v
-        for v in session.scalars(
-            sa.select(SignatureVerdict).where(SignatureVerdict.document.in_(documents))
+        document: (signed, scanned)
+        for document, signed, scanned in session.execute(
+            sa.select(
+                SignatureVerdict.document,
+                SignatureVerdict.organization_signed,
+                SignatureVerdict.scanned,
+            ).where(SignatureVerdict.document.in_(documents))
         )
     }
     replaced = set(
         session.scalars(sa.select(Exchange.supersedes).where(Exchange.supersedes.in_(documents)))
     )
-    deliveries = list(session.scalars(sa.select(Delivery).where(Delivery.document.in_(documents))))
     events: dict[str, list[tuple[int, str, datetime]]] = {}
     for delivery_id, seq, code, at in session.execute(
         sa.select(StatusEvent.delivery_id, StatusEvent.seq, StatusEvent.code, StatusEvent.at)
@@ -89,48 +135,67 @@ def _ledger_rows(
         .where(Delivery.document.in_(documents))
     ):
         events.setdefault(delivery_id, []).append((seq, code, at))
-    by_exchange: dict[str, list[LedgerDelivery]] = {}
     sent = {e.document: e for e in chunk}
-    for d in deliveries:
-        exchange = sent[d.document]
-        kept = LedgerDelivery(
-            delivery_id=d.id,
-            document=d.document,
-            sender_code=exchange.sender_code,
-            recipient_code=d.recipient_code,
-            sent_at=exchange.received_at,
-            sent_day=vietnam_day(exchange.received_at),
-            arrived_at=None,
-            registered_at=None,
-            completed_at=None,
-            rejected=False,
-            taken_back=False,
-            due_at=d.due_at,
-            due_day=vietnam_day(d.due_at) if d.due_at else None,
-            delivery_bucket=None,
-            registration_bucket=None,
+    days = {e.document: vietnam_day(e.received_at) for e in chunk}
+    by_exchange: dict[str, list[DeliveryRow]] = {}
+    for delivery_id, document, recipient, due in session.execute(
+        sa.select(Delivery.id, Delivery.document, Delivery.recipient_code, Delivery.due_at).where(
+            Delivery.document.in_(documents)
         )
-        for _seq, code, at in sorted(events.get(d.id, ())):
+    ):
+        exchange = sent[document]
+        kept = DeliveryRow(
+            delivery_id=delivery_id,
+            document=document,
+            sender_code=exchange.sender_code,
+            recipient_code=recipient,
+            sent_at=exchange.received_at,
+            sent_day=days[document],
+            due_at=due,
+            due_day=vietnam_day(due) if due else None,
+        )
+        for _seq, code, at in sorted(events.get(delivery_id, ())):
             mark_status(kept, code, at)
-        by_exchange.setdefault(d.document, []).append(kept)
-    rows: list[LedgerExchange] = []
+        by_exchange.setdefault(document, []).append(kept)
+    rows: list[ExchangeRow] = []
     for e in chunk:
-        verdict = verdicts.get(e.document)
-        row = LedgerExchange(
+        signed, scanned = verdicts.get(e.document, (None, None))
+        row = ExchangeRow(
             document=e.document,
             document_id=e.document_id,
             sender_code=e.sender_code,
             subject=e.subject,
             sent_at=e.received_at,
-            sent_day=vietnam_day(e.received_at),
-            scanned=verdict.scanned if verdict else None,
-            organization_signed=verdict.organization_signed if verdict else None,
+            sent_day=days[e.document],
+            scanned=scanned,
+            organization_signed=signed,
             paper=bool(e.paper),
             replaced=e.document in replaced,
         )
         settle(row, by_exchange.get(e.document, []))
         rows.append(row)
     return rows, by_exchange
+
+
+def _write(session: Session, table: sa.Table, rows: list[Any]) -> None:
+    """Insert plain rows: by COPY on PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), [{n: getattr(r, n) for n in names} for r in rows])
+        return
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        with cursor.copy(statement) as copy:
+            for r in rows:
+                copy.write_row(tuple(getattr(r, n) for n in names))
+
+
+_EXCHANGES = cast(sa.Table, LedgerExchange.__table__)
+_DELIVERIES = cast(sa.Table, LedgerDelivery.__table__)
 
 
 # The counters, summed from the rebuilt rows: the same sums ``feed.contribution`` adds
@@ -160,17 +225,41 @@ _DAILY_SQL = sa.text(
     GROUP BY agency, day
     """
 )
+_BUCKETS = [bucket_column(i) for i in range(LATENCY_BUCKETS)]
 _LATENCY_SQL = sa.text(
-    """
-    INSERT INTO ledger_latency (agency, day, kind, bucket, count)
-    SELECT sender_code, sent_day, :delivery, delivery_bucket, COUNT(*)
-    FROM ledger_deliveries WHERE delivery_bucket IS NOT NULL
-    GROUP BY sender_code, sent_day, delivery_bucket
-    UNION ALL
-    SELECT sender_code, sent_day, :registration, registration_bucket, COUNT(*)
-    FROM ledger_deliveries WHERE registration_bucket IS NOT NULL
-    GROUP BY sender_code, sent_day, registration_bucket
-    """
+    "INSERT INTO ledger_latency (agency, day, kind, {columns}) ".format(columns=", ".join(_BUCKETS))
+    + " UNION ALL ".join(
+        "SELECT sender_code, sent_day, :{kind}, {sums} FROM ledger_deliveries "
+        "WHERE {column} IS NOT NULL GROUP BY sender_code, sent_day".format(
+            kind=kind,
+            column=column,
+            sums=", ".join(
+                f"SUM(CASE WHEN {column} = {i} THEN 1 ELSE 0 END)" for i in range(LATENCY_BUCKETS)
+            ),
+        )
+        for kind, column in (
+            ("delivery", "delivery_bucket"),
+            ("registration", "registration_bucket"),
+        )
+    )
+)
+
+
+_MONTH = {
+    "postgresql": "CAST(date_trunc('month', {c}) AS date)",
+    "sqlite": "date({c}, 'start of month')",
+}
+_MONTHLY_SQL = """
+    INSERT INTO ledger_monthly
+        (agency, month, exchanges, fully_electronic, signed, taken_back, due, on_time, late, open)
+    SELECT agency, {month}, SUM(exchanges), SUM(fully_electronic), SUM(signed),
+           SUM(taken_back), SUM(due), SUM(on_time), SUM(late), SUM(open)
+    FROM ledger_daily GROUP BY agency, {month}
+"""
+_LATENCY_MONTHLY_SQL = (
+    f"INSERT INTO ledger_latency_monthly (agency, month, kind, {', '.join(_BUCKETS)}) "
+    f"SELECT agency, {{month}}, kind, {', '.join(f'SUM({b})' for b in _BUCKETS)} "
+    "FROM ledger_latency GROUP BY agency, {month}, kind"
 )
 
 
@@ -179,16 +268,20 @@ def rebuild(db: Database, *, progress: Callable[[int], None] | None = None) -> R
     n_exchanges = n_deliveries = 0
     with db.unit_of_work() as session:
         audit.lock_head(session)
-        for model in (LedgerLatency, LedgerDaily, LedgerDelivery, LedgerExchange):
+        for model in (
+            LedgerLatencyMonthly,
+            LedgerLatency,
+            LedgerMonthly,
+            LedgerDaily,
+            LedgerDelivery,
+            LedgerExchange,
+        ):
             session.execute(sa.delete(model))
         for chunk in _chunks(session):
             rows, deliveries = _ledger_rows(session, chunk)
-            session.execute(_EXCHANGES.insert(), [_columns(r, _EXCHANGES) for r in rows])
+            _write(session, _EXCHANGES, rows)
             delivery_rows = [d for r in rows for d in deliveries.get(r.document, [])]
-            if delivery_rows:
-                session.execute(
-                    _DELIVERIES.insert(), [_columns(d, _DELIVERIES) for d in delivery_rows]
-                )
+            _write(session, _DELIVERIES, delivery_rows)
             n_exchanges += len(rows)
             n_deliveries += len(delivery_rows)
             if progress is not None:
@@ -201,6 +294,9 @@ def rebuild(db: Database, *, progress: Callable[[int], None] | None = None) -> R
                 "registration": Latency.ARRIVED_TO_REGISTERED.value,
             },
         )
+        month = _MONTH[session.get_bind().dialect.name].format(c="day")
+        session.execute(sa.text(_MONTHLY_SQL.format(month=month)))
+        session.execute(sa.text(_LATENCY_MONTHLY_SQL.format(month=month)))
         daily_rows = session.scalar(sa.select(sa.func.count()).select_from(LedgerDaily)) or 0
         latency_rows = session.scalar(sa.select(sa.func.count()).select_from(LedgerLatency)) or 0
     return Rebuilt(n_exchanges, n_deliveries, daily_rows, latency_rows)

@@ -184,6 +184,15 @@ LATENCY_BOUNDS: tuple[int, ...] = (
 )
 
 
+#: How many buckets (the last one past every bound).
+LATENCY_BUCKETS = len(LATENCY_BOUNDS) + 1
+
+
+def bucket_column(index: int) -> str:
+    """The counter column of a latency bucket: ``b00`` … ``b17``."""
+    return f"b{index:02d}"
+
+
 class Latency(StrEnum):
     SENT_TO_ARRIVED = "sent_01"  # sent → 01 (delivery)
     ARRIVED_TO_REGISTERED = "01_03"  # 01 → 03 (registration)

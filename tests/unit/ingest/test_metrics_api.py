@@ -1,5 +1,5 @@
-"""``GET /v1/metrics/e-share`` and its exports, through ingest and routing's real
-internal API (routing's Flask app in this process, in place of the HTTP client): an
+"""``GET /v1/metrics/e-share`` and its exports, through ingest, its HTTP client of
+routing and routing's real internal API (served on a local port): an
 agency sees itself and below, never a sibling; the figures, the exchanges behind
 them with their reasons, CSV, XLSX and the quarterly PDF."""
 
@@ -7,33 +7,20 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
-from services.common.bus.messages import DeliveryStatusChanged
-from services.common.errors import Forbidden
-from services.common.internal_api import (
-    EShareAnswer,
-    EShareExchangePage,
-    EShareOverduePage,
-    EShareQuery,
-    OverdueListing,
-    ReceiptAnswer,
-    ReceiptKeyAnswer,
-    StatusReport,
-    TakeBackAnswer,
-    TakeBackRequest,
-    Timeline,
-)
 from services.common.wiring import context_of, migrate
 from services.ingest.agencies import add_agency, create_api_key
 from services.ingest.app import create_app as create_ingest
-from services.ingest.ports import RoutingPort
+from services.ingest.routing_client import RoutingClient
 from services.ingest.settings import IngestSettings
 from services.routing import statuses
 from services.routing.app import create_app as create_routing
@@ -48,55 +35,6 @@ from tests.unit.routing.ledger_world import (
     World,
     build_scenarios,
 )
-
-
-@dataclass
-class RoutingInProcess(RoutingPort):
-    """Ingest's RoutingPort answered by routing's app itself (its test client)."""
-
-    client: FlaskClient
-    token: str
-
-    def _get(self, path: str, params: dict[str, str]) -> Any:
-        response = self.client.get(
-            path, query_string=params, headers={"Authorization": f"Bearer {self.token}"}
-        )
-        if response.status_code == 403:
-            raise Forbidden(response.get_json()["detail"])
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_json()
-
-    def e_share(self, query: EShareQuery) -> EShareAnswer:
-        return cast(EShareAnswer, self._get("/internal/v1/metrics/e-share", query.to_params()))
-
-    def e_share_exchanges(
-        self, query: EShareQuery, *, limit: int, after: str | None
-    ) -> EShareExchangePage:
-        params = {**query.to_params(), "limit": str(limit), **({"after": after} if after else {})}
-        return cast(EShareExchangePage, self._get("/internal/v1/metrics/e-share/exchanges", params))
-
-    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
-        params = {**query.to_params(), "limit": str(limit)}
-        return cast(EShareOverduePage, self._get("/internal/v1/metrics/e-share/overdue", params))
-
-    # Not used by the metrics API.
-    def report_status(self, delivery_id: str, report: StatusReport) -> DeliveryStatusChanged:
-        raise NotImplementedError
-
-    def take_back(self, document: str, request: TakeBackRequest) -> TakeBackAnswer:
-        raise NotImplementedError
-
-    def timeline(self, document: str) -> Timeline:
-        raise NotImplementedError
-
-    def receipt(self, delivery_id: str) -> ReceiptAnswer:
-        raise NotImplementedError
-
-    def receipt_key(self) -> ReceiptKeyAnswer:
-        raise NotImplementedError
-
-    def overdue(self, agency: str) -> OverdueListing:
-        raise NotImplementedError
 
 
 @dataclass
@@ -128,14 +66,22 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     build_scenarios(world)
     settings = IngestSettings.from_env(env)
     migrate("ingest", settings.database_url)
-    port = RoutingInProcess(routing_app.test_client(), routing_ctx.settings.common.service_token)
-    app = create_ingest(settings, routing=port)
+    # Routing's internal API over real HTTP (a local server), through ingest's client.
+    server = make_server("127.0.0.1", 0, routing_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = RoutingClient(
+        f"http://127.0.0.1:{server.server_port}", routing_ctx.settings.common.service_token
+    )
+    app = create_ingest(settings, routing=client)
     db = context_of(app, type(app.extensions["lienthong"])).db
     keys = {}
     for code, name, parent in AGENCIES:
         add_agency(db, code, name, parent=parent)
         keys[code] = create_api_key(db, code)
     yield Stack(app.test_client(), keys)
+    server.shutdown()
+    thread.join()
     db.dispose()
     routing_ctx.db.dispose()
 
@@ -279,3 +225,14 @@ def test_prometheus_metrics_are_public_and_per_route(stack: Stack) -> None:
     assert f"lienthong_http_request_duration_seconds_count{{{labels}}} 2.0" in text
     assert f'lienthong_http_request_errors_total{{{labels},status="403"}} 1.0' in text
     assert "lienthong_outbox_backlog " in text
+
+
+def test_the_metrics_paths_are_in_the_openapi_document(stack: Stack) -> None:
+    paths = stack.client.get("/openapi.json").get_json()["paths"]
+    for path in (
+        "/v1/metrics/e-share",
+        "/v1/metrics/e-share/exchanges",
+        "/v1/metrics/e-share/overdue",
+        "/v1/metrics/e-share/report.pdf",
+    ):
+        assert "get" in paths[path], path

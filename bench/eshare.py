@@ -1,0 +1,359 @@
+"""The e-share bench (issue 13): the ledger at scale on PostgreSQL.
+
+N synthetic exchanges × 3 deliveries over two years across 200 agencies
+(``bench.eshare_data``), then:
+
+- the full rebuild of the ledger from the raw tables (``lienthong ledger rebuild``);
+- the metrics queries (``services.routing.ledger.queries``, as routing's internal
+  API runs them), p50/p95 over repeated runs, and beside each the naive query: one
+  GROUP BY over the raw exchanges, deliveries and verdicts giving the same share;
+- the incremental feed on top of the full ledger: new exchanges routed, then each
+  delivery's 01, 03 and 06, in consumer-sized transactions (deliveries per second).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bench.eshare_data import agencies, generate
+from bench.measure import Summary
+from services.common.contract import Status
+from services.common.db import Database
+from services.common.internal_api import EShareQuery
+from services.common.wiring import migrate
+from services.routing.ledger import feed, listings, queries
+from services.routing.ledger.rebuild import rebuild
+from services.routing.models import Delivery, Exchange
+from testkit.infra import postgres_databases
+
+TITLE = "E-document share: the exchange ledger at scale (issue 13)"
+NATIONAL, PROVINCE, MINISTRY = "000.00.00.G00", "000.00.00.H41", "000.00.00.G01"
+AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class EShareOptions:
+    exchanges: int = 1_000_000
+    runs: int = 40  # per query
+    feed_exchanges: int = 1000  # new exchanges (× 3 deliveries) fed incrementally, per run
+    batches: tuple[int, ...] = (50, 200)  # messages per transaction (routing's consumer: 50)
+
+
+@dataclass
+class QueryTiming:
+    name: str
+    ledger: list[float]
+    naive: list[float] | None = None
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class FeedRun:
+    batch: int
+    deliveries: int
+    events: int
+    seconds: float
+
+    @property
+    def deliveries_per_second(self) -> float:
+        return self.deliveries / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class EShareResults:
+    options: EShareOptions
+    counts: dict[str, int] = field(default_factory=dict)
+    generate_seconds: float = 0.0
+    rebuild_seconds: float = 0.0
+    rebuilt: dict[str, int] = field(default_factory=dict)
+    queries: list[QueryTiming] = field(default_factory=list)
+    feeds: list[FeedRun] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _timed(action: Callable[[], object], runs: int) -> list[float]:
+    action()  # warm the caches once, unmeasured
+    out = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        action()
+        out.append(time.perf_counter() - began)
+    return out
+
+
+# The naive figures: one GROUP BY over the raw tables per question asked.
+_NAIVE = """
+SELECT {group} COUNT(*) AS exchanges, SUM(CASE WHEN fully THEN 1 ELSE 0 END) AS fully
+FROM (
+    SELECT e.document, e.sender_code, e.received_at,
+           bool_and(d.status IN ('03', '04', '05', '06'))
+             AND bool_and(COALESCE(v.organization_signed, false))
+             AND bool_and(NOT COALESCE(v.scanned, true))
+             AND bool_and(e.paper = 0) AS fully
+    FROM exchanges e
+    JOIN deliveries d ON d.document = e.document
+    LEFT JOIN signature_verdicts v ON v.document = e.document
+    WHERE e.sender_code = ANY(:codes) AND e.received_at >= :start AND e.received_at < :end
+    GROUP BY e.document, e.sender_code, e.received_at
+) AS per_exchange
+{group_by}
+"""
+
+
+def _naive(db: Database, codes: list[str], start: date, end: date, group: str | None) -> int:
+    select, group_by = "", ""
+    if group == "month":
+        select = "date_trunc('month', received_at AT TIME ZONE 'Asia/Ho_Chi_Minh') AS g,"
+        group_by = "GROUP BY g"
+    elif group == "agency":
+        select, group_by = "sender_code AS g,", "GROUP BY g"
+    sql = sa.text(_NAIVE.format(group=select, group_by=group_by))
+    begin = datetime.combine(start, datetime.min.time()) - timedelta(hours=7)
+    finish = datetime.combine(end + timedelta(days=1), datetime.min.time()) - timedelta(hours=7)
+    with db.reading() as session:
+        rows = session.execute(
+            sql,
+            {"codes": codes, "start": begin.replace(tzinfo=UTC), "end": finish.replace(tzinfo=UTC)},
+        ).all()
+    return len(rows)
+
+
+def _queries(db: Database, res: EShareResults) -> None:
+    runs = res.options.runs
+    q3 = (date(2026, 4, 1), date(2026, 6, 30))
+    two_years = (date(2025, 1, 1), date(2026, 12, 31))
+    year = (date(2026, 1, 1), date(2026, 12, 31))
+    province = EShareQuery(PROVINCE, PROVINCE, *q3, include_children=True)
+    asked = [
+        ("province + 15 below, one quarter, totals", province, None),
+        (
+            "province + 15 below, two years, per month",
+            replace(province, start=two_years[0], end=two_years[1], group_by="month"),
+            "month",
+        ),
+        (
+            "a ministry alone, one year, per quarter",
+            EShareQuery(MINISTRY, MINISTRY, *year, group_by="quarter"),
+            None,
+        ),
+        (
+            "national office + all 199 below, two years, per agency",
+            EShareQuery(NATIONAL, NATIONAL, *two_years, group_by="agency", include_children=True),
+            "agency",
+        ),
+    ]
+    codes_of = {}
+    with db.reading() as session:
+        from services.routing.ledger.scope import agencies_in_scope
+
+        for _, query, _ in asked:
+            codes_of[query] = agencies_in_scope(
+                session, query.viewer, query.agency, include_children=query.include_children
+            )
+    for name, query, group in asked:
+        print(f"  … {name}", flush=True)
+        answer = queries.e_share(db, query, now=AS_OF)
+        timing = QueryTiming(name, _timed(partial(queries.e_share, db, query, now=AS_OF), runs))
+        timing.rows = answer["totals"]["exchanges"]
+        naive_runs = max(3, runs // 8)
+        naive = partial(_naive, db, codes_of[query], query.start, query.end, group)
+        timing.naive = _timed(naive, naive_runs)
+        res.queries.append(timing)
+    listing = replace(province, fully_electronic=False)
+    page = QueryTiming(
+        "exchanges behind a figure: province + 15 below, one quarter, not fully electronic, "
+        "first page of 100",
+        _timed(lambda: listings.exchanges(db, listing, limit=100), runs),
+    )
+    page.rows = listings.exchanges(db, listing, limit=100)["total"]
+    res.queries.append(page)
+    overdue = QueryTiming(
+        "overdue work: province + 15 below, one quarter, first 100",
+        _timed(lambda: listings.overdue(db, province, limit=100, now=AS_OF), runs),
+    )
+    overdue.rows = listings.overdue(db, province, limit=100, now=AS_OF)["total"]
+    res.queries.append(overdue)
+
+
+def _route(session: Session, *, exchange: Exchange, deliveries: list[Delivery]) -> None:
+    feed.exchange_routed(session, exchange, deliveries, organization_signed=True, scanned=False)
+
+
+def _status(session: Session, *, delivery: Delivery, code: Status, at: datetime) -> None:
+    feed.status_recorded(session, delivery, code, at)
+
+
+def _feed(db: Database, n: int, batch: int) -> FeedRun:
+    """New exchanges through the ledger's hooks: routed, then 01, 03, 06 per delivery,
+    ``batch`` messages per transaction (as routing's consumer commits them)."""
+    codes = [a.code for a in agencies()]
+    sent = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    exchanges: list[tuple[Exchange, list[Delivery]]] = []
+    for i in range(n):
+        document = str(uuid.uuid4())
+        exchange = Exchange(
+            document=document,
+            document_id=f"feed-{i}",
+            sender_code=codes[i % 200],
+            subject=f"Văn bản mới {i}",
+            paper=0,
+            received_at=sent + timedelta(seconds=i),
+        )
+        deliveries = [
+            Delivery(
+                id=str(uuid.uuid4()),
+                document=document,
+                recipient_code=codes[(i + 1 + 67 * k) % 200],
+                due_at=sent + timedelta(days=10),
+            )
+            for k in range(3)
+        ]
+        exchanges.append((exchange, deliveries))
+    steps: list[tuple[str | None, Callable[[Session], None]]] = []
+    for exchange, deliveries in exchanges:
+        steps.append((None, partial(_route, exchange=exchange, deliveries=deliveries)))
+    for offset, code in (
+        (60, Status.ARRIVED),
+        (3600, Status.REGISTERED),
+        (86400, Status.COMPLETED),
+    ):
+        for exchange, deliveries in exchanges:
+            for delivery in deliveries:
+                at = exchange.received_at + timedelta(seconds=offset)
+                steps.append((delivery.id, partial(_status, delivery=delivery, code=code, at=at)))
+    began = time.perf_counter()
+    for i in range(0, len(steps), batch):
+        with db.unit_of_work() as session:
+            # What routing's consumer does before a batch (consumers.lock_for_batch).
+            named = [key for key, _ in steps[i : i + batch] if key is not None]
+            feed.preload(session, delivery_ids=named)
+            for _, step in steps[i : i + batch]:
+                step(session)
+    return FeedRun(batch, 3 * n, len(steps), time.perf_counter() - began)
+
+
+def run_eshare(options: EShareOptions) -> EShareResults:
+    res = EShareResults(options)
+    with postgres_databases(("routing",)) as urls:
+        url = urls["routing"]
+        migrate("routing", url)
+        db = Database(url)
+        try:
+            print(f"  … generating {options.exchanges} exchanges × 3 deliveries", flush=True)
+            began = time.perf_counter()
+            with db.unit_of_work() as session:
+                res.counts = generate(session.connection(), options.exchanges)
+            res.generate_seconds = time.perf_counter() - began
+            print(f"    {res.counts} in {res.generate_seconds:.0f} s", flush=True)
+            print("  … full rebuild of the ledger", flush=True)
+            began = time.perf_counter()
+            done = rebuild(db)
+            res.rebuild_seconds = time.perf_counter() - began
+            res.rebuilt = {
+                "exchanges": done.exchanges,
+                "deliveries": done.deliveries,
+                "daily rows": done.daily_rows,
+                "latency rows": done.latency_rows,
+            }
+            print(f"    {res.rebuilt} in {res.rebuild_seconds:.0f} s", flush=True)
+            # What autovacuum does to a settled database (visibility map, statistics).
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")
+            engine.dispose()
+            _queries(db, res)
+            for batch in options.batches:
+                print(f"  … incremental feed, {batch} messages per transaction", flush=True)
+                res.feeds.append(_feed(db, options.feed_exchanges, batch))
+        finally:
+            db.dispose()
+    return res
+
+
+# --- the section of bench/RESULTS.md ---------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def section(res: EShareResults) -> list[str]:
+    o = res.options
+    lines = [
+        f"## 9. {TITLE}",
+        "",
+        f"PostgreSQL (the machine's, default settings), one fresh database. Synthetic data "
+        f"generated inside PostgreSQL with `generate_series` (`bench/eshare_data.py`): "
+        f"{res.counts.get('exchanges', 0):,} exchanges × 3 deliveries evenly over two years "
+        f"(2025–2026, Vietnam days) across 200 agencies (a national office over 7 ministries "
+        f"and 12 provinces, each with 4 departments and 11 communes); "
+        f"{res.counts.get('status_events', 0):,} status events, "
+        f"{res.counts.get('signature_verdicts', 0):,} verdicts; generated in "
+        f"{res.generate_seconds:.0f} s.",
+        "",
+        f"**Full rebuild** (`lienthong ledger rebuild`: every exchange's facts from the raw "
+        f"tables through the same rules as the incremental feed, then the counters summed in "
+        f"SQL): **{res.rebuild_seconds:.0f} s** for "
+        + ", ".join(f"{v:,} {k}" for k, v in res.rebuilt.items())
+        + ".",
+        "",
+        f"**Metrics queries** (`services.routing.ledger.queries`, what routing's internal API "
+        f"runs, in process: scope from the registry's parent links, sums of the monthly "
+        f"counters for whole months and the daily ones around them, latency as bucket "
+        f"counts; after `VACUUM ANALYZE`), {o.runs} runs each after one warm-up; beside each, "
+        "the naive query for the same figure: one GROUP BY over the raw exchanges × "
+        "deliveries × verdicts (fewer runs). Target p95 < 100 ms.",
+        "",
+        "| query | exchanges counted | ledger p50 ms | ledger p95 ms | naive p50 ms | "
+        "naive p95 ms | naive ÷ ledger (p50) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for q in res.queries:
+        s = Summary.of(q.ledger)
+        if q.naive:
+            n = Summary.of(q.naive)
+            naive = f"{_ms(n.p50)} | {_ms(n.p95)} | {n.p50 / s.p50:,.0f}×"
+        else:
+            naive = "— | — | —"
+        lines.append(f"| {q.name} | {q.rows:,} | {_ms(s.p50)} | {_ms(s.p95)} | {naive} |")
+    lines += [
+        "",
+        f"**Incremental feed** on top of the full ledger: per run {o.feed_exchanges:,} new "
+        "exchanges × 3 deliveries through the ledger's hooks (`feed.exchange_routed`, then "
+        "each delivery's 01, 03 and 06 through `feed.status_recorded`), a given number of "
+        "messages per transaction as a consumer batch commits them (the batch's rows read "
+        "up front as `consumers.lock_for_batch` does; routing's consumer takes batches of "
+        "50). A delivery's whole life is 4 events (its share of the routing, 01, 03, 06). "
+        "Target ≥ 1,000 deliveries/s. This is the ledger's share of routing's work only "
+        "(the audit chain, the outbox and the lifecycle are measured in section 5).",
+        "",
+        "| messages per transaction | events | seconds | events/s | deliveries/s |",
+        "|---|---|---|---|---|",
+    ]
+    for run in res.feeds:
+        lines.append(
+            f"| {run.batch} | {run.events:,} | {run.seconds:.1f} | "
+            f"{run.events / run.seconds:,.0f} | **{run.deliveries_per_second:,.0f}** |"
+        )
+    lines.append("")
+    if res.failures:
+        lines += ["Failures: " + "; ".join(res.failures), ""]
+    return lines
+
+
+def summary(res: EShareResults) -> list[str]:
+    out = [f"  e-share: rebuild {res.rebuild_seconds:.0f} s ({res.rebuilt})"]
+    for q in res.queries:
+        s = Summary.of(q.ledger)
+        out.append(f"    {q.name}: p50 {_ms(s.p50)} ms, p95 {_ms(s.p95)} ms")
+    for run in res.feeds:
+        out.append(f"    feed, batch {run.batch}: {run.deliveries_per_second:,.0f} deliveries/s")
+    return out

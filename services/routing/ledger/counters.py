@@ -1,0 +1,156 @@
+"""The ledger's counters: what an exchange adds to them (``Contribution``), and
+moving them by a difference, daily and monthly, each table in one statement."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from services.routing.ledger.rules import LATENCY_BUCKETS, bucket_column
+from services.routing.models import LedgerDaily, LedgerLatency, LedgerLatencyMonthly, LedgerMonthly
+
+DAILY_COUNTERS = (
+    "exchanges",
+    "fully_electronic",
+    "signed",
+    "taken_back",
+    "due",
+    "on_time",
+    "late",
+    "open",
+)
+DailyKey = tuple[str, date]
+LatencyKey = tuple[str, date, str, int]
+
+
+@dataclass
+class Contribution:
+    """What one exchange adds to the counters."""
+
+    daily: Counter[tuple[str, date, str]]
+    latency: Counter[LatencyKey]
+
+    @classmethod
+    def empty(cls) -> Contribution:
+        return cls(Counter(), Counter())
+
+    def add(self, other: Contribution) -> None:
+        self.daily.update(other.daily)
+        self.latency.update(other.latency)
+
+    def minus(self, other: Contribution) -> Contribution:
+        daily: Counter[tuple[str, date, str]] = Counter(self.daily)
+        daily.subtract(other.daily)
+        latency: Counter[LatencyKey] = Counter(self.latency)
+        latency.subtract(other.latency)
+        return Contribution(daily, latency)
+
+
+def _insert(session: Session, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"the ledger needs PostgreSQL or SQLite, not {name}")
+
+
+_DAILY = cast(sa.Table, LedgerDaily.__table__)
+_MONTHLY = cast(sa.Table, LedgerMonthly.__table__)
+_LATENCY = cast(sa.Table, LedgerLatency.__table__)
+_LATENCY_MONTHLY = cast(sa.Table, LedgerLatencyMonthly.__table__)
+_BUCKETS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
+
+
+_UNNEST_SQL: dict[str, sa.TextClause] = {}
+
+
+def _unnest_upsert(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> sa.TextClause:
+    """PostgreSQL: one statement for any number of rows, their columns as arrays."""
+    if table.name not in _UNNEST_SQL:
+        names = [c.name for c in table.columns]
+        arrays = ", ".join(
+            f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in table.columns
+        )
+        counters = [n for n in names if n not in keys]
+        _UNNEST_SQL[table.name] = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in counters)
+        )
+    return _UNNEST_SQL[table.name]
+
+
+def _upsert(
+    session: Session, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, object]]
+) -> None:
+    """Add each row's counters to the row with its key (made on first use). The keys
+    are distinct: one statement on PostgreSQL (the rows as arrays), else one
+    executemany of one statement."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        columns = {c.name: [r[c.name] for r in rows] for c in table.columns}
+        session.execute(_unnest_upsert(table, keys, dialect), columns)
+        return
+    counters = [c.name for c in table.columns if c.name not in keys]
+    insert = _insert(session, table)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: table.c[c] + insert.excluded[c] for c in counters},
+    )
+    session.execute(statement, rows)
+
+
+def apply(session: Session, change: Contribution) -> None:
+    """Move the counters, daily and monthly, by ``change``."""
+    days: dict[DailyKey, dict[str, int]] = {}
+    months: dict[DailyKey, dict[str, int]] = {}
+    for (agency, day, column), n in change.daily.items():
+        if n:
+            for target, key in ((days, (agency, day)), (months, (agency, day.replace(day=1)))):
+                counters = target.setdefault(key, dict.fromkeys(DAILY_COUNTERS, 0))
+                counters[column] += n
+    latency: dict[tuple[str, date, str], dict[str, int]] = {}
+    latency_months: dict[tuple[str, date, str], dict[str, int]] = {}
+    for (agency, day, kind, bucket), n in change.latency.items():
+        if n:
+            for buckets, start in ((latency, day), (latency_months, day.replace(day=1))):
+                counts = buckets.setdefault((agency, start, kind), dict.fromkeys(_BUCKETS, 0))
+                counts[bucket_column(bucket)] += n
+    _upsert(
+        session,
+        _DAILY,
+        ("agency", "day"),
+        [{"agency": a, "day": d, **c} for (a, d), c in sorted(days.items()) if any(c.values())],
+    )
+    _upsert(
+        session,
+        _MONTHLY,
+        ("agency", "month"),
+        [{"agency": a, "month": m, **c} for (a, m), c in sorted(months.items()) if any(c.values())],
+    )
+    for table, period, buckets in (
+        (_LATENCY, "day", latency),
+        (_LATENCY_MONTHLY, "month", latency_months),
+    ):
+        _upsert(
+            session,
+            table,
+            ("agency", period, "kind"),
+            [
+                {"agency": a, period: d, "kind": k, **c}
+                for (a, d, k), c in sorted(buckets.items())
+                if any(c.values())
+            ],
+        )
+
+
+# --- the rows a transaction works on, and the counters it moves at commit ------------

@@ -1,0 +1,178 @@
+"""What is behind the e-share figures: the exchanges (each with its reasons) and the
+overdue work, from the ledger's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from services.common.db import Database
+from services.common.errors import BadRequest
+from services.common.internal_api import (
+    EShareDelivery,
+    EShareExchange,
+    EShareExchangePage,
+    EShareOverduePage,
+    EShareQuery,
+)
+from services.routing.ledger.rules import DueState, Reason, decode_reasons, vietnam_day
+from services.routing.ledger.scope import agencies_in_scope
+from services.routing.models import Exchange, LedgerDelivery, LedgerExchange
+
+
+def _cursor(row: LedgerExchange) -> str:
+    return f"{row.sent_at.isoformat()}|{row.document}"
+
+
+def _parse_cursor(text: str) -> tuple[datetime, str]:
+    try:
+        at, document = text.split("|", 1)
+        return datetime.fromisoformat(at), document
+    except ValueError as e:
+        raise BadRequest("after must be a cursor this API returned") from e
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _delivery(d: LedgerDelivery) -> EShareDelivery:
+    return {
+        "OrganId": d.recipient_code,
+        "arrived_at": _iso(d.arrived_at),
+        "registered_at": _iso(d.registered_at),
+        "completed_at": _iso(d.completed_at),
+        "due_at": _iso(d.due_at),
+        "due_state": d.due_state,
+        "rejected": d.rejected,
+        "taken_back": d.taken_back,
+    }
+
+
+def exchange_view(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> EShareExchange:
+    return {
+        "document": row.document,
+        "document_id": row.document_id,
+        "sender": row.sender_code,
+        "subject": row.subject,
+        "sent_at": row.sent_at.isoformat(),
+        "sent_day": row.sent_day.isoformat(),
+        "fully_electronic": row.fully_electronic,
+        "signed": row.signed,
+        "scanned": row.scanned,
+        "paper": row.paper,
+        "taken_back": row.taken_back,
+        "reasons": [{"code": r.value, "label": r.vi} for r in decode_reasons(row.reasons)],
+        "deliveries": [_delivery(d) for d in sorted(deliveries, key=lambda d: d.recipient_code)],
+    }
+
+
+def exchanges(
+    db: Database, query: EShareQuery, *, limit: int, after: str | None = None
+) -> EShareExchangePage:
+    """The exchanges sent in the period by the agencies in scope, oldest first."""
+    if query.reason is not None and query.reason not in {r.value for r in Reason}:
+        raise BadRequest(f"unknown reason {query.reason!r}")
+    with db.reading() as session:
+        codes = agencies_in_scope(
+            session, query.viewer, query.agency, include_children=query.include_children
+        )
+        where: list[sa.ColumnElement[bool]] = [
+            LedgerExchange.sender_code.in_(codes),
+            LedgerExchange.sent_day.between(query.start, query.end),
+        ]
+        if query.fully_electronic is not None:
+            where.append(LedgerExchange.fully_electronic.is_(query.fully_electronic))
+        if query.reason is not None:
+            where.append(
+                sa.literal(",")
+                .concat(LedgerExchange.reasons)
+                .concat(",")
+                .contains(f",{query.reason},")
+            )
+        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+        if after:
+            at, document = _parse_cursor(after)
+            where.append(
+                sa.or_(
+                    LedgerExchange.sent_at > at,
+                    sa.and_(LedgerExchange.sent_at == at, LedgerExchange.document > document),
+                )
+            )
+        page = list(
+            session.scalars(
+                sa.select(LedgerExchange)
+                .where(*where)
+                .order_by(LedgerExchange.sent_at, LedgerExchange.document)
+                .limit(limit + 1)
+            )
+        )
+        more = len(page) > limit
+        page = page[:limit]
+        deliveries: dict[str, list[LedgerDelivery]] = {}
+        if page:
+            for d in session.scalars(
+                sa.select(LedgerDelivery).where(
+                    LedgerDelivery.document.in_([r.document for r in page])
+                )
+            ):
+                deliveries.setdefault(d.document, []).append(d)
+        return {
+            "total": total,
+            "exchanges": [exchange_view(r, deliveries.get(r.document, [])) for r in page],
+            "next": _cursor(page[-1]) if more and page else None,
+        }
+
+
+def overdue(
+    db: Database, query: EShareQuery, *, limit: int, now: datetime | None = None
+) -> EShareOverduePage:
+    """Work addressed to the agencies in scope, due in the period and not completed
+    by now, most overdue first."""
+    now = now or datetime.now(UTC)
+    with db.reading() as session:
+        codes = agencies_in_scope(
+            session, query.viewer, query.agency, include_children=query.include_children
+        )
+        where = (
+            LedgerDelivery.recipient_code.in_(codes),
+            LedgerDelivery.due_day.between(query.start, query.end),
+            LedgerDelivery.due_state == DueState.OPEN.value,
+            LedgerDelivery.due_at < now,
+        )
+        # Counted and chosen from the partial index of open work alone (it carries
+        # due_at and the id); only the page's rows are read.
+        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+        page = list(
+            session.scalars(
+                sa.select(LedgerDelivery.delivery_id)
+                .where(*where)
+                .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
+                .limit(limit)
+            )
+        )
+        rows = session.execute(
+            sa.select(LedgerDelivery, Exchange.document_id, Exchange.subject)
+            .join(Exchange, Exchange.document == LedgerDelivery.document)
+            .where(LedgerDelivery.delivery_id.in_(page))
+            .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
+        ).all()
+    return {
+        "total": total,
+        "as_of": now.isoformat(),
+        "overdue": [
+            {
+                "delivery_id": d.delivery_id,
+                "document": d.document,
+                "document_id": document_id,
+                "subject": subject,
+                "sender": d.sender_code,
+                "OrganId": d.recipient_code,
+                "due_at": d.due_at.isoformat() if d.due_at else "",
+                "overdue_days": (vietnam_day(now) - d.due_day).days if d.due_day else 0,
+            }
+            for d, document_id, subject in rows
+        ],
+    }
