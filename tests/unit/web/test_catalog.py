@@ -31,7 +31,7 @@ def test_every_string_has_an_english_translation() -> None:
     translated: set[str] = set()
     for po in (WEB / "translations" / "en" / "LC_MESSAGES").glob("*.po"):
         with po.open("rb") as f:
-            translated |= {m.id for m in read_po(f, locale="en") if m.id and m.string}
+            translated |= {str(m.id) for m in read_po(f, locale="en") if m.id and m.string}
     extracted = _extracted()
     assert len(extracted) > 200
     assert extracted - translated == set()
