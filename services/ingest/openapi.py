@@ -248,6 +248,18 @@ OPENAPI: dict[str, Any] = {
         **WEBHOOK_PATHS,
         **METRICS_PATHS,
         **EDXML_PATHS,
+        "/metrics": {
+            "get": {
+                "security": [],
+                "summary": "Prometheus metrics of this service (text exposition format)",
+                "responses": {
+                    "200": {
+                        "description": "Metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "security": [],
