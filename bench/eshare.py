@@ -14,15 +14,18 @@ N synthetic exchanges × 3 deliveries over two years across 200 agencies
 from __future__ import annotations
 
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bench import eshare_web
 from bench.eshare_data import agencies, generate
 from bench.measure import Summary
 from services.common.contract import Status
@@ -45,6 +48,7 @@ class EShareOptions:
     runs: int = 40  # per query
     feed_exchanges: int = 1000  # new exchanges (× 3 deliveries) fed incrementally, per run
     batches: tuple[int, ...] = (50, 200)  # messages per transaction (routing's consumer: 50)
+    page_requests: int = 30  # timed GETs per dashboard page (after 3 warm-ups); 0: none
 
 
 @dataclass
@@ -76,6 +80,7 @@ class EShareResults:
     rebuilt: dict[str, int] = field(default_factory=dict)
     queries: list[QueryTiming] = field(default_factory=list)
     feeds: list[FeedRun] = field(default_factory=list)
+    dashboard: eshare_web.DashboardResults | None = None
     failures: list[str] = field(default_factory=list)
 
 
@@ -240,9 +245,25 @@ def _feed(db: Database, n: int, batch: int) -> FeedRun:
     return FeedRun(batch, 3 * n, len(steps), time.perf_counter() - began)
 
 
-def run_eshare(options: EShareOptions) -> EShareResults:
+def _dashboard(work: Path, urls: dict[str, str], res: EShareResults) -> None:
+    print("  … the monitors' dashboard pages through web, ingest and routing", flush=True)
+    try:
+        res.dashboard = eshare_web.run_dashboard(
+            work / "dashboard",
+            urls["routing"],
+            urls["ingest"],
+            PROVINCE,
+            NATIONAL,
+            requests=res.options.page_requests,
+        )
+    except Exception as e:
+        traceback.print_exc()
+        res.failures.append(f"dashboard pages: {type(e).__name__}: {e}")
+
+
+def run_eshare(options: EShareOptions, work: Path) -> EShareResults:
     res = EShareResults(options)
-    with postgres_databases(("routing",)) as urls:
+    with postgres_databases(("routing", "ingest")) as urls:
         url = urls["routing"]
         migrate("routing", url)
         db = Database(url)
@@ -270,6 +291,8 @@ def run_eshare(options: EShareOptions) -> EShareResults:
                 connection.exec_driver_sql("VACUUM ANALYZE")
             engine.dispose()
             _queries(db, res)
+            if options.page_requests:
+                _dashboard(work, urls, res)
             for batch in options.batches:
                 print(f"  … incremental feed, {batch} messages per transaction", flush=True)
                 res.feeds.append(_feed(db, options.feed_exchanges, batch))
@@ -324,8 +347,10 @@ def section(res: EShareResults) -> list[str]:
         else:
             naive = "— | — | —"
         lines.append(f"| {q.name} | {q.rows:,} | {_ms(s.p50)} | {_ms(s.p95)} | {naive} |")
+    lines.append("")
+    if res.dashboard is not None:
+        lines += eshare_web.section(res.dashboard)
     lines += [
-        "",
         f"**Incremental feed** on top of the full ledger: per run {o.feed_exchanges:,} new "
         "exchanges × 3 deliveries through the ledger's hooks (`feed.exchange_routed`, then "
         "each delivery's 01, 03 and 06 through `feed.status_recorded`), a given number of "
@@ -354,6 +379,8 @@ def summary(res: EShareResults) -> list[str]:
     for q in res.queries:
         s = Summary.of(q.ledger)
         out.append(f"    {q.name}: p50 {_ms(s.p50)} ms, p95 {_ms(s.p95)} ms")
+    if res.dashboard is not None:
+        out.extend(eshare_web.summary(res.dashboard))
     for run in res.feeds:
         out.append(f"    feed, batch {run.batch}: {run.deliveries_per_second:,.0f} deliveries/s")
     return out

@@ -105,6 +105,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--eshare-feed", type=int, default=1000, help="exchanges fed incrementally (× 3)"
     )
+    p.add_argument(
+        "--eshare-page-requests",
+        type=int,
+        default=30,
+        help="timed GETs per dashboard page of the e-share bench (0: no dashboard pages)",
+    )
     args = p.parse_args(argv)
     if args.docs + args.warmup > 500:
         p.error("--docs + --warmup must be at most 500 (the inbox lists at most 500)")
@@ -246,13 +252,16 @@ def _measure_attack(args: argparse.Namespace, res: Results, work: Path) -> None:
     res.failures.extend(res.attack.failures)
 
 
-def _measure_eshare(args: argparse.Namespace, res: Results) -> None:
+def _measure_eshare(args: argparse.Namespace, res: Results, work: Path) -> None:
     print(f"… the e-share ledger with {args.eshare_exchanges} exchanges", flush=True)
     options = EShareOptions(
-        exchanges=args.eshare_exchanges, runs=args.eshare_runs, feed_exchanges=args.eshare_feed
+        exchanges=args.eshare_exchanges,
+        runs=args.eshare_runs,
+        feed_exchanges=args.eshare_feed,
+        page_requests=args.eshare_page_requests,
     )
     try:
-        res.eshare = run_eshare(options)
+        res.eshare = run_eshare(options, work / "eshare")
     except Exception as e:
         traceback.print_exc()
         res.failures.append(f"eshare: {type(e).__name__}: {e}")
@@ -327,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     if "web" in parts:
         _measure_web(args, res, work)
     if "eshare" in parts:
-        _measure_eshare(args, res)
+        _measure_eshare(args, res, work)
     res.finished = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
     res.duration_seconds = time.perf_counter() - began
     previous = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
