@@ -184,7 +184,7 @@ def _queries(db: Database, res: EShareResults) -> None:
         "overdue work: province + 15 below, one quarter, first 100",
         _timed(lambda: listings.overdue(db, province, limit=100, now=AS_OF), runs),
     )
-    overdue.rows = listings.overdue(db, province, limit=100, now=AS_OF)["total"]
+    overdue.rows = listings.overdue(db, province, limit=100, now=AS_OF)["total"] or 0
     res.queries.append(overdue)
 
 

@@ -432,6 +432,6 @@ class EShareOverdueItem(TypedDict):
 
 
 class EShareOverduePage(TypedDict):
-    total: int
+    total: int | None  # None when not counted (count=false)
     as_of: str
     overdue: list[EShareOverdueItem]

@@ -48,6 +48,8 @@ class RoutingPort(Protocol):
         """The exchanges behind the figures, with the reasons of each."""
         ...
 
-    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
+    def e_share_overdue(
+        self, query: EShareQuery, *, limit: int, count: bool = True
+    ) -> EShareOverduePage:
         """Overdue work addressed to the agencies counted."""
         ...

@@ -78,8 +78,12 @@ class RoutingClient:
         path = "/internal/v1/metrics/e-share/exchanges"
         return cast(EShareExchangePage, self._call("GET", path, params=params))
 
-    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
+    def e_share_overdue(
+        self, query: EShareQuery, *, limit: int, count: bool = True
+    ) -> EShareOverduePage:
         params = {**query.to_params(), "limit": str(limit)}
+        if not count:
+            params["count"] = "false"
         path = "/internal/v1/metrics/e-share/overdue"
         return cast(EShareOverduePage, self._call("GET", path, params=params))
 

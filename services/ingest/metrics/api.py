@@ -105,7 +105,10 @@ def e_share_exchanges() -> Response:
 def e_share_overdue() -> Response:
     """Work addressed to the agencies counted, due in the period and not completed."""
     limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
-    return jsonify(current(IngestContext).routing.e_share_overdue(_query(), limit=limit))
+    count = request.args.get("count") != "false"
+    return jsonify(
+        current(IngestContext).routing.e_share_overdue(_query(), limit=limit, count=count)
+    )
 
 
 @metrics_api.get("/e-share/report.pdf")

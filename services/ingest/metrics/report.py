@@ -248,7 +248,8 @@ def render_report(report: QuarterReport) -> bytes:
     else:
         story.append(Paragraph("Không có cơ quan trực thuộc.", base))
     overdue = report.overdue
-    story.append(Paragraph(f"4. Văn bản quá hạn chưa hoàn thành ({overdue['total']})", heading))
+    overdue_total = overdue["total"] or 0  # the report always asks for the count
+    story.append(Paragraph(f"4. Văn bản quá hạn chưa hoàn thành ({overdue_total})", heading))
     if overdue["overdue"]:
         data = [["Số, ký hiệu / trích yếu", "Nơi phải xử lý", "Hạn xử lý", "Quá (ngày)"]]
         for item in overdue["overdue"]:
@@ -263,9 +264,9 @@ def render_report(report: QuarterReport) -> bytes:
         table = Table(data, colWidths=[92 * mm, 32 * mm, 26 * mm, 20 * mm], repeatRows=1)
         table.setStyle(grid)
         story.append(table)
-        if overdue["total"] > len(overdue["overdue"]):
+        if overdue_total > len(overdue["overdue"]):
             story.append(
-                Paragraph(f"… và {overdue['total'] - len(overdue['overdue'])} văn bản khác.", small)
+                Paragraph(f"… và {overdue_total - len(overdue['overdue'])} văn bản khác.", small)
             )
     else:
         story.append(Paragraph("Không có văn bản quá hạn.", base))

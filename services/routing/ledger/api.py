@@ -41,4 +41,5 @@ def e_share_exchanges() -> Response:
 def e_share_overdue() -> Response:
     query = EShareQuery.from_args(request.args)
     limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
-    return jsonify(listings.overdue(current(RoutingContext).db, query, limit=limit))
+    count = request.args.get("count") != "false"
+    return jsonify(listings.overdue(current(RoutingContext).db, query, limit=limit, count=count))

@@ -127,10 +127,17 @@ def exchanges(
 
 
 def overdue(
-    db: Database, query: EShareQuery, *, limit: int, now: datetime | None = None
+    db: Database,
+    query: EShareQuery,
+    *,
+    limit: int,
+    now: datetime | None = None,
+    count: bool = True,
 ) -> EShareOverduePage:
     """Work addressed to the agencies in scope, due in the period and not completed
-    by now, most overdue first."""
+    by now, most overdue first. ``count=False`` leaves the total out (None): counting
+    every open delivery of a national office's 200 agencies costs more than the page
+    (the dashboard takes the figure from the counters instead)."""
     now = now or datetime.now(UTC)
     with db.reading() as session:
         codes = agencies_in_scope(
@@ -144,7 +151,7 @@ def overdue(
         )
         # Counted and chosen from the partial index of open work alone (it carries
         # due_at and the id); only the page's rows are read.
-        total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+        total = (session.scalar(sa.select(sa.func.count()).where(*where)) or 0) if count else None
         page = list(
             session.scalars(
                 sa.select(LedgerDelivery.delivery_id)

@@ -107,7 +107,9 @@ def dashboard() -> tuple[str, int]:
             metrics.figures, me, _api_params(period, agency, group_by="agency")
         )
         asked_overdue = pool.submit(
-            metrics.overdue, me, {**_api_params(period, agency), "limit": str(OVERDUE_SHOWN)}
+            metrics.overdue,
+            me,
+            {**_api_params(period, agency), "limit": str(OVERDUE_SHOWN), "count": "false"},
         )
         over_time = metrics.figures(me, _api_params(period, agency, group_by=period.group_by))
         per_agency, overdue = asked_per_agency.result(), asked_overdue.result()

@@ -132,7 +132,9 @@ class FakeRouting(RoutingPort):
     ) -> EShareExchangePage:
         raise NotImplementedError
 
-    def e_share_overdue(self, query: EShareQuery, *, limit: int) -> EShareOverduePage:
+    def e_share_overdue(
+        self, query: EShareQuery, *, limit: int, count: bool = True
+    ) -> EShareOverduePage:
         raise NotImplementedError
 
 

@@ -236,3 +236,15 @@ def test_the_metrics_paths_are_in_the_openapi_document(stack: Stack) -> None:
         "/v1/metrics/e-share/report.pdf",
     ):
         assert "get" in paths[path], path
+
+
+def test_the_overdue_list_can_leave_its_count_out(stack: Stack) -> None:
+    """The dashboard takes the overdue figure from the counters and asks for the list
+    alone: the same rows, no total."""
+    args = {**Q2, "include_children": "true", "limit": "5"}
+    counted = stack.get(PROV_A, "/v1/metrics/e-share/overdue", **args).get_json()
+    uncounted = stack.get(PROV_A, "/v1/metrics/e-share/overdue", **args, count="false").get_json()
+    assert counted["total"] >= 1 and uncounted["total"] is None
+    assert uncounted["overdue"] == counted["overdue"]
+    figures = stack.get(PROV_A, "/v1/metrics/e-share", **Q2, include_children="true").get_json()
+    assert figures["totals"]["overdue"] == counted["total"]
