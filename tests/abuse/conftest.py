@@ -80,14 +80,15 @@ class AbuseStack:
         return counts
 
     def settled(self, timeout: float = 15.0) -> dict[str, int]:
-        """``stored()`` once two reads 0.25 s apart agree: what earlier documents set
-        going on the bus (deliveries, arrivals, verdicts) has come to rest."""
+        """``stored()`` once two reads 0.25 s apart agree and the spool is empty: what
+        earlier documents set going on the bus (deliveries, arrivals, verdicts) has come
+        to rest, and an earlier test's abandoned upload has been cleaned away."""
         deadline = time.monotonic() + timeout
         last = self.stored()
         while True:
             time.sleep(0.25)
             now = self.stored()
-            if now == last or time.monotonic() > deadline:
+            if (now == last and now["spool"] == 0) or time.monotonic() > deadline:
                 return now
             last = now
 
