@@ -176,7 +176,20 @@ class LedgerDelivery(Base):
     registration_bucket: Mapped[int | None]  # 01 → 03
 
 
-class LedgerDaily(Base):
+class _LedgerCounters:
+    """The counters ``LedgerDaily`` and ``LedgerMonthly`` both keep (DAILY_COUNTERS)."""
+
+    exchanges: Mapped[int] = mapped_column(default=0)
+    fully_electronic: Mapped[int] = mapped_column(default=0)
+    signed: Mapped[int] = mapped_column(default=0)
+    taken_back: Mapped[int] = mapped_column(default=0)
+    due: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    late: Mapped[int] = mapped_column(default=0)
+    open: Mapped[int] = mapped_column(default=0)
+
+
+class LedgerDaily(_LedgerCounters, Base):
     """Per agency and Vietnam day: the counters the metrics sum. The sent-side
     counters are the agency's exchanges by the day they were sent; the due-side ones
     its deliveries (work addressed to it) by the day they fell due."""
@@ -185,17 +198,9 @@ class LedgerDaily(Base):
 
     agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
-    exchanges: Mapped[int] = mapped_column(default=0)
-    fully_electronic: Mapped[int] = mapped_column(default=0)
-    signed: Mapped[int] = mapped_column(default=0)
-    taken_back: Mapped[int] = mapped_column(default=0)
-    due: Mapped[int] = mapped_column(default=0)
-    on_time: Mapped[int] = mapped_column(default=0)
-    late: Mapped[int] = mapped_column(default=0)
-    open: Mapped[int] = mapped_column(default=0)
 
 
-class LedgerMonthly(Base):
+class LedgerMonthly(_LedgerCounters, Base):
     """``LedgerDaily`` summed per calendar month (``month`` is its first day): long
     periods read a row per month where they cover whole months."""
 
@@ -203,14 +208,6 @@ class LedgerMonthly(Base):
 
     agency: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     month: Mapped[date] = mapped_column(primary_key=True)
-    exchanges: Mapped[int] = mapped_column(default=0)
-    fully_electronic: Mapped[int] = mapped_column(default=0)
-    signed: Mapped[int] = mapped_column(default=0)
-    taken_back: Mapped[int] = mapped_column(default=0)
-    due: Mapped[int] = mapped_column(default=0)
-    on_time: Mapped[int] = mapped_column(default=0)
-    late: Mapped[int] = mapped_column(default=0)
-    open: Mapped[int] = mapped_column(default=0)
 
 
 def _latency_table(name: str, period: str) -> sa.Table:

@@ -179,7 +179,7 @@ def paints_over_page(annot: generic.DictionaryObject) -> bool:
     if subtype == "/Popup":
         return own
     if subtype == "/Text":
-        return own and not (_icon_sized(annot) and _all_icons(annot))
+        return own and not (_icon_sized(annot) and _all_marks(annot, strokes=True))
     if subtype == "/Highlight":
         return _dark(annot.get("/C")) if not own else not _all_marks(annot)
     return own  # underline, squiggly: a stroke of its own can draw letters
@@ -254,19 +254,13 @@ def _appearances(annot: generic.DictionaryObject) -> list[generic.PdfObject]:
     return found
 
 
-def _all_marks(annot: generic.DictionaryObject) -> bool:
+def _all_marks(annot: generic.DictionaryObject, *, strokes: bool = False) -> bool:
+    """Each appearance of the annotation only marks the page (see
+    :func:`_only_light_blended_fills`). A sticky note's icon may add hairline strokes:
+    light fills under a darkening state still keep a row of notes from whiting out a
+    clause or drawing digits over it."""
     try:
-        return all(_only_light_blended_fills(a) for a in _appearances(annot))
-    except Exception:
-        return False
-
-
-def _all_icons(annot: generic.DictionaryObject) -> bool:
-    """Each appearance of a sticky note draws an icon the way a highlight marks: light
-    fills and hairline strokes under a darkening graphics state (so a row of notes
-    cannot white out a clause, nor draw digits over it)."""
-    try:
-        return all(_only_light_blended_fills(a, strokes=True) for a in _appearances(annot))
+        return all(_only_light_blended_fills(a, strokes=strokes) for a in _appearances(annot))
     except Exception:
         return False
 

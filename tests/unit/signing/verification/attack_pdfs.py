@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
+from services.common.contract import Verdict
+from services.signing.verification import Verifier
 from testkit.pdfs import write_pdf
 
 Edit = Callable[[IncrementalPdfFileWriter], None]
@@ -190,3 +193,13 @@ def uri(target: str) -> generic.DictionaryObject:
     return generic.DictionaryObject(
         {N("/S"): N("/URI"), N("/URI"): generic.TextStringObject(target)}
     )
+
+
+def verdict_of(verifier: Verifier, pdf: bytes) -> Verdict:
+    return verifier.verify(pdf).verdict
+
+
+def fixed(case_id: str, attack: object, why: str) -> object:
+    """An attack that got through an earlier version of the change rules for the
+    reason ``why``; it is refused now, and this case keeps it so."""
+    return pytest.param(attack, id=case_id)

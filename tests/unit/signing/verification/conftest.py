@@ -4,9 +4,13 @@ The ``corpus`` fixture (tests/corpus, in the repository) comes from tests/confte
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from services.signing.verification import Verifier
+from tests.unit.signing.verification.attack_pdfs import letter
 from tests.unit.signing.verification.helpers import ThrowawayPki, minimal_pdf, sign
 
 
@@ -29,3 +33,18 @@ def signed_bt(pki: ThrowawayPki) -> bytes:
 @pytest.fixture(scope="session")
 def signed_bb(pki: ThrowawayPki) -> bytes:
     return sign(minimal_pdf(), pki)
+
+
+@pytest.fixture
+def quiet() -> Iterator[None]:
+    """pyHanko logs every refused chain or change with a traceback; the reports say it
+    in words (``pytestmark = pytest.mark.usefixtures("quiet")``)."""
+    logging.disable(logging.WARNING)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+@pytest.fixture(scope="module")
+def signed(pki: ThrowawayPki) -> bytes:
+    """The two-page letter the attacks start from, approval-signed."""
+    return sign(letter(), pki)

@@ -11,9 +11,6 @@ where only some renderers show the change, the reason says which.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -30,44 +27,26 @@ from tests.unit.signing.verification.attack_pdfs import (
     Edit,
     N,
     attach,
+    fixed,
     free_text,
     letter,
     new_annot,
     page_ref,
     update,
     uri,
+    verdict_of,
 )
 from tests.unit.signing.verification.helpers import ThrowawayPki, sign
 
-
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    logging.disable(logging.WARNING)
-    yield
-    logging.disable(logging.NOTSET)
-
-
-@pytest.fixture(scope="module")
-def signed(pki: ThrowawayPki) -> bytes:
-    return sign(letter(), pki)
-
-
-def _verdict(verifier: Verifier, pdf: bytes) -> Verdict:
-    return verifier.verify(pdf).verdict
-
-
-def fixed(case_id: str, attack: object, why: str) -> object:
-    """An attack that once got through the rules, for the reason ``why``; it is now
-    refused, and this case keeps it so."""
-    return pytest.param(attack, id=case_id)
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def test_the_letter_is_valid_once_signed_and_after_a_plain_comment(
     verifier: Verifier, signed: bytes
 ) -> None:
     """The baseline: the attacks below start from a valid document."""
-    assert _verdict(verifier, signed) == Verdict.VALID
-    assert _verdict(verifier, rw.add_comment(signed)) == Verdict.VALID
+    assert verdict_of(verifier, signed) == Verdict.VALID
+    assert verdict_of(verifier, rw.add_comment(signed)) == Verdict.VALID
 
 
 _OLD_ARRAY = "StructureTreeRule vouches for any updated old array reachable from /StructTreeRoot"
@@ -75,6 +54,7 @@ _S_AND_K = (
     "StructureTreeRule vouches for any updated old dictionary reachable from "
     "/StructTreeRoot once it carries /S and /K"
 )
+
 STRUCTURE_BYPASSES = [
     fixed("drop-content-stream-via-K", st.drop_clause_via_structure, _OLD_ARRAY),
     fixed(
@@ -91,7 +71,7 @@ STRUCTURE_BYPASSES = [
 def test_structure_tree_vouching_for_old_page_objects(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 CAUGHT_STRUCTURE = {
@@ -105,7 +85,7 @@ CAUGHT_STRUCTURE = {
 def test_structure_and_names_cannot_carry_page_changes(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 _LEXER = "_only_blended_shapes scans bytes with regular expressions, not PDF tokens"
@@ -188,7 +168,7 @@ ANNOTATION_BYPASSES = [
 def test_annotations_that_change_what_a_reader_sees(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 _ACTIONS = "the annotation rules look at appearances only, never at /A or /AA actions"
@@ -203,7 +183,7 @@ ACTION_BYPASSES = [
 def test_annotations_that_bring_active_content(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 @pytest.fixture(scope="module")
@@ -219,14 +199,14 @@ def signed_link(pki: ThrowawayPki) -> bytes:
 
 
 def test_the_signed_link_letter_is_valid(verifier: Verifier, signed_link: bytes) -> None:
-    assert _verdict(verifier, signed_link) == Verdict.VALID
+    assert verdict_of(verifier, signed_link) == Verdict.VALID
 
 
 # Got through an earlier version: the structure rule vouched for the old link once it
 # carried /S and /K, and with the page dictionary untouched nothing looked at it.
 def test_a_signed_link_cannot_become_an_overlay(verifier: Verifier, signed_link: bytes) -> None:
     pdf = update(signed_link, st.link_turned_overlay_via_structure)
-    assert _verdict(verifier, pdf) != Verdict.VALID
+    assert verdict_of(verifier, pdf) != Verdict.VALID
 
 
 # Got through an earlier version: an edited annotation was judged by its appearance
@@ -245,7 +225,7 @@ def test_a_signed_link_cannot_be_redirected(verifier: Verifier, signed_link: byt
         writer.update_container(page)
 
     redirected = update(signed_link, redirect)
-    assert _verdict(verifier, redirected) != Verdict.VALID
+    assert verdict_of(verifier, redirected) != Verdict.VALID
 
 
 # ------------------------------------------------------- attacks that are caught
@@ -256,7 +236,7 @@ def test_a_hidden_overlay_cannot_be_unhidden_later(verifier: Verifier, signed: b
     only clears its Hidden flag (the page is rewritten unchanged, so the edit is
     explained as an annotation edit, and judged again)."""
     hidden = update(signed, lambda w: free_text(w, generic.NumberObject(2)))
-    assert _verdict(verifier, hidden) == Verdict.VALID
+    assert verdict_of(verifier, hidden) == Verdict.VALID
 
     def unhide(writer: IncrementalPdfFileWriter) -> None:
         page = page_ref(writer).get_object()
@@ -266,14 +246,14 @@ def test_a_hidden_overlay_cannot_be_unhidden_later(verifier: Verifier, signed: b
         writer.update_container(annot)
         writer.update_container(page)
 
-    assert _verdict(verifier, update(hidden, unhide)) != Verdict.VALID
+    assert verdict_of(verifier, update(hidden, unhide)) != Verdict.VALID
 
 
 @pytest.mark.parametrize("attack", ca.CAUGHT.values(), ids=ca.CAUGHT.keys())
 def test_attacks_dressed_as_benign_changes_are_caught(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 # ------------------------------------------------------------ certified documents
@@ -285,7 +265,7 @@ def certified(pki: ThrowawayPki) -> dict[MDPPerm, bytes]:
 
 
 def test_certified_letters_are_valid(verifier: Verifier, certified: dict[MDPPerm, bytes]) -> None:
-    assert all(_verdict(verifier, pdf) == Verdict.VALID for pdf in certified.values())
+    assert all(verdict_of(verifier, pdf) == Verdict.VALID for pdf in certified.values())
 
 
 _P2 = "a certification at P=2 rates the structure tree FORM_FILLING, which it permits"
@@ -303,7 +283,7 @@ def test_certified_documents_with_bypasses(
     verifier: Verifier, certified: dict[MDPPerm, bytes], case: tuple[MDPPerm, Edit]
 ) -> None:
     permission, attack = case
-    assert _verdict(verifier, update(certified[permission], attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(certified[permission], attack)) != Verdict.VALID
 
 
 CERTIFIED_CAUGHT = {
@@ -320,4 +300,4 @@ CERTIFIED_CAUGHT = {
 def test_certified_documents_refuse_what_they_do_not_permit(
     verifier: Verifier, certified: dict[MDPPerm, bytes], permission: MDPPerm, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(certified[permission], attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(certified[permission], attack)) != Verdict.VALID

@@ -11,8 +11,7 @@ the attacker prepares before they are signed, as the "shadow" attacker does).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from pyhanko.sign.fields import MDPPerm
@@ -22,31 +21,10 @@ from services.signing.verification import Verifier
 from tests.unit.signing.verification import attacks2_marks as mk
 from tests.unit.signing.verification import attacks2_shared as sh
 from tests.unit.signing.verification import realworld as rw
-from tests.unit.signing.verification.attack_pdfs import Edit, letter, update
+from tests.unit.signing.verification.attack_pdfs import Edit, fixed, letter, update, verdict_of
 from tests.unit.signing.verification.helpers import ThrowawayPki, sign
 
-
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    logging.disable(logging.WARNING)
-    yield
-    logging.disable(logging.NOTSET)
-
-
-@pytest.fixture(scope="module")
-def signed(pki: ThrowawayPki) -> bytes:
-    return sign(letter(), pki)
-
-
-def _verdict(verifier: Verifier, pdf: bytes) -> Verdict:
-    return verifier.verify(pdf).verdict
-
-
-def fixed(case_id: str, attack: object, why: str) -> object:
-    """An attack that got through an earlier version of the rules for the reason
-    ``why``; it is refused now, and this case keeps it so."""
-    return pytest.param(attack, id=case_id)
-
+pytestmark = pytest.mark.usefixtures("quiet")
 
 # ------------------------------------------------------------ appearance checks
 
@@ -67,6 +45,7 @@ _TILES = (
     "each note is judged alone: icon-sized white squares side by side erase the whole "
     "second sentence (poppler shows an empty line)"
 )
+
 APPEARANCE_BYPASSES = [
     fixed("highlight-rg-with-4-operands", mk.highlight_with_extra_colour_operands, _ARITY),
     fixed("highlight-g-with-3-operands", mk.highlight_with_gray_from_rgb_operands, _ARITY),
@@ -81,7 +60,7 @@ APPEARANCE_BYPASSES = [
 def test_annotation_appearances_that_change_what_a_reader_sees(
     verifier: Verifier, signed: bytes, attack: Edit
 ) -> None:
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 _SAME_COLOUR = (
@@ -103,8 +82,8 @@ def test_a_light_highlight_that_matches_the_text_colour(
 ) -> None:
     """The signed letter carries a green "APPROVED by the board" mark."""
     signed = sign(sh.green_approval_letter(), pki)
-    assert _verdict(verifier, signed) == Verdict.VALID
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, signed) == Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 # ------------------------------------------- documents prepared by the attacker
@@ -155,8 +134,8 @@ def test_prepared_documents_changed_through_the_structure_tree(
 ) -> None:
     prepare, attack = case
     signed = sign(prepare(), pki)
-    assert _verdict(verifier, signed) == Verdict.VALID
-    assert _verdict(verifier, update(signed, attack)) != Verdict.VALID
+    assert verdict_of(verifier, signed) == Verdict.VALID
+    assert verdict_of(verifier, update(signed, attack)) != Verdict.VALID
 
 
 # Got through an earlier version: NamesRule exempts /Dests from comparison and vouches for a
@@ -168,8 +147,8 @@ def test_a_signed_link_redirected_through_its_named_destination(
     """The signed link goes to (annex), page 2; a fresh /Dests tree maps (annex) to
     page 1. The link is not touched."""
     signed = sign(sh.linked_letter(), pki)
-    assert _verdict(verifier, signed) == Verdict.VALID
-    assert _verdict(verifier, update(signed, sh.redirect_named_destination)) != Verdict.VALID
+    assert verdict_of(verifier, signed) == Verdict.VALID
+    assert verdict_of(verifier, update(signed, sh.redirect_named_destination)) != Verdict.VALID
 
 
 # -------------------------------------------------------- attacks that are caught
@@ -180,26 +159,26 @@ def test_a_dangling_reference_filled_later_is_caught(verifier: Verifier, pki: Th
     revision defines it, alone or inside a note's appearance closure. pyHanko's strict
     reading of the signed revision fails, and the verdict is not valid."""
     signed = sign(sh.dangling_letter(), pki)
-    assert _verdict(verifier, signed) == Verdict.VALID
-    assert _verdict(verifier, update(signed, sh.fill_dangling_through_note)) != Verdict.VALID
-    assert _verdict(verifier, update(signed, sh.fill_dangling_alone)) != Verdict.VALID
+    assert verdict_of(verifier, signed) == Verdict.VALID
+    assert verdict_of(verifier, update(signed, sh.fill_dangling_through_note)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, sh.fill_dangling_alone)) != Verdict.VALID
 
 
 def test_freeing_a_signed_object_is_caught(verifier: Verifier, signed: bytes) -> None:
     """An xref section that only marks the clause's content stream free (deleted)."""
-    assert _verdict(verifier, mk.free_object(signed, 5)) != Verdict.VALID
+    assert verdict_of(verifier, mk.free_object(signed, 5)) != Verdict.VALID
 
 
 def test_a_signed_object_number_reused_with_a_new_generation_is_caught(
     verifier: Verifier, signed: bytes
 ) -> None:
-    assert _verdict(verifier, update(signed, mk.reuse_clause_number)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, mk.reuse_clause_number)) != Verdict.VALID
 
 
 def test_an_appearance_longer_than_its_length_is_caught(verifier: Verifier, signed: bytes) -> None:
     """A light highlight whose stream runs past /Length into a black fill that poppler
     reads (it scans for 'endstream'): pyHanko reads strictly and fails the analysis."""
-    assert _verdict(verifier, mk.highlight_with_short_length(signed)) != Verdict.VALID
+    assert verdict_of(verifier, mk.highlight_with_short_length(signed)) != Verdict.VALID
 
 
 def test_a_new_signature_field_drawn_over_the_amount_is_caught(
@@ -207,10 +186,12 @@ def test_a_new_signature_field_drawn_over_the_amount_is_caught(
 ) -> None:
     """The "sneaky signature" attack: an unsigned signature field whose widget writes
     another amount; at P=2 too."""
-    assert _verdict(verifier, update(signed, mk.empty_signature_field_over_amount)) != Verdict.VALID
+    assert (
+        verdict_of(verifier, update(signed, mk.empty_signature_field_over_amount)) != Verdict.VALID
+    )
     certified = rw.sign_with(letter(), pki, pki.signer, certify=MDPPerm.FILL_FORMS)
     attacked = update(certified, mk.empty_signature_field_over_amount)
-    assert _verdict(verifier, attacked) != Verdict.VALID
+    assert verdict_of(verifier, attacked) != Verdict.VALID
 
 
 def test_drawing_in_an_empty_signature_field_is_caught(
@@ -224,22 +205,24 @@ def test_drawing_in_an_empty_signature_field_is_caught(
         sign(doc, pki),
         rw.sign_with(doc, pki, pki.signer, certify=MDPPerm.FILL_FORMS),
     ):
-        assert _verdict(verifier, signed) == Verdict.VALID
+        assert verdict_of(verifier, signed) == Verdict.VALID
         attacked = update(signed, mk.draw_in_empty_signature_field)
-        assert _verdict(verifier, attacked) != Verdict.VALID
+        assert verdict_of(verifier, attacked) != Verdict.VALID
 
 
 def test_optional_content_switched_off_in_the_catalog_is_caught(
     verifier: Verifier, pki: ThrowawayPki
 ) -> None:
     signed = sign(sh.optional_letter(), pki)
-    assert _verdict(verifier, update(signed, sh.switch_clause_off_in_catalog)) != Verdict.VALID
+    assert verdict_of(verifier, update(signed, sh.switch_clause_off_in_catalog)) != Verdict.VALID
 
 
 def test_a_comment_given_an_appearance_later_is_caught(verifier: Verifier, signed: bytes) -> None:
     noted = update(signed, mk.plain_note)
-    assert _verdict(verifier, noted) == Verdict.VALID
-    assert _verdict(verifier, update(noted, mk.comment_given_an_appearance_later)) != Verdict.VALID
+    assert verdict_of(verifier, noted) == Verdict.VALID
+    assert (
+        verdict_of(verifier, update(noted, mk.comment_given_an_appearance_later)) != Verdict.VALID
+    )
 
 
 def test_benign_steps_that_combine_into_an_overlay_are_caught(
@@ -251,7 +234,7 @@ def test_benign_steps_that_combine_into_an_overlay_are_caught(
     revision with the signed one, where the array is neither new nor in the tree."""
     staged = update(signed, mk.stage_overlay)
     # (step 1 alone is refused too since notes may only draw light, blended shapes)
-    assert _verdict(verifier, update(staged, mk.release_overlay)) != Verdict.VALID
+    assert verdict_of(verifier, update(staged, mk.release_overlay)) != Verdict.VALID
 
 
 # ------------------------------------------------------------ certified documents
@@ -281,7 +264,7 @@ def test_certified_documents_with_bypasses(
 ) -> None:
     permission, attack = case
     certified = rw.sign_with(letter(), pki, pki.signer, certify=permission)
-    assert _verdict(verifier, update(certified, attack)) != Verdict.VALID
+    assert verdict_of(verifier, update(certified, attack)) != Verdict.VALID
 
 
 CERTIFIED_PREPARED = [
@@ -311,5 +294,5 @@ def test_certified_prepared_documents(
 ) -> None:
     permission, prepare, attack = case
     certified = rw.sign_with(prepare(), pki, pki.signer, certify=permission)
-    assert _verdict(verifier, certified) == Verdict.VALID
-    assert _verdict(verifier, update(certified, attack)) != Verdict.VALID
+    assert verdict_of(verifier, certified) == Verdict.VALID
+    assert verdict_of(verifier, update(certified, attack)) != Verdict.VALID

@@ -9,8 +9,6 @@ an algorithm past its sunset is INDETERMINATE with the standard sub-indication."
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,13 +30,7 @@ from services.signing.verification.model import (
 from tests.unit.signing.verification import realworld as rw
 from tests.unit.signing.verification.helpers import NOW, ThrowawayPki, minimal_pdf, sign
 
-
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    # pyHanko logs every refused chain with a traceback; the reports say it in words.
-    logging.disable(logging.WARNING)
-    yield
-    logging.disable(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 @pytest.fixture(scope="module")
