@@ -178,16 +178,19 @@ class SigningService:
     def _visible(
         self, source: Path, options: SignOptions, identity: SignerIdentity, moment: datetime
     ) -> tuple[VisibleSignature, int]:
-        pages, widgets = self.pdf.facts(source)
+        profile = options.profile
+        stamp = profile in (Profile.COPY, Profile.ATTACHMENT)  # first page, others the last
+        wanted = options.page - 1 if options.page else (0 if stamp else -1)
+        facts = self.pdf.facts(source, (wanted,))
+        pages, widgets = facts.pages, facts.widgets
         explicit = options.box
         if options.page is not None and not 1 <= options.page <= pages:
             raise ValidationFailed(
                 f"the document has {pages} pages; there is no page {options.page}"
             )
-        profile = options.profile
-        if profile in (Profile.COPY, Profile.ATTACHMENT):
+        if stamp:
             index = options.page - 1 if options.page else 0
-            page = self.pdf.page(source, index)
+            page = self.pdf.page(source, index, facts.page_keys.get(index))
             look = drawings.text_only(
                 page, profile, identity.organization, moment, options.document_code, explicit
             )
@@ -197,7 +200,7 @@ class SigningService:
                 or self.current_image(options.agency, "signature", options.person).png
             )
             index = options.page - 1 if options.page else pages - 1
-            page = self.pdf.page(source, index)
+            page = self.pdf.page(source, index, facts.page_keys.get(index))
             name = options.signer_full_name or options.person or identity.common_name
             look = drawings.personal(page, embedded_image(png), name, explicit)
         else:
@@ -212,7 +215,7 @@ class SigningService:
                         "over; sign with the personal profile first or give the box"
                     )
                 personal_box = signed[-1].box
-            page = self.pdf.page(source, index)
+            page = self.pdf.page(source, index, facts.page_keys.get(index))
             look = drawings.organization(
                 page,
                 embedded_image(seal_png),

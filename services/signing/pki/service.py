@@ -35,6 +35,7 @@ class PkiService:
         self._lock = threading.Lock()
         self._ocsp: OcspResponder | None = None
         self._tsa: TimeStampAuthority | None = None
+        self._timestamper: InProcessTimeStamper | None = None
 
     @property
     def material(self) -> PkiMaterial:
@@ -85,8 +86,16 @@ class PkiService:
     # --- for signing and verification -------------------------------------------------
 
     def timestamper(self) -> InProcessTimeStamper:
-        """A pyHanko TimeStamper answered by our TSA in-process (no HTTP round trip)."""
-        return InProcessTimeStamper(self.tsa)
+        """A pyHanko TimeStamper answered by our TSA in-process (no HTTP round trip).
+
+        One per TSA: pyHanko asks a new time-stamper for a dummy token first (to size
+        the signature and find the TSA's chain), which would cost a second token per
+        signature."""
+        tsa = self.tsa
+        with self._lock:
+            if self._timestamper is None or self._timestamper.authority is not tsa:
+                self._timestamper = InProcessTimeStamper(tsa)
+            return self._timestamper
 
     def trust_roots(self) -> list[x509.Certificate]:
         return trust_roots(self.settings)

@@ -104,7 +104,15 @@ class TimeStampAuthority:
             }
         )
         self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=cert.subject)
-        self._certificates = [cert, material.issuing_asn1]
+        # What every token repeats, encoded once: asn1crypto re-encodes (and deep-copies,
+        # to retag) structures built from parsed objects, which cost more than the RSA
+        # signature. Each token loads these DER pieces lazily, so they are written as is.
+        self._sid_der = self._sid.dump()
+        self._signing_certificate_der = cms.CMSAttribute(
+            {"type": "signing_certificate_v2", "values": [self._signing_certificate]}
+        ).dump()
+        self._certificates_der = cms.CertificateSet([cert, material.issuing_asn1]).dump()
+        self._tsa_name_der = self._tsa_name.dump()
 
     # --- protocol ---------------------------------------------------------------------
 
@@ -161,13 +169,13 @@ class TimeStampAuthority:
         info = {
             "version": "v1",
             "policy": names.TSA_POLICY_OID,
-            "message_imprint": request["message_imprint"],
+            "message_imprint": tsp.MessageImprint.load(request["message_imprint"].dump()),
             "serial_number": secrets.randbits(127) | (1 << 126),  # positive, 16 bytes
             "gen_time": core.GeneralizedTime(
                 moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
             ),
             "accuracy": tsp.Accuracy({"seconds": 1}),
-            "tsa": self._tsa_name,
+            "tsa": asn1_x509.GeneralName.load(self._tsa_name_der),
         }
         if request["nonce"].native is not None:
             info["nonce"] = request["nonce"].native
@@ -196,26 +204,23 @@ class TimeStampAuthority:
                 cms.CMSAttribute(
                     {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
                 ),
-                cms.CMSAttribute(
-                    {"type": "signing_certificate_v2", "values": [self._signing_certificate]}
-                ),
+                cms.CMSAttribute.load(self._signing_certificate_der),
             ]
         )
         signature = self.material.tsa_key.sign(signed_attrs.dump(), PKCS1v15(), hashes.SHA256())
-        digest_algorithm = algos.DigestAlgorithm({"algorithm": "sha256"})
         signer_info = cms.SignerInfo(
             {
                 "version": "v1",
-                "sid": self._sid,
-                "digest_algorithm": digest_algorithm,
+                "sid": cms.SignerIdentifier.load(self._sid_der),
+                "digest_algorithm": algos.DigestAlgorithm.load(_SHA256_DER),
                 "signed_attrs": signed_attrs,
-                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}),
+                "signature_algorithm": algos.SignedDigestAlgorithm.load(_SHA256_RSA_DER),
                 "signature": signature,
             }
         )
         signed_data: dict[str, object] = {
             "version": "v3",
-            "digest_algorithms": [digest_algorithm],
+            "digest_algorithms": [algos.DigestAlgorithm.load(_SHA256_DER)],
             "encap_content_info": {
                 "content_type": "tst_info",
                 "content": cms.ParsableOctetString(content),
@@ -223,10 +228,14 @@ class TimeStampAuthority:
             "signer_infos": [signer_info],
         }
         if request["cert_req"].native:
-            signed_data["certificates"] = list(self._certificates)
+            signed_data["certificates"] = cms.CertificateSet.load(self._certificates_der)
         return cms.ContentInfo(
             {"content_type": "signed_data", "content": cms.SignedData(signed_data)}
         )
+
+
+_SHA256_DER = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+_SHA256_RSA_DER = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}).dump()
 
 
 class InProcessTimeStamper(TimeStamper):
