@@ -15,6 +15,8 @@ def official_letter(
     full_name: str = "Nguyễn Văn An",
     pages: int = 1,
     padding_bytes: int = 0,
+    number: int = 15,
+    subject: str = "V/v triển khai văn bản điện tử",
 ) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfbase import pdfmetrics
@@ -34,10 +36,10 @@ def official_letter(
         c.setFont("LTB", 13)
         c.drawCentredString(width - 150, height - 86, "Độc lập - Tự do - Hạnh phúc")
         c.setFont("LT", 13)
-        c.drawCentredString(150, height - 92, "Số: 15/UBND-VP")
+        c.drawCentredString(150, height - 92, f"Số: {number}/UBND-VP")
         c.drawCentredString(width - 150, height - 110, "Nghệ An, ngày 21 tháng 11 năm 2026")
         c.setFont("LT", 12)
-        c.drawCentredString(150, height - 112, "V/v triển khai văn bản điện tử")
+        c.drawCentredString(150, height - 112, subject)
         c.setFont("LT", 14)
         y = height - 170
         body = (

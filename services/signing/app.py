@@ -25,7 +25,7 @@ from services.signing.pki.api import blueprint as pki_blueprint
 from services.signing.pki.service import PkiService, build_pki_service
 from services.signing.settings import SigningSettings
 from services.signing.signing_service import SigningService
-from services.signing.verifier import LazyVerifier, PdfVerifier, long_term_validation
+from services.signing.verifier import LazyVerifier, LongTermValidation, PdfVerifier
 from services.signing.xml_api import xml_api
 
 
@@ -40,9 +40,7 @@ def signing_context(
     ``pdf``: where the pages of a document to sign are read (in this process if None)."""
     store = open_store(settings.common.storage_url)
     spool_dir = settings.common.data_dir / "spool"
-    engine = PadesEngine(
-        timestamper=pki.timestamper, validation_context=lambda: long_term_validation(pki)
-    )
+    engine = PadesEngine(timestamper=pki.timestamper, validation_context=LongTermValidation(pki))
     return SigningContext(
         settings=settings,
         db=db,

@@ -3,6 +3,7 @@ ones), rebuilt when the trust anchors change; and what a B-LT signature embeds."
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 
@@ -40,6 +41,34 @@ def long_term_validation(pki: PkiService) -> ValidationContext:
         allow_fetching=False,
         revocation_mode="hard-fail",
     )
+
+
+class LongTermValidation:
+    """The B-LT validation context, kept while nothing it holds changes.
+
+    A context remembers the chains it validated and the CRLs it checked: a new one per
+    signature would build and check them all again. It is kept per thread (pyHanko
+    runs each signature in an event loop of its own) and replaced as soon as the CRLs
+    or the CA change (a revocation publishes a new CRL), and after ``max_age_seconds``
+    in any case, since a context validates at the moment it was made."""
+
+    def __init__(self, pki: PkiService, max_age_seconds: float = 30.0) -> None:
+        self.pki = pki
+        self.max_age_seconds = max_age_seconds
+        self._local = threading.local()
+
+    def __call__(self) -> ValidationContext:
+        material = self.pki.material
+        key = (material.root_der, material.issuing_der, self.pki.crl_der(), self.pki.root_crl_der())
+        held: tuple[tuple[bytes, ...], float, ValidationContext] | None = getattr(
+            self._local, "held", None
+        )
+        now = time.monotonic()
+        if held is not None and held[0] == key and now - held[1] < self.max_age_seconds:
+            return held[2]
+        context = long_term_validation(self.pki)
+        self._local.held = (key, now, context)
+        return context
 
 
 class LazyVerifier:

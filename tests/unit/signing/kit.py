@@ -153,7 +153,7 @@ def provision(
 
 def build_kit(workdir: Path, public_url: str = PUBLIC_URL) -> SigningKit:
     """A new PKI (its certificates point at ``public_url``) with one provisioned agency."""
-    from services.signing.verifier import long_term_validation
+    from services.signing.verifier import LongTermValidation
 
     workdir.mkdir(parents=True, exist_ok=True)
     settings = settings_for(
@@ -163,9 +163,7 @@ def build_kit(workdir: Path, public_url: str = PUBLIC_URL) -> SigningKit:
     db = Database(settings.database_url)
     Base.metadata.create_all(db.engine)
     pki = build_pki_service(settings, db)
-    engine = PadesEngine(
-        timestamper=pki.timestamper, validation_context=lambda: long_term_validation(pki)
-    )
+    engine = PadesEngine(timestamper=pki.timestamper, validation_context=LongTermValidation(pki))
     store = open_store(settings.common.storage_url)
     signing = SigningService(
         db, store, engine, PkiKeySource(pki), settings.common.data_dir / "spool"

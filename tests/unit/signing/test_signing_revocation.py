@@ -130,3 +130,43 @@ def test_b_lt_verifies_with_the_endpoints_down(kit: SigningKit) -> None:
     report = kit.verifier(allow_fetching=True).verify(path)
     assert report.verdict == Verdict.VALID, report.reasons
     assert _leaf(report.signatures[0])[:2] == ("good", "dss")
+
+
+def test_b_lt_signatures_share_a_validation_context_until_a_crl_changes(
+    kit: SigningKit,
+) -> None:
+    """The context behind B-LT is kept while its CRLs stay the same, and what a signature
+    made with a kept context embeds still proves it on its own."""
+    from services.signing.verifier import LongTermValidation
+
+    contexts = LongTermValidation(kit.pki)
+    first = contexts()
+    assert contexts() is first
+    for n in range(2):  # the second signature finds the chain validated already
+        path, _ = kit.sign(kit.letter(), Profile.COPY, Level.B_LT, agency=AGENCY)
+        report = kit.verifier(allow_fetching=False).verify(path)
+        assert report.verdict == Verdict.VALID, (n, report.reasons)
+        assert _leaf(report.signatures[0])[:2] == ("good", "dss")
+    holder = _new_agency(kit, "Sở Thử nghiệm CRL")
+    kit.pki.revoke(holder.serial, "keyCompromise")  # a new CRL is published
+    assert contexts() is not first
+
+
+def test_each_thread_has_its_own_validation_context(kit: SigningKit) -> None:
+    import threading
+
+    from services.signing.verifier import LongTermValidation
+
+    contexts = LongTermValidation(kit.pki)
+    seen: list[object] = []
+    thread = threading.Thread(target=lambda: seen.append(contexts()))
+    thread.start()
+    thread.join()
+    assert seen and seen[0] is not contexts()
+
+
+def test_a_kept_validation_context_is_replaced_when_it_is_too_old(kit: SigningKit) -> None:
+    from services.signing.verifier import LongTermValidation
+
+    contexts = LongTermValidation(kit.pki, max_age_seconds=0.0)
+    assert contexts() is not contexts()
