@@ -295,7 +295,7 @@ class Bench:
         sealed = self._write(
             "organization-bb.pdf", self._sign(self.personal_path, "organization", "B-B")
         )
-        widgets = signature_widgets(sealed).widgets
+        _, widgets = signature_widgets(sealed)
         seal = next(w for w in widgets if w.field_name.startswith("organization"))
         return seal.page, seal.box.as_tuple()
 

@@ -20,10 +20,11 @@ from services.common.db import Database
 from services.common.errors import NotFound, ValidationFailed
 from services.common.storage import ObjectStore, spool
 from services.signing import drawings
-from services.signing.appearance import Box, Placement, Profile
+from services.signing.appearance import Box, Page, Placement, Profile
 from services.signing.images import check_png, png_size_mm
 from services.signing.models import BUS, AppearanceImage, DocumentVersion, KnownDocument
 from services.signing.pades import Level, PadesEngine, SignatureRequest, VisibleSignature
+from services.signing.pagecache import PageCache, file_digest, output_digest
 from services.signing.parties import Parties, require_own_certificate, require_party
 from services.signing.pdfwork import InProcessReading, PdfReading
 from services.signing.stampkit import embedded_image
@@ -108,10 +109,12 @@ class SigningService:
         keys: KeySource,
         spool_dir: Path,
         pdf: PdfReading | None = None,
+        pages: PageCache | None = None,
     ) -> None:
         """``pdf``: where the document's pages are read (untrusted files: the PDF pool,
         :class:`~.pdfwork.PooledReading`); in this process by default."""
         self.pdf = pdf or InProcessReading()
+        self.pages = pages or PageCache()
         self.db = db
         self.store = store
         self.engine = engine
@@ -175,22 +178,31 @@ class SigningService:
 
     # --- signing -------------------------------------------------------------
 
+    def _page(self, source: Path, digest: str, index: int) -> Page:
+        page = self.pages.get(digest, index)
+        return page if page is not None else self.pdf.page(source, index)
+
     def _visible(
-        self, source: Path, options: SignOptions, identity: SignerIdentity, moment: datetime
-    ) -> tuple[VisibleSignature, int]:
-        profile = options.profile
-        stamp = profile in (Profile.COPY, Profile.ATTACHMENT)  # first page, others the last
-        wanted = options.page - 1 if options.page else (0 if stamp else -1)
-        facts = self.pdf.facts(source, (wanted,))
-        pages, widgets = facts.pages, facts.widgets
+        self,
+        source: Path,
+        options: SignOptions,
+        identity: SignerIdentity,
+        moment: datetime,
+        digest: str,
+    ) -> tuple[VisibleSignature, int, Page]:
+        """The signature's look and place, the fields already there, and the page read
+        to place it. ``digest``: the SHA-256 of ``source`` (a page read before for it
+        is not read again)."""
+        pages, widgets = self.pdf.facts(source)
         explicit = options.box
         if options.page is not None and not 1 <= options.page <= pages:
             raise ValidationFailed(
                 f"the document has {pages} pages; there is no page {options.page}"
             )
-        if stamp:
+        profile = options.profile
+        if profile in (Profile.COPY, Profile.ATTACHMENT):
             index = options.page - 1 if options.page else 0
-            page = self.pdf.page(source, index, facts.page_keys.get(index))
+            page = self._page(source, digest, index)
             look = drawings.text_only(
                 page, profile, identity.organization, moment, options.document_code, explicit
             )
@@ -200,7 +212,7 @@ class SigningService:
                 or self.current_image(options.agency, "signature", options.person).png
             )
             index = options.page - 1 if options.page else pages - 1
-            page = self.pdf.page(source, index, facts.page_keys.get(index))
+            page = self._page(source, digest, index)
             name = options.signer_full_name or options.person or identity.common_name
             look = drawings.personal(page, embedded_image(png), name, explicit)
         else:
@@ -215,7 +227,7 @@ class SigningService:
                         "over; sign with the personal profile first or give the box"
                     )
                 personal_box = signed[-1].box
-            page = self.pdf.page(source, index, facts.page_keys.get(index))
+            page = self._page(source, digest, index)
             look = drawings.organization(
                 page,
                 embedded_image(seal_png),
@@ -225,7 +237,7 @@ class SigningService:
                 personal_box,
                 explicit,
             )
-        return VisibleSignature(look.placement, look.drawing), len(widgets)
+        return VisibleSignature(look.placement, look.drawing), len(widgets), page
 
     def placement(self, source: Path, options: SignOptions) -> tuple[Placement, list[float]]:
         """Where ``options`` would put the signature on ``source``, and that page's
@@ -236,8 +248,9 @@ class SigningService:
             "personal" if personal else "organization",
             options.person if personal else None,
         )
-        visible, _count = self._visible(source, options, identity, _now())
-        page = self.pdf.page(source, visible.placement.page)
+        visible, _count, page = self._visible(
+            source, options, identity, _now(), file_digest(source)
+        )
         return visible.placement, [page.box.x1, page.box.y1, page.box.x2, page.box.y2]
 
     def sign_file(self, source: Path, output: IO[bytes], options: SignOptions) -> SignedFile:
@@ -250,7 +263,9 @@ class SigningService:
         )
         require_own_certificate(options.agency, identity.agency, identity.common_name)
         moment = _now()
-        visible, existing = self._visible(source, options, identity, moment)
+        visible, existing, page = self._visible(
+            source, options, identity, moment, file_digest(source)
+        )
         field_name = f"{options.profile.value}-{existing + 1}"
         request = SignatureRequest(
             field_name=field_name,
@@ -261,6 +276,9 @@ class SigningService:
         )
         with source.open("rb") as f:
             self.engine.sign(f, output, signer, request)
+        signed = output_digest(output)
+        if signed is not None:  # the seal over this signature finds the page read
+            self.pages.put(signed, page)
         return SignedFile(field_name, identity, options.profile, options.level, moment)
 
     def sign_document(

@@ -126,7 +126,7 @@ class SigningKit:
             person=person,
             **options,  # type: ignore[arg-type]
         )
-        with target.open("wb") as output:
+        with target.open("wb+") as output:
             result = self.signing.sign_file(source, output, opts)
         return target, result
 

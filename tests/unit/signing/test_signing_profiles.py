@@ -174,7 +174,7 @@ def is_dark(p: tuple[int, int, int]) -> bool:
 
 
 def _widget(path: Path, name: str) -> SignatureWidget:
-    widgets = signature_widgets(path).widgets
+    _pages, widgets = signature_widgets(path)
     return next(w for w in widgets if w.field_name == name)
 
 

@@ -77,7 +77,7 @@ def test_an_update_changing_the_page_content(kit: SigningKit, issued: bytes) -> 
 
 def test_a_form_field_laid_over_the_seal(kit: SigningKit, issued: bytes) -> None:
     """A new text field whose white appearance hides the seal and the signature."""
-    widgets = signature_widgets(_path(kit, issued)).widgets
+    _pages, widgets = signature_widgets(_path(kit, issued))
     seal = next(w.box for w in widgets if w.field_name == "organization-2")
     writer = IncrementalPdfFileWriter(io.BytesIO(issued))
     page_ref = writer.root["/Pages"]["/Kids"][0]
