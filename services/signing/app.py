@@ -68,6 +68,7 @@ def create_app(settings: SigningSettings) -> Flask:
     context = signing_context(settings, db, pki, verifier, PooledReading(pool))
     runtime = Runtime("signing", db)
     runtime.on_close += [pki_tokens.TOKENS.close_all, verifier.close, pool.close]
+    runtime.workers["pdf-workers"] = pool.prestart
     add_relay(runtime, common, BUS)
     arrival = ArrivalVerification(
         db, context.store, verifier, context.spool_dir, PooledReading(pool)

@@ -160,6 +160,30 @@ class PdfPool:
             )
         return worker
 
+    def prestart(self, stop: threading.Event | None = None) -> None:
+        """Start every worker now, one after the other: run in the background of a
+        starting service, so that no document waits for a worker's Python to start
+        (a second worker would otherwise start under the first two at a time)."""
+        while stop is None or not stop.is_set():
+            with self._cond:
+                if self._closed or self._started >= self.size:
+                    return
+                self._started += 1
+            try:
+                worker = self._start()
+            except BaseException:
+                with self._cond:
+                    self._started -= 1
+                    self._cond.notify()
+                raise
+            with self._cond:
+                if not self._closed:
+                    self._free.append(worker)
+                    self._cond.notify()
+                    continue
+            worker.kill()
+            return
+
     def _acquire(self, wait: float) -> _Worker:
         deadline = time.monotonic() + wait
         with self._cond:

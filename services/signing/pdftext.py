@@ -24,19 +24,26 @@ def read_page(
 
 
 def _read_page(path: Path, index: int | None) -> Page:
-    from pdfminer.high_level import extract_pages
+    from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams, LTTextContainer, LTTextLine
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
 
     try:
-        with path.open("rb") as f:
-            count = sum(1 for _ in PDFPage.get_pages(f))
-        if count == 0:
-            raise NotAPdf("the PDF has no pages")
-        wanted = count - 1 if index is None else index
-        if not 0 <= wanted < count:
-            raise NotAPdf(f"the PDF has {count} pages; there is no page {wanted + 1}")
-        (layout,) = list(extract_pages(str(path), page_numbers=[wanted], laparams=LAParams()))
+        with path.open("rb") as f:  # parsed once: the page count and the page itself
+            pages = list(PDFPage.create_pages(PDFDocument(PDFParser(f))))
+            count = len(pages)
+            if count == 0:
+                raise NotAPdf("the PDF has no pages")
+            wanted = count - 1 if index is None else index
+            if not 0 <= wanted < count:
+                raise NotAPdf(f"the PDF has {count} pages; there is no page {wanted + 1}")
+            resources = PDFResourceManager()
+            device = PDFPageAggregator(resources, laparams=LAParams())
+            PDFPageInterpreter(resources, device).process_page(pages[wanted])
+            layout = device.get_result()
     except (ValidationFailed, MemoryError):  # NotAPdf, PdfOverBudget; memory is a budget
         raise
     except Exception as e:

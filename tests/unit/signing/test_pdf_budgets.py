@@ -235,6 +235,27 @@ def test_the_worker_has_a_memory_limit() -> None:
         )  # a fresh worker
 
 
+@pytest.mark.timeout(120)
+def test_a_starting_service_starts_every_worker_before_the_first_document() -> None:
+    limits = PdfLimits(workers=2)
+    with PdfPool(limits, preload=()) as pool:
+        pool.prestart()
+        started = pool.pids
+        assert len(started) == 2
+        pool.prestart()  # all there: nothing more starts
+        assert pool.pids == started
+        assert pool.run("tests.unit.signing.hostile:allocate", 1) == 1024 * 1024
+        assert pool.pids == started
+
+
+def test_prestart_stops_when_the_service_does() -> None:
+    stop = threading.Event()
+    stop.set()
+    with PdfPool(PdfLimits(workers=2), preload=()) as pool:
+        pool.prestart(stop)
+        assert pool.pids == set()
+
+
 # --- settings ----------------------------------------------------------------------------------
 
 
