@@ -25,7 +25,7 @@ from services.routing.ledger.rules import (
     decode_reasons,
     vietnam_day,
 )
-from services.routing.ledger.scope import agencies_in_scope
+from services.routing.ledger.scope import agencies_in_scope, in_codes
 from services.routing.models import Exchange, LedgerDelivery, LedgerExchange
 
 
@@ -87,7 +87,7 @@ def exchanges(
             session, query.viewer, query.agency, include_children=query.include_children
         )
         where: list[sa.ColumnElement[bool]] = [
-            LedgerExchange.sender_code.in_(codes),
+            in_codes(session, LedgerExchange.sender_code, codes),
             LedgerExchange.sent_day.between(query.start, query.end),
         ]
         if query.fully_electronic is not None:
@@ -205,7 +205,7 @@ def overdue(
         total = None
         if count:
             counted = sa.select(sa.func.count()).where(
-                LedgerDelivery.recipient_code.in_(codes), *where
+                in_codes(session, LedgerDelivery.recipient_code, codes), *where
             )
             total = session.scalar(counted) or 0
         page = _overdue_page(session, codes, where, limit)
