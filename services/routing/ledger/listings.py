@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
@@ -159,7 +160,11 @@ def _overdue_page(
                 .limit(limit)
             )
         )
-    scope = sa.values(sa.column("code", sa.String), name="scope").data([(c,) for c in codes])
+    scope = (
+        sa.func.unnest(sa.literal(codes, postgresql.ARRAY(sa.String)))
+        .table_valued("code")
+        .render_derived(name="scope")
+    )
     first = (
         sa.select(LedgerDelivery.delivery_id, LedgerDelivery.due_at)
         .where(LedgerDelivery.recipient_code == scope.c.code, *where)
