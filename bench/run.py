@@ -114,7 +114,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--eshare-keep",
         action="store_true",
-        help="keep the generated e-share database as a template (lt_bench_eshare_N) and "
+        help="keep the generated e-share database as a template (lt_bench_eshare_N_gG) and "
         "start each run from a copy of it instead of generating and rebuilding again",
     )
     args = p.parse_args(argv)
