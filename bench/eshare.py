@@ -26,14 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bench import eshare_web
-from bench.eshare_data import agencies, generate
+from bench.eshare_data import agencies
+from bench.eshare_db import routing_database
 from bench.measure import Summary
 from services.common.contract import Status
 from services.common.db import Database
 from services.common.internal_api import EShareQuery
-from services.common.wiring import migrate
 from services.routing.ledger import feed, listings, queries
-from services.routing.ledger.rebuild import rebuild
 from services.routing.models import Delivery, Exchange
 from testkit.infra import postgres_databases
 
@@ -49,6 +48,9 @@ class EShareOptions:
     feed_exchanges: int = 1000  # new exchanges (× 3 deliveries) fed incrementally, per run
     batches: tuple[int, ...] = (50, 200)  # messages per transaction (routing's consumer: 50)
     page_requests: int = 30  # timed GETs per dashboard page (after 3 warm-ups); 0: none
+    # Keep the generated and rebuilt database as a PostgreSQL template and start each
+    # run from a copy of it (the generation and the rebuild then run once).
+    keep_template: bool = False
 
 
 @dataclass
@@ -263,36 +265,12 @@ def _dashboard(work: Path, urls: dict[str, str], res: EShareResults) -> None:
 
 def run_eshare(options: EShareOptions, work: Path) -> EShareResults:
     res = EShareResults(options)
-    with postgres_databases(("routing", "ingest")) as urls:
-        url = urls["routing"]
-        migrate("routing", url)
+    with routing_database(res) as url, postgres_databases(("ingest",)) as ingest:
         db = Database(url)
         try:
-            print(f"  … generating {options.exchanges} exchanges × 3 deliveries", flush=True)
-            began = time.perf_counter()
-            with db.unit_of_work() as session:
-                res.counts = generate(session.connection(), options.exchanges)
-            res.generate_seconds = time.perf_counter() - began
-            print(f"    {res.counts} in {res.generate_seconds:.0f} s", flush=True)
-            print("  … full rebuild of the ledger", flush=True)
-            began = time.perf_counter()
-            done = rebuild(db)
-            res.rebuild_seconds = time.perf_counter() - began
-            res.rebuilt = {
-                "exchanges": done.exchanges,
-                "deliveries": done.deliveries,
-                "daily rows": done.daily_rows,
-                "latency rows": done.latency_rows,
-            }
-            print(f"    {res.rebuilt} in {res.rebuild_seconds:.0f} s", flush=True)
-            # What autovacuum does to a settled database (visibility map, statistics).
-            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-            with engine.connect() as connection:
-                connection.exec_driver_sql("VACUUM ANALYZE")
-            engine.dispose()
             _queries(db, res)
             if options.page_requests:
-                _dashboard(work, urls, res)
+                _dashboard(work, {"routing": url, "ingest": ingest["ingest"]}, res)
             for batch in options.batches:
                 print(f"  … incremental feed, {batch} messages per transaction", flush=True)
                 res.feeds.append(_feed(db, options.feed_exchanges, batch))

@@ -8,7 +8,8 @@ Per delivery (from a hash of its number): 3% never arrive, 7% arrive only (01), 
 are rejected (01, 02), 43% are registered (01, 03), 45% registered and completed
 (01, 03, 06). A third of the exchanges carry a DueDate ten days after sending; 5%
 a paper copy; 80% the organization's signature; 4% are scans; 1% never got a
-verdict.
+verdict. The deadline notices of what was overdue by the time of generation count as
+given (``settle_notices``), as routing's scanner gives them while the work piles up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+#: Changes with what ``generate`` writes (a kept template of another one is not reused):
+#: 2, the overdue notices settled.
+GENERATION = 2
 START = "2025-01-01 00:00:00+07"
 DAYS = 730
 
@@ -151,9 +155,30 @@ def generate(connection: sa.Connection, n: int) -> dict[str, int]:
         FROM bench_d WHERE k = 0 AND i % 100 <> 99
         """
     )
+    settle_notices(connection)
     counts = {
         table: int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
         for table in ("exchanges", "deliveries", "status_events", "signature_verdicts")
     }
     run("ANALYZE")
     return counts
+
+
+def settle_notices(connection: sa.Connection) -> int:
+    """The overdue notices routing's deadline scanner would have given by now: of the
+    work still open past its due time, and of the work completed after it. Without
+    them the scanner of a service started on this data works through half a million
+    notices (an event, an audit record and emails each) while the bench measures
+    something else. Deliveries updated back."""
+    done = "('02', '06', '15')"  # routing.deadlines.rules.DONE
+    result = connection.execute(
+        sa.text(
+            f"""
+            UPDATE deliveries SET overdue_sent_at = due_at + interval '30 seconds'
+            WHERE due_at IS NOT NULL AND due_at <= now() AND overdue_sent_at IS NULL
+              AND (status IS NULL OR status NOT IN {done}
+                   OR (status = '06' AND status_at > due_at))
+            """
+        )
+    )
+    return int(result.rowcount or 0)

@@ -111,6 +111,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=30,
         help="timed GETs per dashboard page of the e-share bench (0: no dashboard pages)",
     )
+    p.add_argument(
+        "--eshare-keep",
+        action="store_true",
+        help="keep the generated e-share database as a template (lt_bench_eshare_N_gG) and "
+        "start each run from a copy of it instead of generating and rebuilding again",
+    )
     args = p.parse_args(argv)
     if args.docs + args.warmup > 500:
         p.error("--docs + --warmup must be at most 500 (the inbox lists at most 500)")
@@ -259,6 +265,7 @@ def _measure_eshare(args: argparse.Namespace, res: Results, work: Path) -> None:
         runs=args.eshare_runs,
         feed_exchanges=args.eshare_feed,
         page_requests=args.eshare_page_requests,
+        keep_template=args.eshare_keep,
     )
     try:
         res.eshare = run_eshare(options, work / "eshare")

@@ -146,12 +146,13 @@ class LedgerDelivery(Base):
     __table_args__ = (
         sa.Index("ix_ledger_deliveries_recipient_due", "recipient_code", "due_day"),
         sa.Index("ix_ledger_deliveries_sender_day", "sender_code", "sent_day"),
-        # The overdue work: open deliveries only, however many were completed.
+        # The overdue work: open deliveries only, however many were completed; each
+        # recipient's in the order they are listed (most overdue first).
         sa.Index(
-            "ix_ledger_deliveries_open",
+            "ix_ledger_deliveries_open_due",
             "recipient_code",
-            "due_day",
-            postgresql_include=["due_at", "delivery_id"],
+            "due_at",
+            "delivery_id",
             postgresql_where=sa.text("due_state = 'open'"),
             sqlite_where=sa.text("due_state = 'open'"),
         ),

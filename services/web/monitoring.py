@@ -131,6 +131,33 @@ def ranking(
 
 
 @dataclass(frozen=True)
+class RankingPage:
+    """One page of the ranking: ranks ``first`` … ``last`` of ``total``."""
+
+    rows: list[Ranked]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def first(self) -> int:
+        return self.rows[0].rank if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.rows[-1].rank if self.rows else 0
+
+
+def ranking_page(ranked: Sequence[Ranked], asked: str | None, size: int) -> RankingPage:
+    """The page ``asked`` (from 1; the first when not a number, the last when past it)
+    of ``size`` ranks: a national office ranks every agency of the country."""
+    pages = max(1, -(-len(ranked) // size))
+    page = int(asked) if asked and asked.isdigit() and int(asked) > 0 else 1
+    page = min(page, pages)
+    return RankingPage(list(ranked[(page - 1) * size : page * size]), page, pages, len(ranked))
+
+
+@dataclass(frozen=True)
 class LevelFigures:
     level: int
     agencies: int

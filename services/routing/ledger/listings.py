@@ -4,9 +4,11 @@ overdue work, from the ledger's rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.errors import BadRequest
@@ -17,8 +19,14 @@ from services.common.internal_api import (
     EShareOverduePage,
     EShareQuery,
 )
-from services.routing.ledger.rules import DueState, Reason, decode_reasons, vietnam_day
-from services.routing.ledger.scope import agencies_in_scope
+from services.routing.ledger.rules import (
+    VIETNAM,
+    DueState,
+    Reason,
+    decode_reasons,
+    vietnam_day,
+)
+from services.routing.ledger.scope import agencies_in_scope, in_codes
 from services.routing.models import Exchange, LedgerDelivery, LedgerExchange
 
 
@@ -80,7 +88,7 @@ def exchanges(
             session, query.viewer, query.agency, include_children=query.include_children
         )
         where: list[sa.ColumnElement[bool]] = [
-            LedgerExchange.sender_code.in_(codes),
+            in_codes(session, LedgerExchange.sender_code, codes),
             LedgerExchange.sent_day.between(query.start, query.end),
         ]
         if query.fully_electronic is not None:
@@ -126,6 +134,55 @@ def exchanges(
         }
 
 
+def due_window(start: date, end: date, now: datetime) -> tuple[datetime, datetime]:
+    """The instants of work due on the Vietnam days ``start`` … ``end`` and overdue by
+    ``now``: [start 00:00, min(end + 1 day 00:00, now)) (a delivery's ``due_day`` is the
+    Vietnam day of its ``due_at``, so the range of one is the range of the other)."""
+    first = datetime.combine(start, time(0), VIETNAM).astimezone(UTC)
+    after = datetime.combine(end + timedelta(days=1), time(0), VIETNAM).astimezone(UTC)
+    return first, min(after, now)
+
+
+def _overdue_page(
+    session: Session, codes: list[str], where: list[sa.ColumnElement[bool]], limit: int
+) -> list[str]:
+    """The ids of the ``limit`` most overdue deliveries. On PostgreSQL, each agency's
+    own first ``limit`` from the open-work index (recipient, due time, id), then the
+    first ``limit`` of those: a few index entries per agency, however much open work
+    the scope has (a national office's two years: half a million)."""
+    order = (LedgerDelivery.due_at, LedgerDelivery.delivery_id)
+    if session.get_bind().dialect.name != "postgresql" or len(codes) == 1:
+        return list(
+            session.scalars(
+                sa.select(LedgerDelivery.delivery_id)
+                .where(LedgerDelivery.recipient_code.in_(codes), *where)
+                .order_by(*order)
+                .limit(limit)
+            )
+        )
+    scope = (
+        sa.func.unnest(sa.literal(codes, postgresql.ARRAY(sa.String)))
+        .table_valued("code")
+        .render_derived(name="scope")
+    )
+    first = (
+        sa.select(LedgerDelivery.delivery_id, LedgerDelivery.due_at)
+        .where(LedgerDelivery.recipient_code == scope.c.code, *where)
+        .order_by(*order)
+        .limit(limit)
+        .lateral("first")
+    )
+    return list(
+        session.scalars(
+            sa.select(first.c.delivery_id)
+            .select_from(scope)
+            .join(first, sa.true())
+            .order_by(first.c.due_at, first.c.delivery_id)
+            .limit(limit)
+        )
+    )
+
+
 def overdue(
     db: Database,
     query: EShareQuery,
@@ -139,27 +196,24 @@ def overdue(
     every open delivery of a national office's 200 agencies costs more than the page
     (the dashboard takes the figure from the counters instead)."""
     now = now or datetime.now(UTC)
+    first, until = due_window(query.start, query.end, now)
     with db.reading() as session:
         codes = agencies_in_scope(
             session, query.viewer, query.agency, include_children=query.include_children
         )
-        where = (
-            LedgerDelivery.recipient_code.in_(codes),
-            LedgerDelivery.due_day.between(query.start, query.end),
+        # From the partial index of open work alone (recipient, due time, id).
+        where = [
             LedgerDelivery.due_state == DueState.OPEN.value,
-            LedgerDelivery.due_at < now,
-        )
-        # Counted and chosen from the partial index of open work alone (it carries
-        # due_at and the id); only the page's rows are read.
-        total = (session.scalar(sa.select(sa.func.count()).where(*where)) or 0) if count else None
-        page = list(
-            session.scalars(
-                sa.select(LedgerDelivery.delivery_id)
-                .where(*where)
-                .order_by(LedgerDelivery.due_at, LedgerDelivery.delivery_id)
-                .limit(limit)
+            LedgerDelivery.due_at >= first,
+            LedgerDelivery.due_at < until,
+        ]
+        total = None
+        if count:
+            counted = sa.select(sa.func.count()).where(
+                in_codes(session, LedgerDelivery.recipient_code, codes), *where
             )
-        )
+            total = session.scalar(counted) or 0
+        page = _overdue_page(session, codes, where, limit)
         rows = session.execute(
             sa.select(LedgerDelivery, Exchange.document_id, Exchange.subject)
             .join(Exchange, Exchange.document == LedgerDelivery.document)

@@ -28,7 +28,7 @@ from services.routing.ledger.rules import (
     percentile,
     vietnam_day,
 )
-from services.routing.ledger.scope import agencies_in_scope, names
+from services.routing.ledger.scope import in_codes, scope_with_names
 from services.routing.models import (
     LedgerDaily,
     LedgerLatency,
@@ -87,33 +87,64 @@ def group_key(group_by: str, day: date) -> str:
     raise BadRequest(f"cannot group by {group_by}")
 
 
+_COUNTED = len(DAILY_COUNTERS)
+_OPEN = DAILY_COUNTERS.index("open")
+
+
 class _Sums:
-    """Counters summed per group."""
+    """Counters summed per group: DAILY_COUNTERS in order, then the overdue ones; the
+    latency bucket counts per kind."""
 
     def __init__(self) -> None:
-        self.counters: dict[str, Counter[str]] = {}
-        self.overdue: Counter[str] = Counter()
-        self.latency: dict[str, dict[str, Counter[int]]] = {}
+        self.counters: dict[str, list[int]] = {}
+        self.latency: dict[str, dict[str, list[int]]] = {}
 
     def add_daily(self, key: str, row: Any) -> None:
-        """``row.past``: its days are before today, so what is open there is overdue."""
-        counters = self.counters.setdefault(key, Counter())
-        for name in (*SUMMED, "open"):
-            counters[name] += int(getattr(row, name) or 0)
-        if row.past:
-            self.overdue[key] += int(row.open or 0)
+        """``row`` ends with ``past`` (its days are before today, so what is open there
+        is overdue) and the DAILY_COUNTERS sums (``_counter_rows``)."""
+        sums = self.counters.get(key)
+        if sums is None:
+            sums = self.counters[key] = [0] * (_COUNTED + 1)
+        values = tuple(row)[-_COUNTED:]
+        for index, n in enumerate(values):
+            if n:
+                sums[index] += int(n)
+        if row.past and values[_OPEN]:
+            sums[_COUNTED] += int(values[_OPEN])
 
     def add_latency(self, key: str, row: Any) -> None:
         """``row`` ends with the bucket counts (``_latency_rows``)."""
-        counts = self.latency.setdefault(key, {}).setdefault(row.kind, Counter())
+        kinds = self.latency.setdefault(key, {})
+        counts = kinds.get(row.kind)
+        if counts is None:
+            counts = kinds[row.kind] = [0] * LATENCY_BUCKETS
         for index, n in enumerate(tuple(row)[-LATENCY_BUCKETS:]):
             if n:
                 counts[index] += int(n)
 
+    def merged(self) -> _Sums:
+        """Every group summed into one (key ``""``)."""
+        out = _Sums()
+        total = out.counters[""] = [0] * (_COUNTED + 1)
+        for sums in self.counters.values():
+            for index, n in enumerate(sums):
+                total[index] += n
+        kinds = out.latency[""] = {}
+        for by_kind in self.latency.values():
+            for kind, counts in by_kind.items():
+                into = kinds.setdefault(kind, [0] * LATENCY_BUCKETS)
+                for index, n in enumerate(counts):
+                    into[index] += n
+        return out
+
     def figures(self, key: str) -> EShareFigures:
-        return figures(
-            self.counters.get(key, Counter()), self.overdue[key], self.latency.get(key, {})
-        )
+        sums = self.counters.get(key) or [0] * (_COUNTED + 1)
+        counters = Counter(dict(zip(DAILY_COUNTERS, sums, strict=False)))
+        latency = {
+            kind: Counter({i: n for i, n in enumerate(counts) if n})
+            for kind, counts in self.latency.get(key, {}).items()
+        }
+        return figures(counters, sums[_COUNTED], latency)
 
 
 def _month_end(day: date) -> date:
@@ -163,7 +194,7 @@ def _counter_rows(
     return list(
         session.execute(
             sa.select(*group, split.label("past"), *sums)
-            .where(model.agency.in_(codes), _in_ranges(period, ranges))
+            .where(in_codes(session, model.agency, codes), _in_ranges(period, ranges))
             .group_by(*group, *([] if past else [split]))
         )
     )
@@ -187,7 +218,7 @@ def _latency_rows(
     return list(
         session.execute(
             sa.select(*group, table.c.kind, *sums)
-            .where(table.c.agency.in_(codes), _in_ranges(period, ranges))
+            .where(in_codes(session, table.c.agency, codes), _in_ranges(period, ranges))
             .group_by(*group, table.c.kind)
         )
     )
@@ -198,43 +229,51 @@ def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) ->
     now = now or datetime.now(UTC)
     today = vietnam_day(now)
     with db.reading() as session:
-        codes = agencies_in_scope(
+        scope = scope_with_names(
             session, query.viewer, query.agency, include_children=query.include_children
         )
+        codes, agency_names = scope.codes, scope.names
         by_day = query.group_by not in (None, "agency")
         by_agency = query.group_by == "agency"
+        # The counters of a month that has not ended are read per day: what is open
+        # on its days before today is overdue, the rest not yet. Latency has no such
+        # split: every whole month of the period from the monthly counts.
         months, days = split_period(query.start, query.end, today)
-        if query.group_by == "day" and months is not None:
+        latency_months, latency_days = split_period(query.start, query.end, date.max)
+        if query.group_by == "day":
             months, days = None, [(query.start, query.end)]
+            latency_months, latency_days = None, [(query.start, query.end)]
         daily, latency = [], []
-        for counters, buckets, column, ranges, past in (
-            (LedgerDaily, LedgerLatency, "day", days, None),
-            (LedgerMonthly, LedgerLatencyMonthly, "month", [months] if months else [], True),
+        for counters, column, ranges, past in (
+            (LedgerDaily, "day", days, None),
+            (LedgerMonthly, "month", [months] if months else [], True),
         ):
-            if not ranges:
-                continue
-            daily += _counter_rows(
-                session, counters, column, codes, ranges, today, by_day, by_agency, past
-            )
-            latency += _latency_rows(session, buckets, column, codes, ranges, by_day, by_agency)
-        agency_names = names(session, codes)
+            if ranges:
+                daily += _counter_rows(
+                    session, counters, column, codes, ranges, today, by_day, by_agency, past
+                )
+        for buckets, column, ranges in (
+            (LedgerLatency, "day", latency_days),
+            (LedgerLatencyMonthly, "month", [latency_months] if latency_months else []),
+        ):
+            if ranges:
+                latency += _latency_rows(session, buckets, column, codes, ranges, by_day, by_agency)
 
-    totals, groups = _Sums(), _Sums()
+    sums = _Sums()
     key_of: Callable[[Any], str]
     if by_day:
         assert query.group_by is not None
         group_by = query.group_by
         key_of = lambda row: group_key(group_by, row.day)  # noqa: E731
-    else:
+    elif by_agency:
         key_of = lambda row: str(row.agency)  # noqa: E731
+    else:
+        key_of = lambda row: ""  # noqa: E731
     for row in daily:
-        totals.add_daily("", row)
-        if query.group_by:
-            groups.add_daily(key_of(row), row)
+        sums.add_daily(key_of(row), row)
     for row in latency:
-        totals.add_latency("", row)
-        if query.group_by:
-            groups.add_latency(key_of(row), row)
+        sums.add_latency(key_of(row), row)
+    groups, totals = sums, sums.merged() if query.group_by else sums
     rows: list[EShareRow] = []
     if query.group_by:
         keys: Iterable[str] = codes if by_agency else sorted(groups.counters)

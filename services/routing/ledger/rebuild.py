@@ -199,7 +199,9 @@ _DELIVERIES = cast(sa.Table, LedgerDelivery.__table__)
 
 
 # The counters, summed from the rebuilt rows: the same sums ``feed.contribution`` adds
-# one exchange at a time (the tests hold the two to the same result).
+# one exchange at a time (the tests hold the two to the same result). Written day by
+# day, as the feed writes them: the days of a period are read together, every agency
+# of a national office's scope at once, from a few pages rather than one per agency.
 _DAILY_SQL = sa.text(
     """
     INSERT INTO ledger_daily
@@ -223,6 +225,7 @@ _DAILY_SQL = sa.text(
         GROUP BY recipient_code, due_day
     ) AS parts
     GROUP BY agency, day
+    ORDER BY day, agency
     """
 )
 _BUCKETS = [bucket_column(i) for i in range(LATENCY_BUCKETS)]
@@ -242,6 +245,7 @@ _LATENCY_SQL = sa.text(
             ("registration", "registration_bucket"),
         )
     )
+    + " ORDER BY 2, 1"
 )
 
 

@@ -4,8 +4,11 @@ it in the registry (parent links, however many levels), never a sibling or a par
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from services.common.errors import Forbidden
@@ -45,15 +48,50 @@ def names(session: Session, codes: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def _check_visible(parents: Mapping[str, str | None], viewer: str, agency: str) -> None:
+    if agency not in descendants(parents, viewer):
+        raise Forbidden(
+            f"{viewer} sees its own figures and those of the agencies below it, not {agency}"
+        )
+
+
 def agencies_in_scope(
     session: Session, viewer: str, agency: str, *, include_children: bool
 ) -> list[str]:
     """The agencies counted: ``agency`` (and those below it when asked), once the
     viewer is known to see it."""
     parents = registry(session)
-    visible = descendants(parents, viewer)
-    if agency not in visible:
-        raise Forbidden(
-            f"{viewer} sees its own figures and those of the agencies below it, not {agency}"
-        )
+    _check_visible(parents, viewer, agency)
     return descendants(parents, agency) if include_children else [agency]
+
+
+@dataclass(frozen=True)
+class Scope:
+    codes: list[str]  # as ``agencies_in_scope`` gives them
+    names: dict[str, str]  # of those codes
+
+
+def scope_with_names(
+    session: Session, viewer: str, agency: str, *, include_children: bool
+) -> Scope:
+    """``agencies_in_scope`` and the names of the agencies counted, from one read of
+    the registry."""
+    parents: dict[str, str | None] = {}
+    all_names: dict[str, str] = {}
+    for code, parent, name in session.execute(
+        sa.select(Agency.code, Agency.parent_code, Agency.name)
+    ):
+        parents[code] = parent
+        all_names[code] = name
+    _check_visible(parents, viewer, agency)
+    codes = descendants(parents, agency) if include_children else [agency]
+    return Scope(codes, {c: all_names[c] for c in codes if c in all_names})
+
+
+def in_codes(session: Session, column: Any, codes: list[str]) -> sa.ColumnElement[bool]:
+    """``column IN codes``; on PostgreSQL one array parameter (``= ANY``) rather than
+    one parameter per agency (a national office's 200), so that the statement is the
+    same whatever the scope and is prepared once by the driver."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(codes, postgresql.ARRAY(sa.String)))
+    return column.in_(codes)

@@ -74,22 +74,31 @@ def set_session_cookie(response: Response, token: str) -> None:
     )
 
 
-_REGISTRY: dict[str, Any] = {"at": 0.0, "items": []}
+_REGISTRY: dict[str, Any] = {"at": 0.0, "items": [], "names": {}}
+
+
+def _fresh_registry() -> None:
+    """The agencies' registry from ingest (with its names by code), kept for a minute."""
+    if time.monotonic() - _REGISTRY["at"] > 60 or not _REGISTRY["items"]:
+        items = ctx().ingest.agencies(user().agency_code)
+        names: dict[str, str] = {}
+        for item in items:
+            names.setdefault(str(item["code"]), str(item["name"]))
+        _REGISTRY.update(items=items, names=names, at=time.monotonic())
 
 
 def registry() -> list[dict[str, Any]]:
     """The agencies' registry from ingest, kept for a minute."""
-    if time.monotonic() - _REGISTRY["at"] > 60 or not _REGISTRY["items"]:
-        _REGISTRY["items"] = ctx().ingest.agencies(user().agency_code)
-        _REGISTRY["at"] = time.monotonic()
+    _fresh_registry()
     return list(_REGISTRY["items"])
 
 
 def agency_name(code: str) -> str:
-    for item in registry():
-        if item["code"] == code:
-            return str(item["name"])
-    return code
+    """An agency's name from the registry (the code when it is not there): by code,
+    as a page may name every agency of the registry."""
+    _fresh_registry()
+    names: dict[str, str] = _REGISTRY["names"]
+    return names.get(code, code)
 
 
 def seen_agencies() -> set[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import Blueprint, Response, abort, g, request, url_for
 
@@ -28,6 +28,7 @@ monitor = Blueprint("monitor", __name__, url_prefix="/monitor")
 
 EXCHANGE_PAGE = 50
 OVERDUE_SHOWN = 20
+RANKING_PAGE = 50
 DOWNLOADS = {
     "figures.csv": ("", "csv"),
     "figures.xlsx": ("", "xlsx"),
@@ -74,22 +75,39 @@ def _api_params(period: Period, agency: str, **extra: str) -> dict[str, str]:
 #: every agency below the monitor three times (600 links for the national office).
 _PLAIN = ("monitor.dashboard", "monitor.exchanges")
 _QUERY_SAFE = "!$'()*,/:;?@"
+_LINK_KEYS = frozenset({"agency", "from", "to", "group_by"})
+
+
+def _period_query(period: Period) -> str:
+    """``&from=…&to=…&group_by=…`` as ``urlencode`` writes it, once per request."""
+    done: dict[Period, str] = g.setdefault("monitor_period_query", {})
+    if period not in done:
+        done[period] = "&" + urlencode(
+            {"from": period.start.isoformat(), "to": period.end.isoformat(),
+             "group_by": period.group_by},
+            safe=_QUERY_SAFE,
+        )  # fmt: skip
+    return done[period]
 
 
 def _link(endpoint: str, period: Period, agency: str, **extra: Any) -> str:
-    values: dict[str, Any] = {
-        "agency": agency,
-        "from": period.start.isoformat(),
-        "to": period.end.isoformat(),
-        "group_by": period.group_by,
-    }
-    values.update({k: v for k, v in extra.items() if v is not None})
-    if endpoint not in _PLAIN:
+    given = {k: v for k, v in extra.items() if v is not None}
+    if endpoint not in _PLAIN or not _LINK_KEYS.isdisjoint(given):
+        values: dict[str, Any] = {
+            "agency": agency,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "group_by": period.group_by,
+        }
+        values.update(given)
         return url_for(endpoint, **values)
     paths: dict[str, str] = g.setdefault("monitor_paths", {})
     if endpoint not in paths:
         paths[endpoint] = url_for(endpoint)
-    return paths[endpoint] + "?" + urlencode(values, safe=_QUERY_SAFE)
+    query = "agency=" + quote_plus(agency, safe=_QUERY_SAFE) + _period_query(period)
+    if given:
+        query += "&" + urlencode(given, safe=_QUERY_SAFE)
+    return paths[endpoint] + "?" + query
 
 
 @monitor.get("")
@@ -142,7 +160,11 @@ def dashboard() -> tuple[str, int]:
         totals=over_time["totals"],
         rows=rows,
         chart=chart,
-        ranking=monitoring.ranking(per_agency.get("rows") or [], below, level),
+        ranking=monitoring.ranking_page(
+            monitoring.ranking(per_agency.get("rows") or [], below, level),
+            request.args.get("rank_page"),
+            RANKING_PAGE,
+        ),
         level_figures=monitoring.by_level(per_agency.get("rows") or [], below),
         overdue=overdue,
         as_of=over_time.get("as_of"),

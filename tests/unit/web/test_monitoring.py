@@ -72,6 +72,24 @@ def test_ranking_best_share_first_and_nothing_sent_last() -> None:
     assert [r.code for r in monitoring.ranking(rows, depth_of, 2)] == ["O1"]
 
 
+def test_the_ranking_shown_a_page_at_a_time() -> None:
+    depth_of = {"P": 0, **{f"A{i:03d}": 1 for i in range(120)}}
+    rows = [row(code, 100, i) for i, code in enumerate(sorted(depth_of))]
+    ranked = monitoring.ranking(rows, depth_of, None)
+    first = monitoring.ranking_page(ranked, None, 50)
+    assert (first.page, first.pages, first.total, first.first, first.last) == (1, 3, 120, 1, 50)
+    assert first.rows == ranked[:50]
+    third = monitoring.ranking_page(ranked, "3", 50)
+    assert (third.page, third.first, third.last) == (3, 101, 120)
+    assert [r.code for r in third.rows] == [r.code for r in ranked[100:]]
+    # Past the last page: the last; not a page number: the first.
+    assert monitoring.ranking_page(ranked, "9", 50).page == 3
+    for asked in ("0", "-1", "x", ""):
+        assert monitoring.ranking_page(ranked, asked, 50).page == 1
+    empty = monitoring.ranking_page([], "2", 50)
+    assert (empty.page, empty.pages, empty.total, empty.first, empty.rows) == (1, 1, 0, 0, [])
+
+
 def test_figures_per_level_add_up() -> None:
     depth_of = monitoring.depths("P", PARENTS)
     rows = [row("P", 10, 5), row("D1", 4, 1), row("D2", 2, 2), row("O1", 3, 3), row("QD", 9, 9)]

@@ -1,0 +1,101 @@
+"""The dashboard's page as rendered: the ranking a page at a time, with links to the
+pages around it that keep the period, the agency and the level."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, render_template
+
+from services.web import monitoring
+from services.web.app import create_app
+from services.web.charts import share_chart
+from services.web.monitoring import Period
+from services.web.settings import WebSettings
+from services.web.views import base
+from services.web.views.monitor import RANKING_PAGE, _link
+
+NATIONAL = "000.00.00.G00"
+CODES = [f"000.00.{i:02d}.H41" for i in range(1, 121)]
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    settings = WebSettings.from_env({"LIENTHONG_DATA_DIR": str(tmp_path)})
+    registry = [{"code": NATIONAL, "name": "Văn phòng Chính phủ", "parent": None}] + [
+        {"code": c, "name": f"Cơ quan {i}", "parent": NATIONAL} for i, c in enumerate(CODES)
+    ]
+    monkeypatch.setattr(
+        base,
+        "_REGISTRY",
+        {"at": time.monotonic() + 3600, "items": registry,
+         "names": {a["code"]: a["name"] for a in registry}},
+    )  # fmt: skip
+    yield create_app(settings)
+
+
+def _figures() -> dict[str, Any]:
+    latency = {"count": 0, "p50": None, "p90": None, "p95": None}
+    return {
+        "exchanges": 10, "fully_electronic": 5, "share": 0.5, "signed_share": 0.5,
+        "on_time_share": None, "on_time": 0, "due": 0, "overdue": 0,
+        "latency_arrived_to_registered": latency, "latency_sent_to_arrived": latency,
+    }  # fmt: skip
+
+
+def _render(app: Flask, asked: str | None, level: int | None) -> str:
+    period = Period(date(2026, 4, 1), date(2026, 6, 30), "month")
+    rows = [{"group": c, "name": f"Cơ quan {i}", **_figures(), "share": i / 200}
+            for i, c in enumerate(CODES)]  # fmt: skip
+    depth_of = {NATIONAL: 0, **dict.fromkeys(CODES, 1)}
+    ranked = monitoring.ranking(rows, depth_of, level)
+    with app.test_request_context("/monitor"):
+        return render_template(
+            "monitor.html", period=period, agency=NATIONAL, level=level, levels=[1],
+            agencies=sorted(depth_of.items(), key=lambda x: (x[1], x[0])),
+            totals=_figures(), rows=[], chart=share_chart([], [], title="t", description="d"),
+            ranking=monitoring.ranking_page(ranked, asked, RANKING_PAGE),
+            level_figures=monitoring.by_level(rows, depth_of),
+            overdue={"overdue": []}, as_of="2026-07-01T00:00:00+00:00",
+            link=lambda endpoint, **extra: _link(endpoint, period, NATIONAL, **extra),
+            link_at=lambda endpoint, code, **extra: _link(endpoint, period, code, **extra),
+            percent=monitoring.percent, duration=monitoring.duration,
+            groups=monitoring.GROUPS, quarter=(2026, 2),
+        )  # fmt: skip
+
+
+def _ranked_codes(html: str) -> list[str]:
+    section = html.split('id="ranking"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r"<small>([0-9.A-Z]+) ·", section)
+
+
+def test_the_ranking_is_shown_a_page_at_a_time(app: Flask) -> None:
+    first = _render(app, None, None)
+    # Best share first: the last of the 120 agencies leads.
+    assert _ranked_codes(first) == CODES[::-1][:RANKING_PAGE]
+    assert "Hạng 1–50 trong 120 cơ quan" in first
+    assert 'rel="prev"' not in first
+    following = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert following is not None
+    assert following.group(1).replace("&amp;", "&") == (
+        f"/monitor?agency={NATIONAL}&from=2026-04-01&to=2026-06-30&group_by=month"
+        "&rank_page=2#ranking"
+    )
+    last = _render(app, "3", 1)
+    assert _ranked_codes(last) == CODES[::-1][100:]
+    assert "Hạng 101–120 trong 120 cơ quan" in last
+    assert 'rel="next"' not in last
+    previous = re.search(r'<a rel="prev" href="([^"]+)"', last)
+    assert previous is not None and "&amp;level=1&amp;rank_page=2#ranking" in previous.group(1)
+
+
+def test_one_page_has_no_pager(app: Flask) -> None:
+    html = _render(app, "1", 2)  # nobody at level 2
+    assert "Không có cơ quan trực thuộc ở cấp này." in html
+    assert 'class="pager"' not in html
