@@ -86,7 +86,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--web-deliveries", type=int, default=10_000, help="deliveries in the inbox")
     p.add_argument("--web-docs", type=int, default=40, help="drafts in the batch measurement")
     p.add_argument("--web-requests", type=int, default=200, help="timed GETs per inbox page")
-    p.add_argument("--web-workers", type=int, default=2, help="documents a batch signs at a time")
+    p.add_argument("--web-workers", type=int, default=3, help="documents a batch signs at a time")
     p.add_argument("--attack-rate", type=float, default=20.0, help="ordinary documents/s")
     p.add_argument("--attack-seconds", type=float, default=20.0)
     p.add_argument(

@@ -41,5 +41,5 @@ class WebSettings:
                 "WEB_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024, maximum=512 * 1024 * 1024
             ),
             secure_cookies=secure,
-            batch_workers=env.integer("WEB_BATCH_WORKERS", 2, minimum=1, maximum=16),
+            batch_workers=env.integer("WEB_BATCH_WORKERS", 3, minimum=1, maximum=16),
         )
