@@ -9,16 +9,17 @@ before it touches a delivery, so counter rows are never updated concurrently.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.common.contract import Status
 from services.common.db import before_rows_at_commit, transaction_local
+from services.routing.ledger import rows as ledger_rows
 from services.routing.ledger.counters import Contribution, apply
+from services.routing.ledger.rows import DeliveryRow, ExchangeRow, facts_of
 from services.routing.ledger.rules import (
     REGISTERED_OR_LATER,
     DeliveryFacts,
@@ -31,7 +32,7 @@ from services.routing.ledger.rules import (
     latency_bucket,
     vietnam_day,
 )
-from services.routing.models import Delivery, Exchange, LedgerDelivery, LedgerExchange
+from services.routing.models import Delivery, Exchange
 
 
 class ExchangeFields(Protocol):
@@ -137,11 +138,23 @@ _PENDING = transaction_local("lienthong.ledger.pending")
 
 @dataclass
 class Held:
-    """An exchange's ledger rows in this transaction, and what they contribute now."""
+    """An exchange's ledger rows in this transaction, what they contribute now, and
+    their facts as read (to write back only what changed)."""
 
-    row: LedgerExchange | None
-    deliveries: list[LedgerDelivery]
+    row: ExchangeRow | None
+    deliveries: list[DeliveryRow]
     contributes: Contribution | None = None
+    new: bool = False
+    read: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # id(row) -> facts
+
+    @classmethod
+    def loaded(cls, row: ExchangeRow | None, deliveries: list[DeliveryRow]) -> Held:
+        held = cls(row, deliveries)
+        if row is not None:
+            held.read[id(row)] = facts_of(row)
+        for d in deliveries:
+            held.read[id(d)] = facts_of(d)
+        return held
 
 
 def _held(session: Session) -> dict[str, Held]:
@@ -153,35 +166,25 @@ def preload(
     session: Session, *, documents: Iterable[str] = (), delivery_ids: Iterable[str] = ()
 ) -> None:
     """Read the ledger rows of these exchanges (and of these deliveries' exchanges) in
-    a few queries, for the rest of the transaction: a batch's hooks then read none."""
+    two queries, for the rest of the transaction: a batch's hooks then read none. Rows
+    already held (and maybe changed) in this transaction are kept as they are."""
     held = _held(session)
-    wanted = set(documents)
+    documents = sorted(set(documents) - held.keys())
     ids = sorted(set(delivery_ids))
     with session.no_autoflush:
-        for i in range(0, len(ids), 5000):
-            wanted.update(
-                session.scalars(
-                    sa.select(LedgerDelivery.document).where(
-                        LedgerDelivery.delivery_id.in_(ids[i : i + 5000])
-                    )
-                )
-            )
-        missing = sorted(wanted - held.keys())
-        for i in range(0, len(missing), 5000):
-            chunk = missing[i : i + 5000]
-            rows = {
-                r.document: r
-                for r in session.scalars(
-                    sa.select(LedgerExchange).where(LedgerExchange.document.in_(chunk))
-                )
-            }
-            deliveries: dict[str, list[LedgerDelivery]] = {}
-            for d in session.scalars(
-                sa.select(LedgerDelivery).where(LedgerDelivery.document.in_(chunk))
+        for i in range(0, max(len(ids), len(documents)), 5000):
+            found: dict[str, list[DeliveryRow]] = {}
+            for d in ledger_rows.read_deliveries(
+                session, documents[i : i + 5000], ids[i : i + 5000]
             ):
-                deliveries.setdefault(d.document, []).append(d)
-            for document in chunk:
-                held[document] = Held(rows.get(document), deliveries.get(document, []))
+                if d.document not in held:
+                    found.setdefault(d.document, []).append(d)
+            missing = sorted(found.keys() | (set(documents[i : i + 5000]) - held.keys()))
+            if not missing:
+                continue
+            rows = {r.document: r for r in ledger_rows.read_exchanges(session, missing)}
+            for document in missing:
+                held[document] = Held.loaded(rows.get(document), found.get(document, []))
 
 
 def _load(session: Session, document: str) -> Held:
@@ -198,7 +201,25 @@ def _pend(session: Session, change: Contribution) -> None:
 
 @before_rows_at_commit
 def _apply_pending(session: Session) -> None:
-    """The transaction's counter changes, summed, in one statement per table."""
+    """The transaction's new and changed ledger rows, then its counter changes summed,
+    each in one statement per table."""
+    held: dict[str, Held] = session.info.pop(_ROWS, None) or {}
+    new_exchanges: list[ExchangeRow] = []
+    changed_exchanges: list[ExchangeRow] = []
+    new_deliveries: list[DeliveryRow] = []
+    changed_deliveries: list[DeliveryRow] = []
+    for h in held.values():
+        if h.row is None:
+            continue
+        if h.new:
+            new_exchanges.append(h.row)
+            new_deliveries.extend(h.deliveries)
+            continue
+        if facts_of(h.row) != h.read.get(id(h.row)):
+            changed_exchanges.append(h.row)
+        changed_deliveries.extend(d for d in h.deliveries if facts_of(d) != h.read.get(id(d)))
+    ledger_rows.insert(session, new_exchanges, new_deliveries)
+    ledger_rows.update(session, changed_exchanges, changed_deliveries)
     pending: Contribution | None = session.info.pop(_PENDING, None)
     if pending is not None:
         apply(session, pending)
@@ -207,7 +228,7 @@ def _apply_pending(session: Session) -> None:
 def _change(
     session: Session,
     document: str,
-    mutate: Callable[[LedgerExchange, list[LedgerDelivery]], None],
+    mutate: Callable[[ExchangeRow, list[DeliveryRow]], None],
 ) -> None:
     """Apply ``mutate`` to an exchange's facts and move the counters accordingly. An
     exchange the ledger does not hold (recorded before it existed) is left to
@@ -233,7 +254,7 @@ def exchange_routed(
 ) -> None:
     """A new exchange and its deliveries (the verdict too, when it came first)."""
     sent_day = vietnam_day(exchange.received_at)
-    row = LedgerExchange(
+    row = ExchangeRow(
         document=exchange.document,
         document_id=exchange.document_id,
         sender_code=exchange.sender_code,
@@ -246,24 +267,20 @@ def exchange_routed(
         replaced=False,
     )
     rows = [
-        LedgerDelivery(
+        DeliveryRow(
             delivery_id=d.id,
             document=exchange.document,
             sender_code=exchange.sender_code,
             recipient_code=d.recipient_code,
             sent_at=exchange.received_at,
             sent_day=sent_day,
-            rejected=False,
-            taken_back=False,
             due_at=d.due_at,
             due_day=vietnam_day(d.due_at) if d.due_at else None,
         )
         for d in deliveries
     ]
     settle(row, rows)
-    session.add(row)
-    session.add_all(rows)
-    held = _held(session)[exchange.document] = Held(row, rows, contribution(row, rows))
+    held = _held(session)[exchange.document] = Held(row, rows, contribution(row, rows), new=True)
     assert held.contributes is not None
     _pend(session, held.contributes)
 
@@ -283,7 +300,7 @@ def mark_status(row: DeliveryFields, code: str, at: datetime) -> None:
 
 
 def status_recorded(session: Session, delivery: Delivery, code: str, at: datetime) -> None:
-    def mutate(_row: LedgerExchange, deliveries: list[LedgerDelivery]) -> None:
+    def mutate(_row: ExchangeRow, deliveries: list[DeliveryRow]) -> None:
         for d in deliveries:
             if d.delivery_id == delivery.id:
                 mark_status(d, code, at)
@@ -296,7 +313,7 @@ def status_recorded(session: Session, delivery: Delivery, code: str, at: datetim
 def verdict_recorded(
     session: Session, document: str, *, organization_signed: bool, scanned: bool | None
 ) -> None:
-    def mutate(row: LedgerExchange, _deliveries: list[LedgerDelivery]) -> None:
+    def mutate(row: ExchangeRow, _deliveries: list[DeliveryRow]) -> None:
         row.organization_signed = organization_signed
         row.scanned = scanned
 
@@ -306,7 +323,7 @@ def verdict_recorded(
 def exchange_replaced(session: Session, document: str) -> None:
     """An update or replacement superseded the exchange."""
 
-    def mutate(row: LedgerExchange, _deliveries: list[LedgerDelivery]) -> None:
+    def mutate(row: ExchangeRow, _deliveries: list[DeliveryRow]) -> None:
         row.replaced = True
 
     _change(session, document, mutate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.routing import audit
 from services.routing.ledger.feed import mark_status, settle
+from services.routing.ledger.rows import DeliveryRow, ExchangeRow
 from services.routing.ledger.rules import LATENCY_BUCKETS, Latency, bucket_column, vietnam_day
 from services.routing.models import (
     Delivery,
@@ -42,48 +43,6 @@ class Rebuilt:
     deliveries: int
     daily_rows: int
     latency_rows: int
-
-
-@dataclass(slots=True)
-class ExchangeRow:
-    """A ledger_exchanges row being rebuilt (plain: no ORM instrumentation)."""
-
-    document: str
-    document_id: str
-    sender_code: str
-    subject: str
-    sent_at: datetime
-    sent_day: date
-    scanned: bool | None
-    organization_signed: bool | None
-    paper: bool
-    replaced: bool
-    fully_electronic: bool = False
-    signed: bool = False
-    taken_back: bool = False
-    reasons: str = ""
-
-
-@dataclass(slots=True)
-class DeliveryRow:
-    """A ledger_deliveries row being rebuilt."""
-
-    delivery_id: str
-    document: str
-    sender_code: str
-    recipient_code: str
-    sent_at: datetime
-    sent_day: date
-    due_at: datetime | None
-    due_day: date | None
-    arrived_at: datetime | None = None
-    registered_at: datetime | None = None
-    completed_at: datetime | None = None
-    rejected: bool = False
-    taken_back: bool = False
-    due_state: str = ""
-    delivery_bucket: int | None = None
-    registration_bucket: int | None = None
 
 
 def _chunks(session: Session) -> Iterator[list[Any]]:
