@@ -166,24 +166,22 @@ def preload(
     session: Session, *, documents: Iterable[str] = (), delivery_ids: Iterable[str] = ()
 ) -> None:
     """Read the ledger rows of these exchanges (and of these deliveries' exchanges) in
-    two queries, for the rest of the transaction: a batch's hooks then read none. Rows
+    one query, for the rest of the transaction: a batch's hooks then read none. Rows
     already held (and maybe changed) in this transaction are kept as they are."""
     held = _held(session)
     documents = sorted(set(documents) - held.keys())
     ids = sorted(set(delivery_ids))
     with session.no_autoflush:
         for i in range(0, max(len(ids), len(documents)), 5000):
-            found: dict[str, list[DeliveryRow]] = {}
-            for d in ledger_rows.read_deliveries(
+            exchanges, deliveries = ledger_rows.read(
                 session, documents[i : i + 5000], ids[i : i + 5000]
-            ):
-                if d.document not in held:
+            )
+            rows = {r.document: r for r in exchanges if r.document not in held}
+            found: dict[str, list[DeliveryRow]] = {}
+            for d in deliveries:
+                if d.document in rows:
                     found.setdefault(d.document, []).append(d)
-            missing = sorted(found.keys() | (set(documents[i : i + 5000]) - held.keys()))
-            if not missing:
-                continue
-            rows = {r.document: r for r in ledger_rows.read_exchanges(session, missing)}
-            for document in missing:
+            for document in rows.keys() | (set(documents[i : i + 5000]) - held.keys()):
                 held[document] = Held.loaded(rows.get(document), found.get(document, []))
 
 

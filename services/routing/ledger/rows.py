@@ -91,31 +91,36 @@ def facts_of(row: ExchangeRow | DeliveryRow) -> tuple[Any, ...]:
     return tuple(getattr(row, n) for n in names)
 
 
-def read_exchanges(session: Session, documents: list[str]) -> list[ExchangeRow]:
-    query = sa.select(*(EXCHANGES.c[n] for n in _EXCHANGE_COLUMNS)).where(
-        in_codes(session, EXCHANGES.c.document, documents)
-    )
-    return [ExchangeRow(*r) for r in session.execute(query)]
-
-
-def read_deliveries(
+def read(
     session: Session, documents: list[str], delivery_ids: list[str]
-) -> list[DeliveryRow]:
-    """Every delivery of these exchanges and of the exchanges of these deliveries, in
+) -> tuple[list[ExchangeRow], list[DeliveryRow]]:
+    """The ledger rows of these exchanges and of the exchanges of these deliveries, in
     one query (on PostgreSQL with array parameters: one prepared statement)."""
-    d = DELIVERIES
+    e, d = EXCHANGES, DELIVERIES
     wanted = []
     if documents:
-        wanted.append(in_codes(session, d.c.document, documents))
+        wanted.append(in_codes(session, e.c.document, documents))
     if delivery_ids:
         of_deliveries = sa.select(d.c.document).where(
             in_codes(session, d.c.delivery_id, delivery_ids)
         )
-        wanted.append(d.c.document.in_(of_deliveries.scalar_subquery()))
+        wanted.append(e.c.document.in_(of_deliveries.scalar_subquery()))
     if not wanted:
-        return []
-    query = sa.select(*(d.c[n] for n in _DELIVERY_COLUMNS)).where(sa.or_(*wanted))
-    return [DeliveryRow(*r) for r in session.execute(query)]
+        return [], []
+    query = (
+        sa.select(*(e.c[n] for n in _EXCHANGE_COLUMNS), *(d.c[n] for n in _DELIVERY_COLUMNS))
+        .select_from(e.outerjoin(d, d.c.document == e.c.document))
+        .where(sa.or_(*wanted))
+    )
+    exchanges: dict[str, ExchangeRow] = {}
+    deliveries: list[DeliveryRow] = []
+    width = len(_EXCHANGE_COLUMNS)
+    for r in session.execute(query):
+        if r[0] not in exchanges:
+            exchanges[r[0]] = ExchangeRow(*r[:width])
+        if r[width] is not None:
+            deliveries.append(DeliveryRow(*r[width:]))
+    return list(exchanges.values()), deliveries
 
 
 def insert(session: Session, exchanges: list[ExchangeRow], deliveries: list[DeliveryRow]) -> None:
