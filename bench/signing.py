@@ -443,7 +443,10 @@ def _settings(bench: Bench, options: SigningOptions, field_box: tuple[int, ...])
         f"{bench.pki_seconds:.1f} s in a temporary directory",
         "ours": "`create_app(SigningSettings.from_env(env))` on the embedded defaults (SQLite, "
         "file store, filesystem bus); its `SigningService`, `PadesEngine` (in-process TSA "
-        "for B-T/B-LT), `PkiKeySource`",
+        "for B-T/B-LT), `PkiKeySource`. The organization stamp is placed over a personal "
+        "signature this service made: it finds the page text read for that signature "
+        "(kept under the SHA-256 of the signed output), as a seal over a leader's signature "
+        "does; the copy profile signs an unsigned letter and reads its page every time",
         "plain pyHanko": "a separate Python process that imports pyHanko only (the service "
         "replaces pyHanko's hex-string reader when its verifier is imported); the same PDF "
         "bytes, key and certificates (`org-key.pem`: the organization key as encrypted "
