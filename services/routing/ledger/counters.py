@@ -3,9 +3,11 @@ moving them by a difference, daily and monthly, each table in one statement."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import cast
 
 import sqlalchemy as sa
@@ -68,37 +70,52 @@ _LATENCY_MONTHLY = cast(sa.Table, LedgerLatencyMonthly.__table__)
 _BUCKETS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
 
 
-_UNNEST_SQL: dict[str, sa.TextClause] = {}
+_JSON_SQL: dict[str, sa.TextClause] = {}
 
 
-def _unnest_upsert(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> sa.TextClause:
-    """PostgreSQL: one statement for any number of rows, their columns as arrays."""
-    if table.name not in _UNNEST_SQL:
+def as_json(rows: list[dict[str, object]]) -> str:
+    """Rows for ``json_to_recordset``: one text parameter, encoded by the json module's C
+    code, where one array per column costs the driver a Python call per value."""
+    return json.dumps(rows, default=_iso, separators=(",", ":"), ensure_ascii=False)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a ledger value")
+
+
+def record_columns(table: sa.Table, names: Iterable[str], dialect: sa.Dialect) -> str:
+    """``name type, ...``: the record a JSON row is read as."""
+    return ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in names)
+
+
+def _json_upsert(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> sa.TextClause:
+    """PostgreSQL: one statement for any number of rows, given as one JSON parameter."""
+    if table.name not in _JSON_SQL:
         names = [c.name for c in table.columns]
-        arrays = ", ".join(
-            f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in table.columns
-        )
         counters = [n for n in names if n not in keys]
-        _UNNEST_SQL[table.name] = sa.text(
-            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+        _JSON_SQL[table.name] = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
+            f"FROM json_to_recordset(CAST(:rows AS json)) "
+            f"AS r({record_columns(table, names, dialect)}) "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
             + ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in counters)
         )
-    return _UNNEST_SQL[table.name]
+    return _JSON_SQL[table.name]
 
 
 def _upsert(
     session: Session, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, object]]
 ) -> None:
     """Add each row's counters to the row with its key (made on first use). The keys
-    are distinct: one statement on PostgreSQL (the rows as arrays), else one
-    executemany of one statement."""
+    are distinct: one statement on PostgreSQL (the rows as one JSON parameter), else
+    one executemany of one statement."""
     if not rows:
         return
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
-        columns = {c.name: [r[c.name] for r in rows] for c in table.columns}
-        session.execute(_unnest_upsert(table, keys, dialect), columns)
+        session.execute(_json_upsert(table, keys, dialect), {"rows": as_json(rows)})
         return
     counters = [c.name for c in table.columns if c.name not in keys]
     insert = _insert(session, table)

@@ -13,6 +13,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services.routing.ledger.counters import as_json, record_columns
 from services.routing.ledger.scope import in_codes
 from services.routing.models import LedgerDelivery, LedgerExchange
 
@@ -135,26 +136,24 @@ def insert(session: Session, exchanges: list[ExchangeRow], deliveries: list[Deli
 _UPDATE_SQL: dict[str, sa.TextClause] = {}
 
 
-def _unnest_update(
+def _json_update(
     table: sa.Table, key: str, names: tuple[str, ...], dialect: sa.Dialect
 ) -> sa.TextClause:
-    """PostgreSQL: every row's new facts in one statement, the columns as arrays."""
+    """PostgreSQL: every row's new facts in one statement, as one JSON parameter."""
     if table.name not in _UPDATE_SQL:
         columns = (key, *names)
-        arrays = ", ".join(
-            f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in columns
-        )
         _UPDATE_SQL[table.name] = sa.text(
             f"UPDATE {table.name} AS t SET "
             + ", ".join(f"{n} = v.{n}" for n in names)
-            + f" FROM unnest({arrays}) AS v({', '.join(columns)}) WHERE t.{key} = v.{key}"
+            + " FROM json_to_recordset(CAST(:rows AS json)) "
+            + f"AS v({record_columns(table, columns, dialect)}) WHERE t.{key} = v.{key}"
         )
     return _UPDATE_SQL[table.name]
 
 
 def update(session: Session, exchanges: list[ExchangeRow], deliveries: list[DeliveryRow]) -> None:
     """Write the facts of rows that changed: one statement per table (on PostgreSQL the
-    rows as arrays; elsewhere one executemany)."""
+    rows as one JSON parameter; elsewhere one executemany)."""
     dialect = session.get_bind().dialect
     for table, key, names, rows in (
         (EXCHANGES, "document", EXCHANGE_FACTS, exchanges),
@@ -163,8 +162,8 @@ def update(session: Session, exchanges: list[ExchangeRow], deliveries: list[Deli
         if not rows:
             continue
         if dialect.name == "postgresql":
-            arrays = {c: [getattr(r, c) for r in rows] for c in (key, *names)}
-            session.execute(_unnest_update(table, key, names, dialect), arrays)
+            values = [{c: getattr(r, c) for c in (key, *names)} for r in rows]
+            session.execute(_json_update(table, key, names, dialect), {"rows": as_json(values)})
             continue
         statement = (
             table.update()
