@@ -308,7 +308,14 @@ def section(res: EShareResults) -> list[str]:
         f"and 12 provinces, each with 4 departments and 11 communes); "
         f"{res.counts.get('status_events', 0):,} status events, "
         f"{res.counts.get('signature_verdicts', 0):,} verdicts; generated in "
-        f"{res.generate_seconds:.0f} s.",
+        f"{res.generate_seconds:.0f} s."
+        + (
+            " This run worked on a copy of that database as an earlier run generated and "
+            "rebuilt it (`--eshare-keep`): the generation and rebuild times below are that "
+            "run's."
+            if o.keep_template
+            else ""
+        ),
         "",
         f"**Full rebuild** (`lienthong ledger rebuild`: every exchange's facts from the raw "
         f"tables through the same rules as the incremental feed, then the counters summed in "
