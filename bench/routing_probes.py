@@ -202,6 +202,20 @@ def machine_busy_seconds() -> float:
     return sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq", "steal"))
 
 
+def cpu_seconds(process: psutil.Process, *, children: bool) -> float:
+    """User + system CPU seconds of a process (and of its children, such as signing's
+    PDF workers, when ``children``), including its reaped children's."""
+    total = 0.0
+    tree = [process]
+    with contextlib.suppress(psutil.Error):
+        tree += process.children(recursive=True) if children else []
+    for q in tree:
+        with contextlib.suppress(psutil.Error):
+            t = q.cpu_times()
+            total += t.user + t.system + (t.children_user + t.children_system)
+    return total
+
+
 class CpuMeter:
     """CPU seconds used by each part of the system between ``start`` and ``stop``."""
 
@@ -228,14 +242,7 @@ class CpuMeter:
         self.began = 0.0
 
     def _used(self, procs: list[psutil.Process], children: bool) -> float:
-        total = 0.0
-        for p in procs:
-            tree = [p, *(p.children(recursive=True) if children else [])]
-            for q in tree:
-                with contextlib.suppress(psutil.Error):
-                    t = q.cpu_times()
-                    total += t.user + t.system + (t.children_user + t.children_system)
-        return total
+        return sum(cpu_seconds(p, children=children) for p in procs)
 
     def _sample(self) -> dict[str, float]:
         return {

@@ -23,9 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from bench.measure import Summary
+from bench.routing_probes import cpu_seconds
 from services.common.db import Database
 from services.ingest.models import Delivery, Document
 from testkit.official_doc import official_letter
@@ -138,18 +140,10 @@ FAILURES: list[str] = []
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children (signing's PDF workers)."""
-    import psutil
-
-    total = 0.0
     try:
-        process = psutil.Process(pid)
-        for each in [process, *process.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                times = each.cpu_times()
-                total += times.user + times.system
+        return cpu_seconds(psutil.Process(pid), children=True)
     except psutil.Error:
-        pass
-    return total
+        return 0.0
 
 
 class CpuMeter:

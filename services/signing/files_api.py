@@ -4,6 +4,7 @@ Service token only, like the rest of signing's API."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -44,21 +45,24 @@ def _options() -> SignOptions:
     return sign_options(body)
 
 
-def _spooled_pdf(tmp: str) -> Path:
+def _spooled_pdf(tmp: str) -> tuple[Path, str]:
+    """The uploaded PDF in ``tmp``, and its SHA-256 (taken as it is written)."""
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("the PDF is missing", [{"field": "file", "message": "required"}])
     path = Path(tmp) / "in.pdf"
     size = 0
+    digest = hashlib.sha256()
     with path.open("wb") as out:
         while chunk := upload.stream.read(1024 * 1024):
             size += len(chunk)
             if size > MAX_SIGN_BYTES:
                 raise ValidationFailed("the PDF is too large to sign")
+            digest.update(chunk)
             out.write(chunk)
     if size == 0:
         raise ValidationFailed("the file is empty")
-    return path
+    return path, digest.hexdigest()
 
 
 @files_api.post("/sign")
@@ -69,9 +73,9 @@ def sign_file() -> Response:
     options = _options()
     ctx.spool_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ctx.spool_dir) as tmp:
-        source = _spooled_pdf(tmp)
+        source, sha256 = _spooled_pdf(tmp)
         out = io.BytesIO()
-        signed = ctx.signing.sign_file(source, out, options)
+        signed = ctx.signing.sign_file(source, out, options, sha256)
     response = Response(out.getvalue(), mimetype="application/pdf")
     response.headers["X-Signature-Field"] = signed.field_name
     response.headers["X-Signature-Serial"] = signed.identity.serial
@@ -88,8 +92,8 @@ def placement() -> Response:
     options = _options()
     ctx.spool_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ctx.spool_dir) as tmp:
-        source = _spooled_pdf(tmp)
-        found, page_box = ctx.signing.placement(source, options)
+        source, sha256 = _spooled_pdf(tmp)
+        found, page_box = ctx.signing.placement(source, options, sha256)
     box = found.box
     return jsonify(
         {"page": found.page + 1, "box": [box.x1, box.y1, box.x2, box.y2], "page_box": page_box}

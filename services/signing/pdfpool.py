@@ -169,13 +169,7 @@ class PdfPool:
                 if self._closed or self._started >= self.size:
                     return
                 self._started += 1
-            try:
-                worker = self._start()
-            except BaseException:
-                with self._cond:
-                    self._started -= 1
-                    self._cond.notify()
-                raise
+            worker = self._start_claimed()
             with self._cond:
                 if not self._closed:
                     self._free.append(worker)
@@ -206,16 +200,21 @@ class PdfPool:
                         f"all {self.size} PDF workers stayed busy for {wait:g} s; try again"
                     )
                 self._cond.wait(left)
+        worker = self._start_claimed()
+        with self._cond:
+            self._busy.add(worker.process.pid or 0)
+        return worker
+
+    def _start_claimed(self) -> _Worker:
+        """Start a worker for a slot already counted in ``_started``; give the slot back
+        if it does not start."""
         try:
-            worker = self._start()
+            return self._start()
         except BaseException:
             with self._cond:
                 self._started -= 1
                 self._cond.notify()
             raise
-        with self._cond:
-            self._busy.add(worker.process.pid or 0)
-        return worker
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._cond:

@@ -239,7 +239,9 @@ class SigningService:
             )
         return VisibleSignature(look.placement, look.drawing), len(widgets), page
 
-    def placement(self, source: Path, options: SignOptions) -> tuple[Placement, list[float]]:
+    def placement(
+        self, source: Path, options: SignOptions, source_sha256: str | None = None
+    ) -> tuple[Placement, list[float]]:
         """Where ``options`` would put the signature on ``source``, and that page's
         visible box [x1, y1, x2, y2] in points: what a person sees, and may move, before signing."""
         personal = options.profile is Profile.PERSONAL
@@ -249,11 +251,19 @@ class SigningService:
             options.person if personal else None,
         )
         visible, _count, page = self._visible(
-            source, options, identity, _now(), file_digest(source)
+            source, options, identity, _now(), source_sha256 or file_digest(source)
         )
         return visible.placement, [page.box.x1, page.box.y1, page.box.x2, page.box.y2]
 
-    def sign_file(self, source: Path, output: IO[bytes], options: SignOptions) -> SignedFile:
+    def sign_file(
+        self,
+        source: Path,
+        output: IO[bytes],
+        options: SignOptions,
+        source_sha256: str | None = None,
+    ) -> SignedFile:
+        """Sign ``source`` into ``output``. ``source_sha256``: its digest when the caller
+        has it already (it is read to compute it otherwise)."""
         personal = options.profile is Profile.PERSONAL
         # An organization certificate belongs to the agency, not to whoever asks for it.
         signer, identity = self.keys.signer(
@@ -264,7 +274,7 @@ class SigningService:
         require_own_certificate(options.agency, identity.agency, identity.common_name)
         moment = _now()
         visible, existing, page = self._visible(
-            source, options, identity, moment, file_digest(source)
+            source, options, identity, moment, source_sha256 or file_digest(source)
         )
         field_name = f"{options.profile.value}-{existing + 1}"
         request = SignatureRequest(
@@ -318,7 +328,7 @@ class SigningService:
                     out.write(chunk)
             signed_path = Path(tmp) / "out.pdf"
             with signed_path.open("wb+") as out:
-                result = self.sign_file(source, out, options)
+                result = self.sign_file(source, out, options, current_sha)
             with signed_path.open("rb") as f:
                 upload = spool(f, self.spool_dir, MAX_SIGN_BYTES)
             try:

@@ -4,32 +4,20 @@ rebuild gives the same ledger, and a sibling province stays out of sight."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from services.common.db import Database
 from services.common.errors import Forbidden
-from services.common.wiring import migrate
-from services.routing import statuses
 from services.routing.ledger.rebuild import rebuild
-from tests.unit.routing.ledger_world import PROV_A, PROV_B, Clock, World, build_scenarios
+from tests.unit.routing.ledger_world import PROV_A, PROV_B, World, build_scenarios
 from tests.unit.routing.test_ledger_scenarios import Q1, Q2, _ledger, ask, reasons
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def pg_world(pg_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    migrate("routing", pg_urls["routing"])
-    db = Database(pg_urls["routing"])
-    clock = Clock()
-    monkeypatch.setattr(statuses, "now", clock)
-    world = World(db, clock)
-    world.register_agencies()
-    build_scenarios(world)
-    yield world
-    db.dispose()
+def pg_world(pg_world: World) -> World:
+    build_scenarios(pg_world)
+    return pg_world
 
 
 def test_the_scenarios_on_postgresql(pg_world: World) -> None:

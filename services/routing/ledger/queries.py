@@ -174,6 +174,11 @@ def _in_ranges(column: Any, ranges: list[tuple[date, date]]) -> sa.ColumnElement
     return sa.or_(*(column.between(a, b) for a, b in ranges))
 
 
+def _grouping(period: Any, agency: Any, by_day: bool, by_agency: bool) -> list[Any]:
+    """The GROUP BY columns of a counters query: the period (as ``day``), the agency."""
+    return ([period.label("day")] if by_day else []) + ([agency] if by_agency else [])
+
+
 def _counter_rows(
     session: Session,
     model: type[LedgerDaily] | type[LedgerMonthly],
@@ -187,8 +192,7 @@ def _counter_rows(
 ) -> list[Any]:
     """Counters summed per group (and per side of today, where overdue begins)."""
     period = getattr(model, column)
-    group: list[Any] = [period.label("day")] if by_day else []
-    group += [model.agency] if by_agency else []
+    group = _grouping(period, model.agency, by_day, by_agency)
     split = sa.literal(True) if past else period < today
     sums = [sa.func.sum(getattr(model, c)).label(c) for c in DAILY_COUNTERS]
     return list(
@@ -212,8 +216,7 @@ def _latency_rows(
     """Bucket counts summed per group and kind (``b00`` … ``b17``)."""
     table = cast(sa.Table, model.__table__)
     period = table.c[column]
-    group: list[Any] = [period.label("day")] if by_day else []
-    group += [table.c.agency] if by_agency else []
+    group = _grouping(period, table.c.agency, by_day, by_agency)
     sums = [sa.func.sum(table.c[b]).label(b) for b in BUCKET_COLUMNS]
     return list(
         session.execute(

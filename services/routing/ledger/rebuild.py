@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.routing import audit
 from services.routing.ledger.feed import mark_status, settle
-from services.routing.ledger.rows import DeliveryRow, ExchangeRow
+from services.routing.ledger.rows import DELIVERIES, EXCHANGES, DeliveryRow, ExchangeRow
 from services.routing.ledger.rules import LATENCY_BUCKETS, Latency, bucket_column, vietnam_day
 from services.routing.models import (
     Delivery,
@@ -153,10 +153,6 @@ def _write(session: Session, table: sa.Table, rows: list[Any]) -> None:
                 copy.write_row(tuple(getattr(r, n) for n in names))
 
 
-_EXCHANGES = cast(sa.Table, LedgerExchange.__table__)
-_DELIVERIES = cast(sa.Table, LedgerDelivery.__table__)
-
-
 # The counters, summed from the rebuilt rows: the same sums ``feed.contribution`` adds
 # one exchange at a time (the tests hold the two to the same result). Written day by
 # day, as the feed writes them: the days of a period are read together, every agency
@@ -242,9 +238,9 @@ def rebuild(db: Database, *, progress: Callable[[int], None] | None = None) -> R
             session.execute(sa.delete(model))
         for chunk in _chunks(session):
             rows, deliveries = _ledger_rows(session, chunk)
-            _write(session, _EXCHANGES, rows)
+            _write(session, EXCHANGES, rows)
             delivery_rows = [d for r in rows for d in deliveries.get(r.document, [])]
-            _write(session, _DELIVERIES, delivery_rows)
+            _write(session, DELIVERIES, delivery_rows)
             n_exchanges += len(rows)
             n_deliveries += len(delivery_rows)
             if progress is not None:
