@@ -46,12 +46,9 @@ class Contribution:
         self.daily.update(other.daily)
         self.latency.update(other.latency)
 
-    def minus(self, other: Contribution) -> Contribution:
-        daily: Counter[tuple[str, date, str]] = Counter(self.daily)
-        daily.subtract(other.daily)
-        latency: Counter[LatencyKey] = Counter(self.latency)
-        latency.subtract(other.latency)
-        return Contribution(daily, latency)
+    def subtract(self, other: Contribution) -> None:
+        self.daily.subtract(other.daily)
+        self.latency.subtract(other.latency)
 
 
 def _insert(session: Session, table: sa.Table) -> postgresql.Insert | sqlite.Insert:

@@ -1,6 +1,7 @@
 """Keeping the ledger as routing records things: each hook updates an exchange's
-facts in the caller's transaction, then moves the daily counters by the difference
-between what the exchange contributed before and what it contributes now.
+facts in the caller's transaction; at commit each changed exchange is settled once and
+the counters move by the difference between what it contributed before the
+transaction and what it contributes now.
 
 Every writer of routing's records holds the audit head lock (``audit.lock_head``)
 before it touches a delivery, so counter rows are never updated concurrently.
@@ -133,18 +134,20 @@ def contribution(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> C
 
 
 _ROWS = transaction_local("lienthong.ledger.rows")
-_PENDING = transaction_local("lienthong.ledger.pending")
 
 
 @dataclass
 class Held:
-    """An exchange's ledger rows in this transaction, what they contribute now, and
-    their facts as read (to write back only what changed)."""
+    """An exchange's ledger rows in this transaction: their facts as read (to write back
+    only what changed) and, once a hook changed them, what they contributed before.
+    The derived columns and the counters' difference are settled once, at commit,
+    however many of the batch's messages changed the exchange."""
 
     row: ExchangeRow | None
     deliveries: list[DeliveryRow]
-    contributes: Contribution | None = None
+    before: Contribution | None = None
     new: bool = False
+    changed: bool = False
     read: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # id(row) -> facts
 
     @classmethod
@@ -192,23 +195,23 @@ def _load(session: Session, document: str) -> Held:
     return held[document]
 
 
-def _pend(session: Session, change: Contribution) -> None:
-    pending: Contribution = session.info.setdefault(_PENDING, Contribution.empty())
-    pending.add(change)
-
-
 @before_rows_at_commit
 def _apply_pending(session: Session) -> None:
-    """The transaction's new and changed ledger rows, then its counter changes summed,
-    each in one statement per table."""
+    """Settle every exchange the transaction changed, write its new and changed ledger
+    rows, then move the counters by the summed differences: one statement per table."""
     held: dict[str, Held] = session.info.pop(_ROWS, None) or {}
     new_exchanges: list[ExchangeRow] = []
     changed_exchanges: list[ExchangeRow] = []
     new_deliveries: list[DeliveryRow] = []
     changed_deliveries: list[DeliveryRow] = []
+    difference = Contribution.empty()
     for h in held.values():
-        if h.row is None:
+        if h.row is None or not h.changed:
             continue
+        settle(h.row, h.deliveries)
+        difference.add(contribution(h.row, h.deliveries))
+        if h.before is not None:
+            difference.subtract(h.before)
         if h.new:
             new_exchanges.append(h.row)
             new_deliveries.extend(h.deliveries)
@@ -218,9 +221,7 @@ def _apply_pending(session: Session) -> None:
         changed_deliveries.extend(d for d in h.deliveries if facts_of(d) != h.read.get(id(d)))
     ledger_rows.insert(session, new_exchanges, new_deliveries)
     ledger_rows.update(session, changed_exchanges, changed_deliveries)
-    pending: Contribution | None = session.info.pop(_PENDING, None)
-    if pending is not None:
-        apply(session, pending)
+    apply(session, difference)
 
 
 def _change(
@@ -228,18 +229,18 @@ def _change(
     document: str,
     mutate: Callable[[ExchangeRow, list[DeliveryRow]], None],
 ) -> None:
-    """Apply ``mutate`` to an exchange's facts and move the counters accordingly. An
+    """Apply ``mutate`` to an exchange's facts; the counters move at commit. An
     exchange the ledger does not hold (recorded before it existed) is left to
     ``lienthong ledger rebuild``."""
     held = _load(session, document)
     row, deliveries = held.row, held.deliveries
     if row is None:
         return
-    before = held.contributes or contribution(row, deliveries)
+    if not held.changed:
+        # As read, the row is settled: what it contributes now is what it contributed.
+        held.before = contribution(row, deliveries)
+        held.changed = True
     mutate(row, deliveries)
-    settle(row, deliveries)
-    held.contributes = contribution(row, deliveries)
-    _pend(session, held.contributes.minus(before))
 
 
 def exchange_routed(
@@ -277,10 +278,7 @@ def exchange_routed(
         )
         for d in deliveries
     ]
-    settle(row, rows)
-    held = _held(session)[exchange.document] = Held(row, rows, contribution(row, rows), new=True)
-    assert held.contributes is not None
-    _pend(session, held.contributes)
+    _held(session)[exchange.document] = Held(row, rows, new=True, changed=True)
 
 
 def mark_status(row: DeliveryFields, code: str, at: datetime) -> None:

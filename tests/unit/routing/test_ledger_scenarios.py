@@ -288,6 +288,56 @@ def test_a_consumer_batch_moves_the_counters_once_and_right(world: World) -> Non
     assert _ledger(world) == before
 
 
+def test_an_exchange_changed_by_several_messages_of_a_batch_is_settled_once(
+    world: World,  # noqa: F811
+) -> None:
+    """The verdict and every copy's arrival in one batch: the exchange goes from "not
+    verified" to signed and delivered within the transaction, and the counters move
+    once, from what it contributed before the batch to what it contributes after."""
+    from services.common.bus.envelope import wrap
+    from services.common.bus.messages import DeliveryArrived, DocumentVerifiedV2
+    from services.common.contract import Status, Verdict
+    from services.routing import consumers
+
+    sent = vn("2026-04-02 09:00")
+    world.send("C1", PROV_A, (DEPT_A, COMMUNE_A), at=sent)
+    assert ask(world, PROV_A)["totals"]["signed_share"] == 0
+    verdict = DocumentVerifiedV2(
+        document="C1",
+        sha256="00" * 32,
+        verdict=Verdict.VALID,
+        signature_count=1,
+        signers=("CN=Cơ quan",),
+        organization_signed=True,
+        verified_at=sent.isoformat(),
+        reasons=(),
+        scanned=False,
+    )
+    arrivals = [
+        DeliveryArrived(
+            delivery_id=world.deliveries[("C1", recipient)],
+            recipient=recipient,
+            arrived_at=(sent + timedelta(minutes=minutes)).isoformat(),
+        )
+        for recipient, minutes in ((DEPT_A, 1), (COMMUNE_A, 20))
+    ]
+    with world.db.unit_of_work() as session:
+        consumers.lock_for_batch(session, [verdict, *arrivals])
+        consumers.on_document_verified(session, verdict, wrap(verdict))
+        for msg in arrivals:
+            consumers.on_delivery_arrived(session, msg, wrap(msg))
+    totals = ask(world, PROV_A)["totals"]
+    assert (totals["exchanges"], totals["signed_share"]) == (1, 1.0)
+    assert totals["latency_sent_to_arrived"]["count"] == 2
+    assert reasons(world, PROV_A) == {"C1": ["not_registered"]}
+    for recipient in (DEPT_A, COMMUNE_A):
+        world.report("C1", recipient, Status.REGISTERED, sent + timedelta(hours=2))
+    assert ask(world, PROV_A)["totals"]["fully_electronic"] == 1
+    before = _ledger(world)
+    rebuild(world.db)
+    assert _ledger(world) == before
+
+
 def test_lienthong_ledger_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The command rebuilds the ledger of the configured database: emptied by hand,
     it comes back with the same figures."""
