@@ -189,6 +189,21 @@ def _queries(db: Database, res: EShareResults) -> None:
     )
     overdue.rows = listings.overdue(db, province, limit=100, now=AS_OF)["total"] or 0
     res.queries.append(overdue)
+    national = EShareQuery(NATIONAL, NATIONAL, *two_years, include_children=True)
+    national_listing = replace(national, fully_electronic=False)
+    page = QueryTiming(
+        "exchanges behind a figure: national office + 199 below, two years, not fully "
+        "electronic, first page of 100",
+        _timed(lambda: listings.exchanges(db, national_listing, limit=100), runs),
+    )
+    page.rows = listings.exchanges(db, national_listing, limit=100)["total"]
+    res.queries.append(page)
+    overdue = QueryTiming(
+        "overdue work: national office + 199 below, two years, first 100",
+        _timed(lambda: listings.overdue(db, national, limit=100, now=AS_OF), runs),
+    )
+    overdue.rows = listings.overdue(db, national, limit=100, now=AS_OF)["total"] or 0
+    res.queries.append(overdue)
 
 
 def _route(session: Session, *, exchange: Exchange, deliveries: list[Delivery]) -> None:

@@ -31,6 +31,7 @@ from tests.unit.routing.ledger_world import (
 )
 
 NOW = vn("2026-05-20 10:30")
+MID_APRIL = vn("2026-04-15 13:05")
 CODES = [code for code, _, _ in AGENCIES]
 
 
@@ -105,6 +106,7 @@ def cases() -> list[tuple[EShareQuery, int, datetime]]:
         (date(2026, 4, 1), date(2026, 4, 30)),
         (date(2026, 5, 20), date(2026, 5, 20)),  # today: only what is past due by now
         (date(2026, 3, 10), date(2026, 3, 10)),
+        (date(2026, 4, 15), date(2026, 4, 15)),  # today, for the middle of April
     ]
     out = []
     for start, end in periods:
@@ -118,7 +120,8 @@ def cases() -> list[tuple[EShareQuery, int, datetime]]:
         ):
             query = EShareQuery(viewer, agency, start, end, include_children=children)
             for limit in (1, 3, 20, 1000):
-                for now in (NOW, vn("2026-04-01 00:00"), vn("2026-12-31 23:00")):
+                # Mid-April: part of the day's work is past due, part not yet.
+                for now in (NOW, vn("2026-04-01 00:00"), MID_APRIL, vn("2026-12-31 23:00")):
                     out.append((query, limit, now))
     return out
 

@@ -125,6 +125,33 @@ def test_the_pages_of_the_listing_follow_each_other(built: World) -> None:
     assert seen == ["E8", "E1", "E2", "E3", "E4", "E5", "E6", "E10"]
 
 
+def test_the_listing_total_is_the_number_of_exchanges_listed(built: World) -> None:
+    """The total comes from the counters (whole months from the monthly ones); it is
+    exactly what the pages list, for any period, filter and scope."""
+    periods = [
+        Q1,
+        Q2,
+        (date(2026, 1, 1), date(2026, 12, 31)),
+        (date(2026, 4, 15), date(2026, 5, 31)),
+        (date(2026, 3, 31), date(2026, 3, 31)),  # either side of Vietnam midnight
+        (date(2026, 4, 1), date(2026, 4, 1)),
+    ]
+    for period in periods:
+        for agency, children in ((PROV_A, True), (PROV_A, False), (DEPT_A, True)):
+            for fully_electronic in (None, True, False):
+                query = EShareQuery(
+                    PROV_A,
+                    agency,
+                    *period,
+                    include_children=children,
+                    fully_electronic=fully_electronic,
+                )
+                page = listings.exchanges(built.db, query, limit=1000)
+                assert page["next"] is None
+                assert page["total"] == len(page["exchanges"]), (period, agency, fully_electronic)
+    assert listings.exchanges(built.db, EShareQuery(PROV_A, PROV_A, *Q2), limit=1)["total"] > 1
+
+
 def test_province_with_the_agencies_below_it_in_the_quarter(built: World) -> None:
     answer = ask(built, PROV_A)
     assert answer["agencies"] == [PROV_A, DEPT_A, COMMUNE_A]
