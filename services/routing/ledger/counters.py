@@ -124,7 +124,97 @@ def _upsert(
 
 
 def apply(session: Session, change: Contribution) -> None:
-    """Move the counters, daily and monthly, by ``change``."""
+    """Move the counters, daily and monthly, by ``change``: on PostgreSQL one statement
+    for the four tables (``_MOVE_SQL``), elsewhere one upsert per table."""
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        moves = _moves_as_json(change)
+        if moves is not None:
+            session.execute(_MOVE_SQL, {"moves": moves})
+        return
+    _apply_per_table(session, change)
+
+
+def _moves_as_json(change: Contribution) -> str | None:
+    """The change as it is kept, one entry per counter that moves: ``[agency, day,
+    counter, n]`` and ``[agency, day, kind, bucket, n]``. Sums per row and per month
+    are PostgreSQL's work; here only strings and numbers, which the json module's C
+    code encodes."""
+    days: dict[date, str] = {}
+
+    def iso(day: date) -> str:
+        text = days.get(day)
+        if text is None:
+            text = days[day] = day.isoformat()
+        return text
+
+    daily = [[a, iso(d), c, n] for (a, d, c), n in change.daily.items() if n]
+    latency = [[a, iso(d), k, b, n] for (a, d, k, b), n in change.latency.items() if n]
+    if not daily and not latency:
+        return None
+    return json.dumps({"d": daily, "l": latency}, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sums(column: str, values: tuple[object, ...], names: tuple[str, ...]) -> str:
+    """Pivot the moves: one summed column per counter (or bucket)."""
+    return ", ".join(
+        f"COALESCE(SUM(n) FILTER (WHERE {column} = {value!r}), 0)::int AS {name}"
+        for value, name in zip(values, names, strict=True)
+    )
+
+
+def _upsert_select(table: sa.Table, keys: tuple[str, ...], select: str) -> str:
+    names = [c.name for c in table.columns]
+    moved = [n for n in names if n not in keys]
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) {select} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in moved)
+    )
+
+
+_MONTH = "CAST(date_trunc('month', day) AS date)"
+_DAILY_SUMS = _sums("c", DAILY_COUNTERS, DAILY_COUNTERS)
+_BUCKET_SUMS = _sums("b", tuple(range(LATENCY_BUCKETS)), _BUCKETS)
+_MOVE_SQL = sa.text(
+    "WITH moves AS (SELECT CAST(:moves AS json) AS j), "
+    "daily AS (SELECT e->>0 AS agency, CAST(e->>1 AS date) AS day, e->>2 AS c, "
+    "CAST(e->>3 AS int) AS n FROM moves, json_array_elements(j->'d') AS e), "
+    "latency AS (SELECT e->>0 AS agency, CAST(e->>1 AS date) AS day, e->>2 AS kind, "
+    "CAST(e->>3 AS int) AS b, CAST(e->>4 AS int) AS n "
+    "FROM moves, json_array_elements(j->'l') AS e), "
+    "by_day AS ("
+    + _upsert_select(
+        _DAILY,
+        ("agency", "day"),
+        f"SELECT agency, day, {_DAILY_SUMS} FROM daily GROUP BY agency, day",
+    )
+    + " RETURNING 1), by_month AS ("
+    + _upsert_select(
+        _MONTHLY,
+        ("agency", "month"),
+        f"SELECT agency, {_MONTH}, {_DAILY_SUMS} FROM daily GROUP BY agency, {_MONTH}",
+    )
+    + " RETURNING 1), latency_by_day AS ("
+    + _upsert_select(
+        _LATENCY,
+        ("agency", "day", "kind"),
+        f"SELECT agency, day, kind, {_BUCKET_SUMS} FROM latency GROUP BY agency, day, kind",
+    )
+    + " RETURNING 1) "
+    + _upsert_select(
+        _LATENCY_MONTHLY,
+        ("agency", "month", "kind"),
+        f"SELECT agency, {_MONTH}, kind, {_BUCKET_SUMS} FROM latency "
+        f"GROUP BY agency, {_MONTH}, kind",
+    )
+)
+"""PostgreSQL: the moves read from one JSON parameter, summed per agency and day (and
+month), each of the four tables upserted by its own data-modifying CTE."""
+
+
+def _apply_per_table(session: Session, change: Contribution) -> None:
+    """The counters moved by summing in Python, one upsert per table (SQLite)."""
     days: dict[DailyKey, dict[str, int]] = {}
     months: dict[DailyKey, dict[str, int]] = {}
     for (agency, day, column), n in change.daily.items():

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database
 from services.routing import audit
 from services.routing.ledger.feed import mark_status, settle
-from services.routing.ledger.rows import DELIVERIES, EXCHANGES, DeliveryRow, ExchangeRow
+from services.routing.ledger.rows import DELIVERIES, EXCHANGES, DeliveryRow, ExchangeRow, write
 from services.routing.ledger.rules import LATENCY_BUCKETS, Latency, bucket_column, vietnam_day
 from services.routing.models import (
     Delivery,
@@ -136,23 +136,6 @@ def _ledger_rows(
     return rows, by_exchange
 
 
-def _write(session: Session, table: sa.Table, rows: list[Any]) -> None:
-    """Insert plain rows: by COPY on PostgreSQL, an executemany elsewhere."""
-    if not rows:
-        return
-    names = [c.name for c in table.columns]
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), [{n: getattr(r, n) for n in names} for r in rows])
-        return
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cursor:
-        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
-        with cursor.copy(statement) as copy:
-            for r in rows:
-                copy.write_row(tuple(getattr(r, n) for n in names))
-
-
 # The counters, summed from the rebuilt rows: the same sums ``feed.contribution`` adds
 # one exchange at a time (the tests hold the two to the same result). Written day by
 # day, as the feed writes them: the days of a period are read together, every agency
@@ -238,9 +221,9 @@ def rebuild(db: Database, *, progress: Callable[[int], None] | None = None) -> R
             session.execute(sa.delete(model))
         for chunk in _chunks(session):
             rows, deliveries = _ledger_rows(session, chunk)
-            _write(session, EXCHANGES, rows)
+            write(session, EXCHANGES, rows)
             delivery_rows = [d for r in rows for d in deliveries.get(r.document, [])]
-            _write(session, DELIVERIES, delivery_rows)
+            write(session, DELIVERIES, delivery_rows)
             n_exchanges += len(rows)
             n_deliveries += len(delivery_rows)
             if progress is not None:
