@@ -4,11 +4,10 @@ moving them by a difference, daily and monthly, each table in one statement."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
+from typing import TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,26 +28,33 @@ DAILY_COUNTERS = (
 )
 DailyKey = tuple[str, date]
 LatencyKey = tuple[str, date, str, int]
+K = TypeVar("K")
 
 
 @dataclass
 class Contribution:
-    """What one exchange adds to the counters."""
+    """What one exchange adds to the counters (plain dicts: the feed makes two per
+    exchange it changes, and a Counter's missing-key hook costs a call per key)."""
 
-    daily: Counter[tuple[str, date, str]]
-    latency: Counter[LatencyKey]
+    daily: dict[tuple[str, date, str], int]
+    latency: dict[LatencyKey, int]
 
     @classmethod
     def empty(cls) -> Contribution:
-        return cls(Counter(), Counter())
+        return cls({}, {})
 
-    def add(self, other: Contribution) -> None:
-        self.daily.update(other.daily)
-        self.latency.update(other.latency)
+    def add(self, other: Contribution, sign: int = 1) -> None:
+        _merge(self.daily, other.daily, sign)
+        _merge(self.latency, other.latency, sign)
 
     def subtract(self, other: Contribution) -> None:
-        self.daily.subtract(other.daily)
-        self.latency.subtract(other.latency)
+        self.add(other, -1)
+
+
+def _merge(mine: dict[K, int], theirs: dict[K, int], sign: int) -> None:
+    get = mine.get
+    for key, n in theirs.items():
+        mine[key] = get(key, 0) + sign * n
 
 
 def _insert(session: Session, table: sa.Table) -> postgresql.Insert | sqlite.Insert:

@@ -23,11 +23,9 @@ from services.routing.ledger.counters import Contribution, apply
 from services.routing.ledger.rows import DeliveryRow, ExchangeRow, facts_of
 from services.routing.ledger.rules import (
     REGISTERED_OR_LATER,
-    DeliveryFacts,
     DueState,
-    ExchangeFacts,
     Latency,
-    classify,
+    classify_exchange,
     due_state,
     encode_reasons,
     latency_bucket,
@@ -67,26 +65,6 @@ class DeliveryFields(Protocol):
     registration_bucket: int | None
 
 
-def delivery_facts(row: DeliveryFields) -> DeliveryFacts:
-    return DeliveryFacts(
-        arrived_at=row.arrived_at,
-        registered_at=row.registered_at,
-        completed_at=row.completed_at,
-        rejected=row.rejected,
-        taken_back=row.taken_back,
-    )
-
-
-def exchange_facts(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> ExchangeFacts:
-    return ExchangeFacts(
-        scanned=row.scanned,
-        organization_signed=row.organization_signed,
-        paper=row.paper,
-        replaced=row.replaced,
-        deliveries=tuple(delivery_facts(d) for d in deliveries),
-    )
-
-
 def _set(row: object, name: str, value: object) -> None:
     """Assign only a change: an unchanged attribute is left out of the UPDATE."""
     if getattr(row, name) != value:
@@ -106,7 +84,7 @@ def settle(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> None:
             if d.registered_at is not None:
                 seconds = max((d.registered_at - d.arrived_at).total_seconds(), 0.0)
                 _set(d, "registration_bucket", latency_bucket(seconds))
-    verdict = classify(exchange_facts(row, deliveries))
+    verdict = classify_exchange(row, deliveries)
     _set(row, "fully_electronic", verdict.fully_electronic)
     _set(row, "signed", verdict.signed)
     _set(row, "taken_back", verdict.taken_back)
@@ -115,22 +93,32 @@ def settle(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> None:
 
 def contribution(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> Contribution:
     """What a settled exchange adds to the daily and latency counters."""
-    out = Contribution.empty()
-    sent = (row.sender_code, row.sent_day)
-    out.daily[(*sent, "exchanges")] += 1
-    out.daily[(*sent, "fully_electronic")] += int(row.fully_electronic)
-    out.daily[(*sent, "signed")] += int(row.signed)
-    out.daily[(*sent, "taken_back")] += int(row.taken_back)
+    sender, day = row.sender_code, row.sent_day
+    daily: dict[tuple[str, date, str], int] = {
+        (sender, day, "exchanges"): 1,
+        (sender, day, "fully_electronic"): int(row.fully_electronic),
+        (sender, day, "signed"): int(row.signed),
+        (sender, day, "taken_back"): int(row.taken_back),
+    }
+    latency: dict[tuple[str, date, str, int], int] = {}
     for d in deliveries:
         if d.due_state != DueState.NOT_DUE and d.due_day is not None:
-            due = (d.recipient_code, d.due_day)
-            out.daily[(*due, "due")] += 1
-            out.daily[(*due, d.due_state)] += 1
+            for key in (
+                (d.recipient_code, d.due_day, "due"),
+                (d.recipient_code, d.due_day, d.due_state),
+            ):
+                daily[key] = daily.get(key, 0) + 1
         if d.delivery_bucket is not None:
-            out.latency[(*sent, Latency.SENT_TO_ARRIVED.value, d.delivery_bucket)] += 1
+            key4 = (sender, day, _SENT_TO_ARRIVED, d.delivery_bucket)
+            latency[key4] = latency.get(key4, 0) + 1
         if d.registration_bucket is not None:
-            out.latency[(*sent, Latency.ARRIVED_TO_REGISTERED.value, d.registration_bucket)] += 1
-    return out
+            key4 = (sender, day, _ARRIVED_TO_REGISTERED, d.registration_bucket)
+            latency[key4] = latency.get(key4, 0) + 1
+    return Contribution(daily, latency)
+
+
+_SENT_TO_ARRIVED = Latency.SENT_TO_ARRIVED.value
+_ARRIVED_TO_REGISTERED = Latency.ARRIVED_TO_REGISTERED.value
 
 
 _ROWS = transaction_local("lienthong.ledger.rows")

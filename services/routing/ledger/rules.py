@@ -15,10 +15,12 @@ Periods are Vietnam calendar days (UTC+7, no daylight saving time).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Protocol
 
 from services.common.contract import Status
 
@@ -99,8 +101,40 @@ class Classification:
     reasons: tuple[Reason, ...]
 
 
+class DeliveryFactsLike(Protocol):
+    """What ``classify`` reads of a copy: ``DeliveryFacts``, or a ledger row."""
+
+    @property
+    def arrived_at(self) -> datetime | None: ...
+    @property
+    def registered_at(self) -> datetime | None: ...
+    @property
+    def rejected(self) -> bool: ...
+    @property
+    def taken_back(self) -> bool: ...
+
+
+class ExchangeFactsLike(Protocol):
+    @property
+    def scanned(self) -> bool | None: ...
+    @property
+    def organization_signed(self) -> bool | None: ...
+    @property
+    def paper(self) -> bool: ...
+    @property
+    def replaced(self) -> bool: ...
+
+
 def classify(facts: ExchangeFacts) -> Classification:
     """Whether the exchange is fully electronic, and every reason it is not."""
+    return classify_exchange(facts, facts.deliveries)
+
+
+def classify_exchange(
+    facts: ExchangeFactsLike, deliveries: Sequence[DeliveryFactsLike]
+) -> Classification:
+    """``classify`` on an exchange's facts and its copies' as they are held (the feed
+    and the rebuild pass their rows, without copying them into ``ExchangeFacts``)."""
     reasons: list[Reason] = []
     if facts.scanned is None and facts.organization_signed is None:
         reasons.append(Reason.NOT_VERIFIED)
@@ -113,11 +147,11 @@ def classify(facts: ExchangeFacts) -> Classification:
             reasons.append(Reason.NOT_SIGNED)
     if facts.paper:
         reasons.append(Reason.PAPER)
-    taken_back = facts.replaced or any(d.taken_back for d in facts.deliveries)
+    taken_back = facts.replaced or any(d.taken_back for d in deliveries)
     if taken_back:
         reasons.append(Reason.TAKEN_BACK)
-    live = [d for d in facts.deliveries if not d.taken_back]
-    if not facts.deliveries or any(d.arrived_at is None for d in live):
+    live = [d for d in deliveries if not d.taken_back]
+    if not deliveries or any(d.arrived_at is None for d in live):
         reasons.append(Reason.NOT_DELIVERED)
     if any(d.rejected for d in live):
         reasons.append(Reason.REJECTED)
@@ -199,11 +233,9 @@ class Latency(StrEnum):
 
 
 def latency_bucket(seconds: float) -> int:
-    """The index of the bucket a latency falls in (0 .. len(LATENCY_BOUNDS))."""
-    for index, bound in enumerate(LATENCY_BOUNDS):
-        if seconds <= bound:
-            return index
-    return len(LATENCY_BOUNDS)
+    """The index of the bucket a latency falls in (0 .. len(LATENCY_BOUNDS)): the first
+    bound it does not pass."""
+    return bisect_left(LATENCY_BOUNDS, seconds)
 
 
 def bucket_upper(index: int) -> int | None:
