@@ -121,7 +121,11 @@ class LedgerExchange(Base):
     the classification they give (``services.routing.ledger``)."""
 
     __tablename__ = "ledger_exchanges"
-    __table_args__ = (sa.Index("ix_ledger_exchanges_sender_day", "sender_code", "sent_day"),)
+    __table_args__ = (
+        sa.Index("ix_ledger_exchanges_sender_day", "sender_code", "sent_day"),
+        # The listing's order per sender: a page reads a few entries per agency.
+        sa.Index("ix_ledger_exchanges_sender_sent", "sender_code", "sent_at", "document"),
+    )
 
     document: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     document_id: Mapped[str] = mapped_column(sa.String(300))

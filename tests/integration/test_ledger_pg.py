@@ -10,6 +10,12 @@ from services.common.errors import Forbidden
 from services.routing.ledger.rebuild import rebuild
 from tests.unit.routing.ledger_world import PROV_A, PROV_B, World, build_scenarios
 from tests.unit.routing.test_ledger_scenarios import Q1, Q2, _ledger, ask, reasons
+from tests.unit.routing.test_ledger_scenarios import (
+    test_the_listing_total_is_the_number_of_exchanges_listed as listing_totals,
+)
+from tests.unit.routing.test_ledger_scenarios import (
+    test_the_pages_of_the_listing_follow_each_other as listing_pages,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +46,10 @@ def test_the_scenarios_on_postgresql(pg_world: World) -> None:
     rebuild(pg_world.db)
     assert _ledger(pg_world) == before
     assert [ask(pg_world, a, p) for a in (PROV_A, PROV_B) for p in (Q1, Q2)] == figures
+
+
+def test_the_listing_on_postgresql(pg_world: World) -> None:
+    """Each agency's first page from the (sender, sent time, id) index, then the first
+    of those: the same pages and totals as on SQLite."""
+    listing_pages(pg_world)
+    listing_totals(pg_world)

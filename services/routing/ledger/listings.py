@@ -78,6 +78,63 @@ def exchange_view(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> 
     }
 
 
+def _exchanges_page(
+    session: Session,
+    codes: list[str],
+    start: date,
+    end: date,
+    where: list[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[LedgerExchange]:
+    """The first ``limit`` exchanges in (sent time, id) order. On PostgreSQL, each
+    agency's own first ``limit`` from the index (sender, sent time, id), then the first
+    of those: a national office's page no longer sorts its two years' exchanges."""
+    order = (LedgerExchange.sent_at, LedgerExchange.document)
+    if session.get_bind().dialect.name != "postgresql" or len(codes) == 1:
+        return list(
+            session.scalars(
+                sa.select(LedgerExchange)
+                .where(in_codes(session, LedgerExchange.sender_code, codes), *where)
+                .order_by(*order)
+                .limit(limit)
+            )
+        )
+    first, after = day_instants(start, end)
+    scope = (
+        sa.func.unnest(sa.literal(codes, postgresql.ARRAY(sa.String)))
+        .table_valued("code")
+        .render_derived(name="scope")
+    )
+    firsts = (
+        sa.select(LedgerExchange.document, LedgerExchange.sent_at)
+        .where(
+            LedgerExchange.sender_code == scope.c.code,
+            # The days as instants: the index's order (a row's sent day is the Vietnam
+            # day of its sent time).
+            LedgerExchange.sent_at >= first,
+            LedgerExchange.sent_at < after,
+            *where,
+        )
+        .order_by(*order)
+        .limit(limit)
+        .lateral("first")
+    )
+    documents = list(
+        session.scalars(
+            sa.select(firsts.c.document)
+            .select_from(scope)
+            .join(firsts, sa.true())
+            .order_by(firsts.c.sent_at, firsts.c.document)
+            .limit(limit)
+        )
+    )
+    return list(
+        session.scalars(
+            sa.select(LedgerExchange).where(LedgerExchange.document.in_(documents)).order_by(*order)
+        )
+    )
+
+
 def exchanges(
     db: Database, query: EShareQuery, *, limit: int, after: str | None = None
 ) -> EShareExchangePage:
@@ -89,7 +146,6 @@ def exchanges(
             session, query.viewer, query.agency, include_children=query.include_children
         )
         where: list[sa.ColumnElement[bool]] = [
-            in_codes(session, LedgerExchange.sender_code, codes),
             LedgerExchange.sent_day.between(query.start, query.end),
         ]
         if query.fully_electronic is not None:
@@ -112,7 +168,8 @@ def exchanges(
                 False: sums["exchanges"] - sums["fully_electronic"],
             }[query.fully_electronic]
         else:
-            total = session.scalar(sa.select(sa.func.count()).where(*where)) or 0
+            in_scope = in_codes(session, LedgerExchange.sender_code, codes)
+            total = session.scalar(sa.select(sa.func.count()).where(in_scope, *where)) or 0
         if after:
             at, document = _parse_cursor(after)
             where.append(
@@ -121,14 +178,7 @@ def exchanges(
                     sa.and_(LedgerExchange.sent_at == at, LedgerExchange.document > document),
                 )
             )
-        page = list(
-            session.scalars(
-                sa.select(LedgerExchange)
-                .where(*where)
-                .order_by(LedgerExchange.sent_at, LedgerExchange.document)
-                .limit(limit + 1)
-            )
-        )
+        page = _exchanges_page(session, codes, query.start, query.end, where, limit + 1)
         more = len(page) > limit
         page = page[:limit]
         deliveries: dict[str, list[LedgerDelivery]] = {}
@@ -146,12 +196,19 @@ def exchanges(
         }
 
 
+def day_instants(start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants of the Vietnam days ``start`` … ``end``: [start 00:00, end + 1 day
+    00:00), in UTC."""
+    first = datetime.combine(start, time(0), VIETNAM).astimezone(UTC)
+    after = datetime.combine(end + timedelta(days=1), time(0), VIETNAM).astimezone(UTC)
+    return first, after
+
+
 def due_window(start: date, end: date, now: datetime) -> tuple[datetime, datetime]:
     """The instants of work due on the Vietnam days ``start`` … ``end`` and overdue by
     ``now``: [start 00:00, min(end + 1 day 00:00, now)) (a delivery's ``due_day`` is the
     Vietnam day of its ``due_at``, so the range of one is the range of the other)."""
-    first = datetime.combine(start, time(0), VIETNAM).astimezone(UTC)
-    after = datetime.combine(end + timedelta(days=1), time(0), VIETNAM).astimezone(UTC)
+    first, after = day_instants(start, end)
     return first, min(after, now)
 
 
