@@ -123,8 +123,15 @@ class LedgerExchange(Base):
     __tablename__ = "ledger_exchanges"
     __table_args__ = (
         sa.Index("ix_ledger_exchanges_sender_day", "sender_code", "sent_day"),
-        # The listing's order per sender: a page reads a few entries per agency.
-        sa.Index("ix_ledger_exchanges_sender_sent", "sender_code", "sent_at", "document"),
+        # The listing's order per sender: a page reads a few entries per agency, and
+        # filters them on the index alone (PostgreSQL).
+        sa.Index(
+            "ix_ledger_exchanges_sender_sent",
+            "sender_code",
+            "sent_at",
+            "document",
+            postgresql_include=["sent_day", "fully_electronic"],
+        ),
     )
 
     document: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
