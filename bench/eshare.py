@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -175,35 +176,26 @@ def _queries(db: Database, res: EShareResults) -> None:
         naive = partial(_naive, db, codes_of[query], query.start, query.end, group)
         timing.naive = _timed(naive, naive_runs)
         res.queries.append(timing)
-    listing = replace(province, fully_electronic=False)
-    page = QueryTiming(
-        "exchanges behind a figure: province + 15 below, one quarter, not fully electronic, "
-        "first page of 100",
-        _timed(lambda: listings.exchanges(db, listing, limit=100), runs),
-    )
-    page.rows = listings.exchanges(db, listing, limit=100)["total"]
-    res.queries.append(page)
-    overdue = QueryTiming(
-        "overdue work: province + 15 below, one quarter, first 100",
-        _timed(lambda: listings.overdue(db, province, limit=100, now=AS_OF), runs),
-    )
-    overdue.rows = listings.overdue(db, province, limit=100, now=AS_OF)["total"] or 0
-    res.queries.append(overdue)
     national = EShareQuery(NATIONAL, NATIONAL, *two_years, include_children=True)
-    national_listing = replace(national, fully_electronic=False)
-    page = QueryTiming(
-        "exchanges behind a figure: national office + 199 below, two years, not fully "
-        "electronic, first page of 100",
-        _timed(lambda: listings.exchanges(db, national_listing, limit=100), runs),
-    )
-    page.rows = listings.exchanges(db, national_listing, limit=100)["total"]
-    res.queries.append(page)
-    overdue = QueryTiming(
-        "overdue work: national office + 199 below, two years, first 100",
-        _timed(lambda: listings.overdue(db, national, limit=100, now=AS_OF), runs),
-    )
-    overdue.rows = listings.overdue(db, national, limit=100, now=AS_OF)["total"] or 0
-    res.queries.append(overdue)
+    for who, query in (
+        ("province + 15 below, one quarter", province),
+        ("national office + 199 below, two years", national),
+    ):
+        not_fully = replace(query, fully_electronic=False)
+        pages: list[tuple[str, Callable[[], Any]]] = [
+            (
+                f"exchanges behind a figure: {who}, not fully electronic, first page of 100",
+                partial(listings.exchanges, db, not_fully, limit=100),
+            ),
+            (
+                f"overdue work: {who}, first 100",
+                partial(listings.overdue, db, query, limit=100, now=AS_OF),
+            ),
+        ]
+        for name, ask in pages:
+            timing = QueryTiming(name, _timed(ask, runs))
+            timing.rows = ask()["total"] or 0
+            res.queries.append(timing)
 
 
 def _route(session: Session, *, exchange: Exchange, deliveries: list[Delivery]) -> None:

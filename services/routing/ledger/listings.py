@@ -3,8 +3,9 @@ overdue work, from the ledger's rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -100,34 +101,22 @@ def _exchanges_page(
             )
         )
     first, after = day_instants(start, end)
-    scope = (
-        sa.func.unnest(sa.literal(codes, postgresql.ARRAY(sa.String)))
-        .table_valued("code")
-        .render_derived(name="scope")
-    )
-    firsts = (
-        sa.select(LedgerExchange.document, LedgerExchange.sent_at)
-        .where(
-            LedgerExchange.sender_code == scope.c.code,
-            # The days as instants: the index's order (a row's sent day is the Vietnam
-            # day of its sent time).
-            LedgerExchange.sent_at >= first,
-            LedgerExchange.sent_at < after,
-            *where,
+
+    def of_agency(code: sa.ColumnElement[str]) -> sa.Select[str, Any]:
+        return (
+            sa.select(LedgerExchange.document, LedgerExchange.sent_at)
+            .where(
+                LedgerExchange.sender_code == code,
+                # The days as instants: the index's order (a row's sent day is the
+                # Vietnam day of its sent time).
+                LedgerExchange.sent_at >= first,
+                LedgerExchange.sent_at < after,
+                *where,
+            )
+            .order_by(*order)
         )
-        .order_by(*order)
-        .limit(limit)
-        .lateral("first")
-    )
-    documents = list(
-        session.scalars(
-            sa.select(firsts.c.document)
-            .select_from(scope)
-            .join(firsts, sa.true())
-            .order_by(firsts.c.sent_at, firsts.c.document)
-            .limit(limit)
-        )
-    )
+
+    documents = _first_of_each(session, codes, of_agency, limit)
     return list(
         session.scalars(
             sa.select(LedgerExchange).where(LedgerExchange.document.in_(documents)).order_by(*order)
@@ -229,24 +218,39 @@ def _overdue_page(
                 .limit(limit)
             )
         )
+
+    def of_agency(code: sa.ColumnElement[str]) -> sa.Select[str, Any]:
+        return (
+            sa.select(LedgerDelivery.delivery_id, LedgerDelivery.due_at)
+            .where(LedgerDelivery.recipient_code == code, *where)
+            .order_by(*order)
+        )
+
+    return _first_of_each(session, codes, of_agency, limit)
+
+
+def _first_of_each(
+    session: Session,
+    codes: list[str],
+    of_agency: Callable[[sa.ColumnElement[str]], sa.Select[str, Any]],
+    limit: int,
+) -> list[str]:
+    """PostgreSQL: each agency's first ``limit`` rows (``of_agency``: the id, then the
+    columns it is ordered by, from an index in that order), then the ids of the first
+    ``limit`` of those."""
     scope = (
         sa.func.unnest(sa.literal(codes, postgresql.ARRAY(sa.String)))
         .table_valued("code")
         .render_derived(name="scope")
     )
-    first = (
-        sa.select(LedgerDelivery.delivery_id, LedgerDelivery.due_at)
-        .where(LedgerDelivery.recipient_code == scope.c.code, *where)
-        .order_by(*order)
-        .limit(limit)
-        .lateral("first")
-    )
+    first = of_agency(scope.c.code).limit(limit).lateral("first")
+    key, *order = first.c
     return list(
         session.scalars(
-            sa.select(first.c.delivery_id)
+            sa.select(key)
             .select_from(scope)
             .join(first, sa.true())
-            .order_by(first.c.due_at, first.c.delivery_id)
+            .order_by(*order, key)
             .limit(limit)
         )
     )
