@@ -176,6 +176,14 @@ def _insert_ignoring(dialect: str, table: sa.Table) -> sa.Insert:
     return _INSERTS_IGNORING[key]
 
 
+def driver_connection(session: Session) -> Any | None:
+    """The transaction's psycopg connection on PostgreSQL (for COPY, pipelines and
+    statements on a hot path that skip the statement layer), else None."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.connection().connection.driver_connection
+
+
 # --- state that lasts one transaction ----------------------------------------------
 
 _TRANSACTION_KEYS: set[str] = set()

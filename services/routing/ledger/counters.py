@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.common.db import driver_connection
 from services.routing.ledger.rules import LATENCY_BUCKETS, bucket_column
 from services.routing.models import LedgerDaily, LedgerLatency, LedgerLatencyMonthly, LedgerMonthly
 
@@ -132,11 +133,11 @@ def _upsert(
 def apply(session: Session, change: Contribution) -> None:
     """Move the counters, daily and monthly, by ``change``: on PostgreSQL one statement
     for the four tables (``_MOVE_SQL``), elsewhere one upsert per table."""
-    dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
+    raw = driver_connection(session)
+    if raw is not None:
         moves = _moves_as_json(change)
         if moves is not None:
-            session.execute(_MOVE_SQL, {"moves": moves})
+            raw.execute(_MOVE_SQL, {"moves": moves})
         return
     _apply_per_table(session, change)
 
@@ -182,8 +183,8 @@ def _upsert_select(table: sa.Table, keys: tuple[str, ...], select: str) -> str:
 _MONTH = "CAST(date_trunc('month', day) AS date)"
 _DAILY_SUMS = _sums("c", DAILY_COUNTERS, DAILY_COUNTERS)
 _BUCKET_SUMS = _sums("b", tuple(range(LATENCY_BUCKETS)), _BUCKETS)
-_MOVE_SQL = sa.text(
-    "WITH moves AS (SELECT CAST(:moves AS json) AS j), "
+_MOVE_SQL = (
+    "WITH moves AS (SELECT CAST(%(moves)s AS json) AS j), "
     "daily AS (SELECT e->>0 AS agency, CAST(e->>1 AS date) AS day, e->>2 AS c, "
     "CAST(e->>3 AS int) AS n FROM moves, json_array_elements(j->'d') AS e), "
     "latency AS (SELECT e->>0 AS agency, CAST(e->>1 AS date) AS day, e->>2 AS kind, "

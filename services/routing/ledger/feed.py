@@ -10,6 +10,7 @@ before it touches a delivery, so counter rows are never updated concurrently.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from services.common.contract import Status
-from services.common.db import before_rows_at_commit, transaction_local
+from services.common.db import before_rows_at_commit, driver_connection, transaction_local
 from services.routing.ledger import rows as ledger_rows
 from services.routing.ledger.counters import Contribution, apply
 from services.routing.ledger.rows import DeliveryRow, ExchangeRow, facts_of
@@ -208,8 +209,12 @@ def _apply_pending(session: Session) -> None:
             changed_exchanges.append(h.row)
         changed_deliveries.extend(d for d in h.deliveries if facts_of(d) != h.read.get(id(d)))
     ledger_rows.insert(session, new_exchanges, new_deliveries)
-    ledger_rows.update(session, changed_exchanges, changed_deliveries)
-    apply(session, difference)
+    raw = driver_connection(session)
+    # On PostgreSQL the updates and the counters' move go in one pipeline: neither
+    # needs an answer, so the transaction waits for the server once, not per statement.
+    with raw.pipeline() if raw is not None else nullcontext():
+        ledger_rows.update(session, changed_exchanges, changed_deliveries)
+        apply(session, difference)
 
 
 def _change(

@@ -14,6 +14,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from services.common.db import driver_connection
 from services.routing.ledger.counters import as_json, record_columns
 from services.routing.models import LedgerDelivery, LedgerExchange
 
@@ -112,9 +113,8 @@ def read(
     largest single cost, and the statement layer's result handling was half of it)."""
     if not documents and not delivery_ids:
         return [], []
-    if session.get_bind().dialect.name == "postgresql":
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
+    raw = driver_connection(session)
+    if raw is not None:
         with raw.cursor() as cursor:
             cursor.execute(_READ_SQL, {"documents": documents, "ids": delivery_ids})
             return _rows(cursor.fetchall())
@@ -156,11 +156,10 @@ def write(session: Session, table: sa.Table, rows: list[Any]) -> None:
     if not rows:
         return
     names = [c.name for c in table.columns]
-    if session.get_bind().dialect.name != "postgresql":
+    raw = driver_connection(session)
+    if raw is None:
         session.execute(table.insert(), [{n: getattr(r, n) for n in names} for r in rows])
         return
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
     with raw.cursor() as cursor:
         statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
         with cursor.copy(statement) as copy:
@@ -168,19 +167,17 @@ def write(session: Session, table: sa.Table, rows: list[Any]) -> None:
                 copy.write_row(tuple(getattr(r, n) for n in names))
 
 
-_UPDATE_SQL: dict[str, sa.TextClause] = {}
+_UPDATE_SQL: dict[str, str] = {}
 
 
-def _json_update(
-    table: sa.Table, key: str, names: tuple[str, ...], dialect: sa.Dialect
-) -> sa.TextClause:
+def _json_update(table: sa.Table, key: str, names: tuple[str, ...], dialect: sa.Dialect) -> str:
     """PostgreSQL: every row's new facts in one statement, as one JSON parameter."""
     if table.name not in _UPDATE_SQL:
         columns = (key, *names)
-        _UPDATE_SQL[table.name] = sa.text(
+        _UPDATE_SQL[table.name] = (
             f"UPDATE {table.name} AS t SET "
             + ", ".join(f"{n} = v.{n}" for n in names)
-            + " FROM json_to_recordset(CAST(:rows AS json)) "
+            + " FROM json_to_recordset(CAST(%(rows)s AS json)) "
             + f"AS v({record_columns(table, columns, dialect)}) WHERE t.{key} = v.{key}"
         )
     return _UPDATE_SQL[table.name]
@@ -188,17 +185,18 @@ def _json_update(
 
 def update(session: Session, exchanges: list[ExchangeRow], deliveries: list[DeliveryRow]) -> None:
     """Write the facts of rows that changed: one statement per table (on PostgreSQL the
-    rows as one JSON parameter; elsewhere one executemany)."""
-    dialect = session.get_bind().dialect
+    rows as one JSON parameter, through the driver; elsewhere one executemany)."""
+    raw = driver_connection(session)
     for table, key, names, rows in (
         (EXCHANGES, "document", EXCHANGE_FACTS, exchanges),
         (DELIVERIES, "delivery_id", DELIVERY_FACTS, deliveries),
     ):
         if not rows:
             continue
-        if dialect.name == "postgresql":
+        if raw is not None:
             values = [{c: getattr(r, c) for c in (key, *names)} for r in rows]
-            session.execute(_json_update(table, key, names, dialect), {"rows": as_json(values)})
+            sql = _json_update(table, key, names, session.get_bind().dialect)
+            raw.execute(sql, {"rows": as_json(values)})
             continue
         statement = (
             table.update()
