@@ -74,9 +74,6 @@ _LATENCY_MONTHLY = cast(sa.Table, LedgerLatencyMonthly.__table__)
 _BUCKETS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
 
 
-_JSON_SQL: dict[str, sa.TextClause] = {}
-
-
 def as_json(rows: list[dict[str, object]]) -> str:
     """Rows for ``json_to_recordset``: one text parameter, encoded by the json module's C
     code, where one array per column costs the driver a Python call per value."""
@@ -94,32 +91,12 @@ def record_columns(table: sa.Table, names: Iterable[str], dialect: sa.Dialect) -
     return ", ".join(f"{n} {table.c[n].type.compile(dialect=dialect)}" for n in names)
 
 
-def _json_upsert(table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect) -> sa.TextClause:
-    """PostgreSQL: one statement for any number of rows, given as one JSON parameter."""
-    if table.name not in _JSON_SQL:
-        names = [c.name for c in table.columns]
-        counters = [n for n in names if n not in keys]
-        _JSON_SQL[table.name] = sa.text(
-            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
-            f"FROM json_to_recordset(CAST(:rows AS json)) "
-            f"AS r({record_columns(table, names, dialect)}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-            + ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in counters)
-        )
-    return _JSON_SQL[table.name]
-
-
 def _upsert(
     session: Session, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, object]]
 ) -> None:
     """Add each row's counters to the row with its key (made on first use). The keys
-    are distinct: one statement on PostgreSQL (the rows as one JSON parameter), else
-    one executemany of one statement."""
+    are distinct: one executemany of one statement."""
     if not rows:
-        return
-    dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        session.execute(_json_upsert(table, keys, dialect), {"rows": as_json(rows)})
         return
     counters = [c.name for c in table.columns if c.name not in keys]
     insert = _insert(session, table)
@@ -196,19 +173,19 @@ _MOVE_SQL = (
         ("agency", "day"),
         f"SELECT agency, day, {_DAILY_SUMS} FROM daily GROUP BY agency, day",
     )
-    + " RETURNING 1), by_month AS ("
+    + "), by_month AS ("
     + _upsert_select(
         _MONTHLY,
         ("agency", "month"),
         f"SELECT agency, {_MONTH}, {_DAILY_SUMS} FROM daily GROUP BY agency, {_MONTH}",
     )
-    + " RETURNING 1), latency_by_day AS ("
+    + "), latency_by_day AS ("
     + _upsert_select(
         _LATENCY,
         ("agency", "day", "kind"),
         f"SELECT agency, day, kind, {_BUCKET_SUMS} FROM latency GROUP BY agency, day, kind",
     )
-    + " RETURNING 1) "
+    + ") "
     + _upsert_select(
         _LATENCY_MONTHLY,
         ("agency", "month", "kind"),

@@ -134,9 +134,8 @@ class Held:
 
     row: ExchangeRow | None
     deliveries: list[DeliveryRow]
-    before: Contribution | None = None
+    before: Contribution | None = None  # None: not changed in this transaction
     new: bool = False
-    changed: bool = False
     read: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # id(row) -> facts
 
     @classmethod
@@ -195,12 +194,11 @@ def _apply_pending(session: Session) -> None:
     changed_deliveries: list[DeliveryRow] = []
     difference = Contribution.empty()
     for h in held.values():
-        if h.row is None or not h.changed:
+        if h.row is None or h.before is None:
             continue
         settle(h.row, h.deliveries)
         difference.add(contribution(h.row, h.deliveries))
-        if h.before is not None:
-            difference.subtract(h.before)
+        difference.subtract(h.before)
         if h.new:
             new_exchanges.append(h.row)
             new_deliveries.extend(h.deliveries)
@@ -229,10 +227,9 @@ def _change(
     row, deliveries = held.row, held.deliveries
     if row is None:
         return
-    if not held.changed:
+    if held.before is None:
         # As read, the row is settled: what it contributes now is what it contributed.
         held.before = contribution(row, deliveries)
-        held.changed = True
     mutate(row, deliveries)
 
 
@@ -271,7 +268,7 @@ def exchange_routed(
         )
         for d in deliveries
     ]
-    _held(session)[exchange.document] = Held(row, rows, new=True, changed=True)
+    _held(session)[exchange.document] = Held(row, rows, Contribution.empty(), new=True)
 
 
 def mark_status(row: DeliveryFields, code: str, at: datetime) -> None:

@@ -270,7 +270,7 @@ def _overdue_total(
     yesterday = min(end, today - timedelta(days=1))
     total = counter_sums(session, codes, start, yesterday, ("open",), today=today)["open"]
     if start <= today <= end:
-        since = datetime.combine(today, time(0), VIETNAM).astimezone(UTC)
+        since, _ = day_instants(today, today)
         counted = sa.select(sa.func.count()).where(
             in_codes(session, LedgerDelivery.recipient_code, codes),
             *where,
