@@ -99,8 +99,13 @@ def add_consumer(
     return consumer
 
 
+def migrations_of(service: str) -> Path:
+    """The folder of a service's Alembic migrations."""
+    return Path(__file__).resolve().parent.parent / service / "migrations"
+
+
 def migrate(service: str, url: str) -> None:
-    upgrade(url, Path(__file__).resolve().parent.parent / service / "migrations", service)
+    upgrade(url, migrations_of(service), service)
 
 
 def service_of(app: Flask, host: str, port: int) -> Service:

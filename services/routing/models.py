@@ -130,7 +130,7 @@ class LedgerExchange(Base):
             "sender_code",
             "sent_at",
             "document",
-            postgresql_include=["sent_day", "fully_electronic"],
+            postgresql_include=["sent_day", "fully_electronic", "reasons"],
         ),
     )
 
@@ -199,6 +199,17 @@ class _LedgerCounters:
     on_time: Mapped[int] = mapped_column(default=0)
     late: Mapped[int] = mapped_column(default=0)
     open: Mapped[int] = mapped_column(default=0)
+    # Exchanges per reason they are not fully electronic (REASON_COUNTERS): the total
+    # of a listing filtered by reason, without counting rows.
+    reason_scanned: Mapped[int] = mapped_column(default=0)
+    reason_scan_unknown: Mapped[int] = mapped_column(default=0)
+    reason_not_verified: Mapped[int] = mapped_column(default=0)
+    reason_not_signed: Mapped[int] = mapped_column(default=0)
+    reason_paper: Mapped[int] = mapped_column(default=0)
+    reason_not_delivered: Mapped[int] = mapped_column(default=0)
+    reason_rejected: Mapped[int] = mapped_column(default=0)
+    reason_not_registered: Mapped[int] = mapped_column(default=0)
+    reason_taken_back: Mapped[int] = mapped_column(default=0)
 
 
 class LedgerDaily(_LedgerCounters, Base):

@@ -16,6 +16,9 @@ from tests.unit.routing.test_ledger_scenarios import (
 from tests.unit.routing.test_ledger_scenarios import (
     test_the_pages_of_the_listing_follow_each_other as listing_pages,
 )
+from tests.unit.routing.test_ledger_scenarios import (
+    test_upgrading_fills_the_reason_counters_from_the_ledger as upgrading_fills_the_reason_counters,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +56,7 @@ def test_the_listing_on_postgresql(pg_world: World) -> None:
     of those: the same pages and totals as on SQLite."""
     listing_pages(pg_world)
     listing_totals(pg_world)
+
+
+def test_upgrading_fills_the_reason_counters_on_postgresql(pg_world: World) -> None:
+    upgrading_fills_the_reason_counters(pg_world)

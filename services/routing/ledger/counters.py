@@ -14,10 +14,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.common.db import driver_connection
-from services.routing.ledger.rules import LATENCY_BUCKETS, bucket_column
+from services.routing.ledger.rules import LATENCY_BUCKETS, Reason, bucket_column, reason_column
 from services.routing.models import LedgerDaily, LedgerLatency, LedgerLatencyMonthly, LedgerMonthly
 
-DAILY_COUNTERS = (
+#: The counters the figures are made of.
+FIGURE_COUNTERS = (
     "exchanges",
     "fully_electronic",
     "signed",
@@ -27,6 +28,10 @@ DAILY_COUNTERS = (
     "late",
     "open",
 )
+#: Exchanges per reason they are not fully electronic.
+REASON_COUNTERS = tuple(reason_column(r) for r in Reason)
+#: Every column of the daily and monthly counters.
+DAILY_COUNTERS = FIGURE_COUNTERS + REASON_COUNTERS
 DailyKey = tuple[str, date]
 LatencyKey = tuple[str, date, str, int]
 K = TypeVar("K")

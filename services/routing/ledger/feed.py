@@ -26,10 +26,12 @@ from services.routing.ledger.rules import (
     REGISTERED_OR_LATER,
     DueState,
     Latency,
+    Reason,
     classify_exchange,
     due_state,
     encode_reasons,
     latency_bucket,
+    reason_column,
     vietnam_day,
 )
 from services.routing.models import Delivery, Exchange
@@ -101,6 +103,9 @@ def contribution(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> C
         (sender, day, "signed"): int(row.signed),
         (sender, day, "taken_back"): int(row.taken_back),
     }
+    if row.reasons:
+        for code in row.reasons.split(","):
+            daily[(sender, day, _REASON_COLUMN[code])] = 1
     latency: dict[tuple[str, date, str, int], int] = {}
     for d in deliveries:
         if d.due_state != DueState.NOT_DUE and d.due_day is not None:
@@ -118,6 +123,7 @@ def contribution(row: ExchangeFields, deliveries: Iterable[DeliveryFields]) -> C
     return Contribution(daily, latency)
 
 
+_REASON_COLUMN = {r.value: reason_column(r) for r in Reason}
 _SENT_TO_ARRIVED = Latency.SENT_TO_ARRIVED.value
 _ARRIVED_TO_REGISTERED = Latency.ARRIVED_TO_REGISTERED.value
 

@@ -26,6 +26,7 @@ from services.routing.ledger.rules import (
     DueState,
     Reason,
     decode_reasons,
+    reason_column,
     vietnam_day,
 )
 from services.routing.ledger.scope import agencies_in_scope, in_codes
@@ -124,6 +125,22 @@ def _exchanges_page(
     )
 
 
+def _exchanges_total(session: Session, codes: list[str], query: EShareQuery) -> int:
+    """How many exchanges the listing has, from the counters (an exchange with a
+    reason is not fully electronic)."""
+    if query.reason is not None:
+        if query.fully_electronic:
+            return 0
+        column = reason_column(Reason(query.reason))
+        return counter_sums(session, codes, query.start, query.end, (column,))[column]
+    sums = counter_sums(session, codes, query.start, query.end, ("exchanges", "fully_electronic"))
+    return {
+        None: sums["exchanges"],
+        True: sums["fully_electronic"],
+        False: sums["exchanges"] - sums["fully_electronic"],
+    }[query.fully_electronic]
+
+
 def exchanges(
     db: Database, query: EShareQuery, *, limit: int, after: str | None = None
 ) -> EShareExchangePage:
@@ -146,19 +163,7 @@ def exchanges(
                 .concat(",")
                 .contains(f",{query.reason},")
             )
-        if query.reason is None:
-            # The counters hold these figures: no need to count the rows one by one.
-            sums = counter_sums(
-                session, codes, query.start, query.end, ("exchanges", "fully_electronic")
-            )
-            total = {
-                None: sums["exchanges"],
-                True: sums["fully_electronic"],
-                False: sums["exchanges"] - sums["fully_electronic"],
-            }[query.fully_electronic]
-        else:
-            in_scope = in_codes(session, LedgerExchange.sender_code, codes)
-            total = session.scalar(sa.select(sa.func.count()).where(in_scope, *where)) or 0
+        total = _exchanges_total(session, codes, query)
         if after:
             at, document = _parse_cursor(after)
             where.append(

@@ -18,9 +18,17 @@ from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.routing import audit
+from services.routing.ledger.counters import DAILY_COUNTERS, REASON_COUNTERS
 from services.routing.ledger.feed import mark_status, settle
 from services.routing.ledger.rows import DELIVERIES, EXCHANGES, DeliveryRow, ExchangeRow, write
-from services.routing.ledger.rules import LATENCY_BUCKETS, Latency, bucket_column, vietnam_day
+from services.routing.ledger.rules import (
+    LATENCY_BUCKETS,
+    Latency,
+    Reason,
+    bucket_column,
+    reason_column,
+    vietnam_day,
+)
 from services.routing.models import (
     Delivery,
     Exchange,
@@ -136,28 +144,36 @@ def _ledger_rows(
     return rows, by_exchange
 
 
+def _reason_sums() -> str:
+    """Per reason, how many of the grouped exchanges have it (``reasons`` is ``a,b``)."""
+    return ", ".join(
+        f"SUM(CASE WHEN ',' || reasons || ',' LIKE '%,{r.value},%' THEN 1 ELSE 0 END) "
+        f"AS {reason_column(r)}"
+        for r in Reason
+    )
+
+
 # The counters, summed from the rebuilt rows: the same sums ``feed.contribution`` adds
 # one exchange at a time (the tests hold the two to the same result). Written day by
 # day, as the feed writes them: the days of a period are read together, every agency
 # of a national office's scope at once, from a few pages rather than one per agency.
 _DAILY_SQL = sa.text(
-    """
-    INSERT INTO ledger_daily
-        (agency, day, exchanges, fully_electronic, signed, taken_back, due, on_time, late, open)
-    SELECT agency, day, SUM(exchanges), SUM(fully_electronic), SUM(signed), SUM(taken_back),
-           SUM(due), SUM(on_time), SUM(late), SUM(open)
+    f"""
+    INSERT INTO ledger_daily (agency, day, {", ".join(DAILY_COUNTERS)})
+    SELECT agency, day, {", ".join(f"SUM({c})" for c in DAILY_COUNTERS)}
     FROM (
         SELECT sender_code AS agency, sent_day AS day, COUNT(*) AS exchanges,
                SUM(CASE WHEN fully_electronic THEN 1 ELSE 0 END) AS fully_electronic,
                SUM(CASE WHEN signed THEN 1 ELSE 0 END) AS signed,
                SUM(CASE WHEN taken_back THEN 1 ELSE 0 END) AS taken_back,
-               0 AS due, 0 AS on_time, 0 AS late, 0 AS open
+               0 AS due, 0 AS on_time, 0 AS late, 0 AS open, {_reason_sums()}
         FROM ledger_exchanges GROUP BY sender_code, sent_day
         UNION ALL
         SELECT recipient_code, due_day, 0, 0, 0, 0, COUNT(*),
                SUM(CASE WHEN due_state = 'on_time' THEN 1 ELSE 0 END),
                SUM(CASE WHEN due_state = 'late' THEN 1 ELSE 0 END),
-               SUM(CASE WHEN due_state = 'open' THEN 1 ELSE 0 END)
+               SUM(CASE WHEN due_state = 'open' THEN 1 ELSE 0 END),
+               {", ".join("0" for _ in REASON_COUNTERS)}
         FROM ledger_deliveries
         WHERE due_state <> 'not_due' AND due_day IS NOT NULL
         GROUP BY recipient_code, due_day
@@ -191,13 +207,11 @@ _MONTH = {
     "postgresql": "CAST(date_trunc('month', {c}) AS date)",
     "sqlite": "date({c}, 'start of month')",
 }
-_MONTHLY_SQL = """
-    INSERT INTO ledger_monthly
-        (agency, month, exchanges, fully_electronic, signed, taken_back, due, on_time, late, open)
-    SELECT agency, {month}, SUM(exchanges), SUM(fully_electronic), SUM(signed),
-           SUM(taken_back), SUM(due), SUM(on_time), SUM(late), SUM(open)
-    FROM ledger_daily GROUP BY agency, {month}
-"""
+_MONTHLY_SQL = (
+    f"INSERT INTO ledger_monthly (agency, month, {', '.join(DAILY_COUNTERS)}) "
+    f"SELECT agency, {{month}}, {', '.join(f'SUM({c})' for c in DAILY_COUNTERS)} "
+    "FROM ledger_daily GROUP BY agency, {month}"
+)
 _LATENCY_MONTHLY_SQL = (
     f"INSERT INTO ledger_latency_monthly (agency, month, kind, {', '.join(_BUCKETS)}) "
     f"SELECT agency, {{month}}, kind, {', '.join(f'SUM({b})' for b in _BUCKETS)} "

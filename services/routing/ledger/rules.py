@@ -165,6 +165,11 @@ def classify_exchange(
     )
 
 
+def reason_column(reason: Reason) -> str:
+    """The counter column of a reason: ``reason_not_signed`` …"""
+    return f"reason_{reason.value}"
+
+
 def encode_reasons(reasons: Iterable[Reason]) -> str:
     """Stored as one short text column: ``scanned,paper``."""
     return ",".join(reasons)

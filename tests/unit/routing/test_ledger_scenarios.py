@@ -6,17 +6,22 @@ Vietnam midnight. Each figure and each exchange's reasons are exact."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
+from services.common.db import alembic_config
 from services.common.errors import Forbidden
 from services.common.internal_api import EShareQuery
+from services.common.wiring import migrations_of
 from services.routing.ledger import listings, queries
 from services.routing.ledger.rebuild import rebuild
+from services.routing.ledger.rules import Reason
 from services.routing.models import (
     LedgerDaily,
     LedgerDelivery,
@@ -138,18 +143,29 @@ def test_the_listing_total_is_the_number_of_exchanges_listed(built: World) -> No
     ]
     for period in periods:
         for agency, children in ((PROV_A, True), (PROV_A, False), (DEPT_A, True)):
-            for fully_electronic in (None, True, False):
+            for fully_electronic, reason in itertools.product(
+                (None, True, False), (None, *(r.value for r in Reason))
+            ):
                 query = EShareQuery(
                     PROV_A,
                     agency,
                     *period,
                     include_children=children,
                     fully_electronic=fully_electronic,
+                    reason=reason,
                 )
                 page = listings.exchanges(built.db, query, limit=1000)
                 assert page["next"] is None
-                assert page["total"] == len(page["exchanges"]), (period, agency, fully_electronic)
+                listed = len(page["exchanges"])
+                assert page["total"] == listed, (period, agency, fully_electronic, reason)
+                if reason is not None:
+                    assert all(
+                        reason in [r["code"] for r in e["reasons"]] for e in page["exchanges"]
+                    )
     assert listings.exchanges(built.db, EShareQuery(PROV_A, PROV_A, *Q2), limit=1)["total"] > 1
+    # The scenarios hold several reasons (a filter that matched nothing proves little).
+    not_registered = EShareQuery(PROV_A, PROV_A, *Q2, reason="not_registered")
+    assert listings.exchanges(built.db, not_registered, limit=1)["total"] >= 1
 
 
 def test_province_with_the_agencies_below_it_in_the_quarter(built: World) -> None:
@@ -257,6 +273,18 @@ def test_a_rebuild_gives_the_same_ledger_and_figures(built: World) -> None:
     assert (done.exchanges, done.deliveries) == (10, 12)
     assert _ledger(built) == before
     assert [ask(built, a, p) for a in (PROV_A, PROV_B, DEPT_A) for p in (Q1, Q2)] == figures
+
+
+def test_upgrading_fills_the_reason_counters_from_the_ledger(built: World) -> None:
+    """Migration 0010 adds the counters per reason to a ledger that has rows: the same
+    counters as the feed keeps, and the listings by reason work at once."""
+    before = _ledger(built)
+    config = alembic_config(built.db.url, migrations_of("routing"), "routing")
+    built.db.dispose()
+    command.downgrade(config, "0009")
+    command.upgrade(config, "head")
+    assert _ledger(built) == before
+    assert any(r[-2] for r in before["daily"])  # reason_not_registered: not all zero
 
 
 def test_long_periods_read_whole_months_from_the_monthly_counters(built: World) -> None:
