@@ -187,6 +187,13 @@ def _queries(db: Database, res: EShareResults) -> None:
                 f"exchanges behind a figure: {who}, not fully electronic, first page of 100",
                 partial(listings.exchanges, db, not_fully, limit=100),
             ),
+            *(
+                (
+                    f"exchanges behind a figure: {who}, reason {reason}, first page of 100",
+                    partial(listings.exchanges, db, replace(query, reason=reason), limit=100),
+                )
+                for reason in ("not_registered", "rejected")
+            ),
             (
                 f"overdue work: {who}, first 100",
                 partial(listings.overdue, db, query, limit=100, now=AS_OF),

@@ -20,7 +20,7 @@ from services.common.internal_api import (
     EShareOverduePage,
     EShareQuery,
 )
-from services.routing.ledger.queries import counter_sums
+from services.routing.ledger.queries import counter_sums, counter_sums_by_agency
 from services.routing.ledger.rules import (
     VIETNAM,
     DueState,
@@ -82,42 +82,59 @@ def exchange_view(row: LedgerExchange, deliveries: Iterable[LedgerDelivery]) -> 
 
 def _exchanges_page(
     session: Session,
-    codes: list[str],
+    listed: dict[str, int],
     start: date,
     end: date,
     where: list[sa.ColumnElement[bool]],
     limit: int,
+    since: datetime | None = None,
 ) -> list[LedgerExchange]:
-    """The first ``limit`` exchanges in (sent time, id) order. On PostgreSQL, each
-    agency's own first ``limit`` from the index (sender, sent time, id), then the first
-    of those: a national office's page no longer sorts its two years' exchanges."""
+    """The first ``limit`` exchanges in (sent time, id) order of the agencies ``listed``
+    (each with how many it has in the listing), sent at ``since`` or later. On
+    PostgreSQL, each agency's own first ``limit`` from the index (sender, sent time,
+    id), then the first of those: a national office's page no longer sorts its two
+    years' exchanges."""
     order = (LedgerExchange.sent_at, LedgerExchange.document)
+    codes = list(listed)
+    if not codes:
+        return []
     if session.get_bind().dialect.name != "postgresql" or len(codes) == 1:
         return list(
             session.scalars(
                 sa.select(LedgerExchange)
                 .where(in_codes(session, LedgerExchange.sender_code, codes), *where)
                 .order_by(*order)
-                .limit(limit)
+                .limit(min(limit, sum(listed.values())))
             )
         )
     first, after = day_instants(start, end)
+    first = max(first, since) if since else first
 
-    def of_agency(code: sa.ColumnElement[str]) -> sa.Select[str, Any]:
-        return (
-            sa.select(LedgerExchange.document, LedgerExchange.sent_at)
-            .where(
-                LedgerExchange.sender_code == code,
-                # The days as instants: the index's order (a row's sent day is the
-                # Vietnam day of its sent time).
-                LedgerExchange.sent_at >= first,
-                LedgerExchange.sent_at < after,
-                *where,
+    def first_until(until: datetime) -> list[str]:
+        def of_agency(code: sa.ColumnElement[str]) -> sa.Select[str, Any]:
+            return (
+                sa.select(LedgerExchange.document, LedgerExchange.sent_at)
+                .where(
+                    LedgerExchange.sender_code == code,
+                    # The days as instants: the index's order (a row's sent day is the
+                    # Vietnam day of its sent time).
+                    LedgerExchange.sent_at >= first,
+                    LedgerExchange.sent_at < until,
+                    *where,
+                )
+                .order_by(*order)
             )
-            .order_by(*order)
-        )
 
-    documents = _first_of_each(session, codes, of_agency, limit)
+        return _first_of_each(session, codes, of_agency, limit, list(listed.values()))
+
+    # The page is a prefix in time: first look where it should be if the listing were
+    # spread evenly over the period (with room for twice a page), which keeps each
+    # agency's search short when what is listed is a small part of its exchanges; the
+    # whole period when that window holds less than a page.
+    window = (after - first) * min(1.0, 2 * limit / sum(listed.values()))
+    documents = first_until(first + window) if first + window < after else []
+    if len(documents) < limit:
+        documents = first_until(after)
     return list(
         session.scalars(
             sa.select(LedgerExchange).where(LedgerExchange.document.in_(documents)).order_by(*order)
@@ -125,20 +142,28 @@ def _exchanges_page(
     )
 
 
-def _exchanges_total(session: Session, codes: list[str], query: EShareQuery) -> int:
-    """How many exchanges the listing has, from the counters (an exchange with a
-    reason is not fully electronic)."""
+def _listed_by_agency(session: Session, codes: list[str], query: EShareQuery) -> dict[str, int]:
+    """How many exchanges the listing has per sending agency, from the counters (an
+    exchange with a reason is not fully electronic): the agencies with none are left
+    out of the page's search, and the sum is the listing's total."""
     if query.reason is not None:
         if query.fully_electronic:
-            return 0
+            return {}
         column = reason_column(Reason(query.reason))
-        return counter_sums(session, codes, query.start, query.end, (column,))[column]
-    sums = counter_sums(session, codes, query.start, query.end, ("exchanges", "fully_electronic"))
-    return {
-        None: sums["exchanges"],
-        True: sums["fully_electronic"],
-        False: sums["exchanges"] - sums["fully_electronic"],
-    }[query.fully_electronic]
+        sums = counter_sums_by_agency(session, codes, query.start, query.end, (column,))
+        return {agency: s[column] for agency, s in sums.items() if s[column]}
+    sums = counter_sums_by_agency(
+        session, codes, query.start, query.end, ("exchanges", "fully_electronic")
+    )
+    listed = {
+        agency: {
+            None: s["exchanges"],
+            True: s["fully_electronic"],
+            False: s["exchanges"] - s["fully_electronic"],
+        }[query.fully_electronic]
+        for agency, s in sums.items()
+    }
+    return {agency: n for agency, n in listed.items() if n}
 
 
 def exchanges(
@@ -163,16 +188,18 @@ def exchanges(
                 .concat(",")
                 .contains(f",{query.reason},")
             )
-        total = _exchanges_total(session, codes, query)
+        listed = _listed_by_agency(session, codes, query)
+        total = sum(listed.values())
+        since = None
         if after:
-            at, document = _parse_cursor(after)
+            since, document = _parse_cursor(after)
+            # A row comparison: the index's range begins at the cursor.
             where.append(
-                sa.or_(
-                    LedgerExchange.sent_at > at,
-                    sa.and_(LedgerExchange.sent_at == at, LedgerExchange.document > document),
-                )
+                sa.tuple_(LedgerExchange.sent_at, LedgerExchange.document)
+                > sa.tuple_(sa.literal(since, LedgerExchange.sent_at.type), sa.literal(document))
             )
-        page = _exchanges_page(session, codes, query.start, query.end, where, limit + 1)
+        senders = {code: listed[code] for code in codes if code in listed}
+        page = _exchanges_page(session, senders, query.start, query.end, where, limit + 1, since)
         more = len(page) > limit
         page = page[:limit]
         deliveries: dict[str, list[LedgerDelivery]] = {}
@@ -239,16 +266,24 @@ def _first_of_each(
     codes: list[str],
     of_agency: Callable[[sa.ColumnElement[str]], sa.Select[str, Any]],
     limit: int,
+    caps: list[int] | None = None,
 ) -> list[str]:
     """PostgreSQL: each agency's first ``limit`` rows (``of_agency``: the id, then the
     columns it is ordered by, from an index in that order), then the ids of the first
-    ``limit`` of those."""
+    ``limit`` of those. ``caps``: how many rows each agency has at most (from the
+    counters), so that its search stops at its last one instead of the period's end."""
+    arrays = [sa.literal(codes, postgresql.ARRAY(sa.String))]
+    if caps is not None:
+        arrays.append(sa.literal(caps, postgresql.ARRAY(sa.Integer)))
     scope = (
-        sa.func.unnest(sa.literal(codes, postgresql.ARRAY(sa.String)))
-        .table_valued("code")
+        sa.func.unnest(*arrays)
+        .table_valued("code", *(["cap"] if caps is not None else []))
         .render_derived(name="scope")
     )
-    first = of_agency(scope.c.code).limit(limit).lateral("first")
+    per_agency: int | sa.ColumnElement[int] = limit
+    if caps is not None:
+        per_agency = sa.func.least(limit, scope.c.cap)
+    first = of_agency(scope.c.code).limit(per_agency).lateral("first")
     key, *order = first.c
     return list(
         session.scalars(

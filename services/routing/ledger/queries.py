@@ -188,8 +188,25 @@ def counter_sums(
     around them from the daily ones. A figure over a national office's two years is
     then a few hundred rows, not a million."""
     totals = dict.fromkeys(columns, 0)
+    for sums in counter_sums_by_agency(session, codes, start, end, columns, today=today).values():
+        for name, n in sums.items():
+            totals[name] += n
+    return totals
+
+
+def counter_sums_by_agency(
+    session: Session,
+    codes: list[str],
+    start: date,
+    end: date,
+    columns: tuple[str, ...],
+    *,
+    today: date = date.max,
+) -> dict[str, dict[str, int]]:
+    """``counter_sums`` per agency (only the agencies with a counter row in the period)."""
+    by_agency: dict[str, dict[str, int]] = {}
     if end < start:
-        return totals
+        return by_agency
     months, days = split_period(start, end, today)
     for model, column, ranges in (
         (LedgerDaily, "day", days),
@@ -197,14 +214,16 @@ def counter_sums(
     ):
         if ranges:
             period = getattr(model, column)
-            row = session.execute(
-                sa.select(
-                    *(sa.func.coalesce(sa.func.sum(getattr(model, c)), 0) for c in columns)
-                ).where(in_codes(session, model.agency, codes), _in_ranges(period, ranges))
-            ).one()
-            for name, value in zip(columns, row, strict=True):
-                totals[name] += int(value)
-    return totals
+            rows = session.execute(
+                sa.select(model.agency, *(sa.func.sum(getattr(model, c)) for c in columns))
+                .where(in_codes(session, model.agency, codes), _in_ranges(period, ranges))
+                .group_by(model.agency)
+            )
+            for agency, *values in rows:
+                sums = by_agency.setdefault(agency, dict.fromkeys(columns, 0))
+                for name, value in zip(columns, values, strict=True):
+                    sums[name] += int(value or 0)
+    return by_agency
 
 
 def _grouping(period: Any, agency: Any, by_day: bool, by_agency: bool) -> list[Any]:

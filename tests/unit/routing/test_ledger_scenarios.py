@@ -117,17 +117,29 @@ def test_each_exchange_says_why_it_is_or_is_not_fully_electronic(built: World) -
     assert page["total"] == 6 and page["next"] is not None
 
 
-def test_the_pages_of_the_listing_follow_each_other(built: World) -> None:
-    query = EShareQuery(PROV_A, PROV_A, *Q2, include_children=True)
+def _listed(w: World, query: EShareQuery, limit: int) -> list[str]:
     seen: list[str] = []
     after = None
     while True:
-        page = listings.exchanges(built.db, query, limit=3, after=after)
+        page = listings.exchanges(w.db, query, limit=limit, after=after)
         seen += [e["document"] for e in page["exchanges"]]
         after = page["next"]
         if after is None:
-            break
-    assert seen == ["E8", "E1", "E2", "E3", "E4", "E5", "E6", "E10"]
+            return seen
+
+
+def test_the_pages_of_the_listing_follow_each_other(built: World) -> None:
+    in_q2 = ["E8", "E1", "E2", "E3", "E4", "E5", "E6", "E10"]
+    assert _listed(built, EShareQuery(PROV_A, PROV_A, *Q2, include_children=True), 3) == in_q2
+    # Pages of one over two years, where nothing was sent in the first: PostgreSQL
+    # first looks where a page would be if the exchanges were spread evenly (here an
+    # empty window, so it searches the whole period), then in a window that holds it.
+    two_years = (date(2025, 1, 1), date(2026, 12, 31))
+    everything = EShareQuery(PROV_A, PROV_A, *two_years, include_children=True)
+    whole = _listed(built, everything, 1000)
+    assert _listed(built, everything, 1) == whole
+    assert _listed(built, everything, 2) == whole
+    assert len(whole) == listings.exchanges(built.db, everything, limit=1)["total"] > len(in_q2)
 
 
 def test_the_listing_total_is_the_number_of_exchanges_listed(built: World) -> None:
