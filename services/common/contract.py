@@ -1,4 +1,5 @@
-"""The vocabulary services share: edXML status codes and signature verdicts.
+"""The vocabulary services share: edXML status codes, signature verdicts, and the
+reasons an exchange is not fully electronic.
 
 Codes and verdicts travel on the bus and through the internal APIs as their string
 values; every service reads and writes them through these enums, never as literals.
@@ -76,3 +77,34 @@ class Verdict(StrEnum):
     INDETERMINATE = "indeterminate"
     UNSIGNED = "unsigned"
     UNREADABLE = "unreadable"
+
+
+class Reason(StrEnum):
+    """Why an exchange is not fully electronic."""
+
+    SCANNED = "scanned"
+    SCAN_UNKNOWN = "scan_unknown"
+    NOT_VERIFIED = "not_verified"
+    NOT_SIGNED = "not_signed"
+    PAPER = "paper"
+    NOT_DELIVERED = "not_delivered"
+    REJECTED = "rejected"
+    NOT_REGISTERED = "not_registered"
+    TAKEN_BACK = "taken_back"
+
+    @property
+    def vi(self) -> str:
+        return _REASON_LABELS[self]
+
+
+_REASON_LABELS: dict[Reason, str] = {
+    Reason.SCANNED: "Văn bản là bản quét (scan) từ giấy, không có lớp chữ",
+    Reason.SCAN_UNKNOWN: "Chưa xác định văn bản là bản điện tử hay bản quét",
+    Reason.NOT_VERIFIED: "Chưa có kết quả kiểm tra chữ ký số khi đến",
+    Reason.NOT_SIGNED: "Không có chữ ký số hợp lệ của cơ quan ban hành",
+    Reason.PAPER: "Có gửi kèm bản giấy",
+    Reason.NOT_DELIVERED: "Có nơi nhận chưa nhận được văn bản qua hệ thống",
+    Reason.REJECTED: "Có nơi nhận từ chối tiếp nhận",
+    Reason.NOT_REGISTERED: "Có nơi nhận chưa vào sổ (tiếp nhận) trên hệ thống",
+    Reason.TAKEN_BACK: "Văn bản đã bị thu hồi hoặc thay thế",
+}

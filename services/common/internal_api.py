@@ -354,6 +354,8 @@ class EShareFigures(TypedDict):
     overdue: int  # not completed, due before the day of the answer
     latency_sent_to_arrived: LatencyFigures  # sent → 01
     latency_arrived_to_registered: LatencyFigures  # 01 → 03
+    # Per reason code (ledger.rules.Reason): how many of the exchanges have it.
+    reasons: dict[str, int]
 
 
 class EShareRow(EShareFigures):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from services.common.contract import Reason
+
 GROUPS = ("day", "month", "quarter")
 #: The longest period a dashboard asks for at once (the API's own limit is larger).
 MAX_DAYS = 2 * 366
@@ -190,6 +192,26 @@ def by_level(rows: Iterable[Mapping[str, Any]], depth_of: Mapping[str, int]) -> 
         )
         for level, t in sorted(totals.items())
     ]
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    reason: Reason
+    exchanges: int
+    share: float | None  # of the exchanges sent
+
+
+def reasons(totals: Mapping[str, Any]) -> list[ReasonCount]:
+    """Why exchanges were not fully electronic: each reason met, most frequent first
+    (an exchange may have several)."""
+    sent = int(totals.get("exchanges") or 0)
+    counted = totals.get("reasons") or {}
+    found = [
+        ReasonCount(reason, n, (n / sent) if sent else None)
+        for reason in Reason
+        if (n := int(counted.get(reason.value) or 0))
+    ]
+    return sorted(found, key=lambda r: -r.exchanges)
 
 
 def percent(value: float | None) -> str:

@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from services.common.contract import Reason
 from services.common.internal_api import EShareAnswer, EShareExchange, EShareFigures
 
 CSV = "text/csv; charset=utf-8"
@@ -30,6 +31,10 @@ FIGURE_COLUMNS: tuple[tuple[str, Callable[[EShareFigures], Any]], ...] = (
     ("Gửi → đến, p95 (giây)", lambda f: f["latency_sent_to_arrived"]["p95"]),
     ("Đến → vào sổ, p50 (giây)", lambda f: f["latency_arrived_to_registered"]["p50"]),
     ("Đến → vào sổ, p95 (giây)", lambda f: f["latency_arrived_to_registered"]["p95"]),
+    *(
+        (f"Lý do: {r.vi}", lambda f, code=r.value: (f.get("reasons") or {}).get(code, 0))
+        for r in Reason
+    ),
 )
 
 EXCHANGE_HEADERS = (

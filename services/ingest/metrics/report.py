@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from services.common.contract import Reason
 from services.common.internal_api import EShareAnswer, EShareFigures, EShareOverduePage
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
@@ -152,6 +153,17 @@ def _figure_rows(f: EShareFigures) -> list[list[str]]:
     ]
 
 
+def _reason_rows(f: EShareFigures) -> list[list[str]]:
+    """Each reason met, most frequent first: its label, how many, the share of those sent."""
+    counted = f.get("reasons") or {}
+    found = [(r, n) for r in Reason if (n := counted.get(r.value, 0))]
+    found.sort(key=lambda item: -item[1])
+    sent = f["exchanges"]
+    return [
+        [r.vi, f"{n:,}".replace(",", "."), percent(n / sent if sent else None)] for r, n in found
+    ]
+
+
 def render_report(report: QuarterReport) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -208,9 +220,22 @@ def render_report(report: QuarterReport) -> bytes:
         [["Chỉ tiêu", "Giá trị"], *_figure_rows(totals["totals"])], colWidths=[120 * mm, 50 * mm]
     )
     figures.setStyle(grid)
+    story += [figures, Spacer(1, 3 * mm)]
+    why = _reason_rows(totals["totals"])
+    if why:
+        story.append(
+            Paragraph(
+                "Văn bản chưa hoàn toàn điện tử, theo lý do (một văn bản có thể có nhiều lý do):",
+                base,
+            )
+        )
+        reasons = Table(
+            [["Lý do", "Số văn bản", "Tỷ lệ"], *why], colWidths=[120 * mm, 25 * mm, 25 * mm]
+        )
+        reasons.setStyle(grid)
+        reasons.setStyle(TableStyle([("ALIGN", (1, 1), (-1, -1), "RIGHT")]))
+        story += [reasons, Spacer(1, 3 * mm)]
     story += [
-        figures,
-        Spacer(1, 3 * mm),
         Paragraph("2. Diễn biến theo tháng", heading),
         _chart(report.months),
     ]

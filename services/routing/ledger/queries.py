@@ -20,12 +20,14 @@ from services.common.internal_api import (
     EShareRow,
     LatencyFigures,
 )
-from services.routing.ledger.counters import FIGURE_COUNTERS
+from services.routing.ledger.counters import DAILY_COUNTERS
 from services.routing.ledger.rules import (
     LATENCY_BUCKETS,
     Latency,
+    Reason,
     bucket_column,
     percentile,
+    reason_column,
     vietnam_day,
 )
 from services.routing.ledger.scope import in_codes, scope_with_names
@@ -36,7 +38,6 @@ from services.routing.models import (
     LedgerMonthly,
 )
 
-SUMMED = tuple(c for c in FIGURE_COUNTERS if c != "open")
 BUCKET_COLUMNS = tuple(bucket_column(i) for i in range(LATENCY_BUCKETS))
 
 
@@ -74,6 +75,7 @@ def figures(
         "latency_arrived_to_registered": _latency(
             latency.get(Latency.ARRIVED_TO_REGISTERED, Counter())
         ),
+        "reasons": {r.value: counters[reason_column(r)] for r in Reason},
     }
 
 
@@ -87,12 +89,12 @@ def group_key(group_by: str, day: date) -> str:
     raise BadRequest(f"cannot group by {group_by}")
 
 
-_COUNTED = len(FIGURE_COUNTERS)
-_OPEN = FIGURE_COUNTERS.index("open")
+_COUNTED = len(DAILY_COUNTERS)
+_OPEN = DAILY_COUNTERS.index("open")
 
 
 class _Sums:
-    """Counters summed per group: FIGURE_COUNTERS in order, then the overdue ones; the
+    """Counters summed per group: DAILY_COUNTERS in order, then the overdue ones; the
     latency bucket counts per kind."""
 
     def __init__(self) -> None:
@@ -101,7 +103,7 @@ class _Sums:
 
     def add_daily(self, key: str, row: Any) -> None:
         """``row`` ends with ``past`` (its days are before today, so what is open there
-        is overdue) and the FIGURE_COUNTERS sums (``_counter_rows``)."""
+        is overdue) and the DAILY_COUNTERS sums (``_counter_rows``)."""
         sums = self.counters.get(key)
         if sums is None:
             sums = self.counters[key] = [0] * (_COUNTED + 1)
@@ -139,7 +141,7 @@ class _Sums:
 
     def figures(self, key: str) -> EShareFigures:
         sums = self.counters.get(key) or [0] * (_COUNTED + 1)
-        counters = Counter(dict(zip(FIGURE_COUNTERS, sums, strict=False)))
+        counters = Counter(dict(zip(DAILY_COUNTERS, sums, strict=False)))
         latency = {
             kind: Counter({i: n for i, n in enumerate(counts) if n})
             for kind, counts in self.latency.get(key, {}).items()
@@ -246,7 +248,7 @@ def _counter_rows(
     period = getattr(model, column)
     group = _grouping(period, model.agency, by_day, by_agency)
     split = sa.literal(True) if past else period < today
-    sums = [sa.func.sum(getattr(model, c)).label(c) for c in FIGURE_COUNTERS]
+    sums = [sa.func.sum(getattr(model, c)).label(c) for c in DAILY_COUNTERS]
     return list(
         session.execute(
             sa.select(*group, split.label("past"), *sums)

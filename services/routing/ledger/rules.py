@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Protocol
 
-from services.common.contract import Status
+from services.common.contract import Reason, Status
 
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -30,37 +30,6 @@ VIETNAM = timezone(timedelta(hours=7))
 REGISTERED_OR_LATER = frozenset(
     {Status.REGISTERED, Status.ASSIGNED, Status.PROCESSING, Status.COMPLETED}
 )
-
-
-class Reason(StrEnum):
-    """Why an exchange is not fully electronic."""
-
-    SCANNED = "scanned"
-    SCAN_UNKNOWN = "scan_unknown"
-    NOT_VERIFIED = "not_verified"
-    NOT_SIGNED = "not_signed"
-    PAPER = "paper"
-    NOT_DELIVERED = "not_delivered"
-    REJECTED = "rejected"
-    NOT_REGISTERED = "not_registered"
-    TAKEN_BACK = "taken_back"
-
-    @property
-    def vi(self) -> str:
-        return LABELS[self]
-
-
-LABELS: dict[Reason, str] = {
-    Reason.SCANNED: "Văn bản là bản quét (scan) từ giấy, không có lớp chữ",
-    Reason.SCAN_UNKNOWN: "Chưa xác định văn bản là bản điện tử hay bản quét",
-    Reason.NOT_VERIFIED: "Chưa có kết quả kiểm tra chữ ký số khi đến",
-    Reason.NOT_SIGNED: "Không có chữ ký số hợp lệ của cơ quan ban hành",
-    Reason.PAPER: "Có gửi kèm bản giấy",
-    Reason.NOT_DELIVERED: "Có nơi nhận chưa nhận được văn bản qua hệ thống",
-    Reason.REJECTED: "Có nơi nhận từ chối tiếp nhận",
-    Reason.NOT_REGISTERED: "Có nơi nhận chưa vào sổ (tiếp nhận) trên hệ thống",
-    Reason.TAKEN_BACK: "Văn bản đã bị thu hồi hoặc thay thế",
-}
 
 
 def vietnam_day(at: datetime) -> date:

@@ -166,6 +166,7 @@ def dashboard() -> tuple[str, int]:
             RANKING_PAGE,
         ),
         level_figures=monitoring.by_level(per_agency.get("rows") or [], below),
+        reasons=monitoring.reasons(over_time["totals"]),
         overdue=overdue,
         as_of=over_time.get("as_of"),
         link=lambda endpoint, **extra: _link(endpoint, period, agency, **extra),

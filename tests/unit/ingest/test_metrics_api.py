@@ -182,6 +182,9 @@ def test_exports(stack: Stack) -> None:
         [f"{COMMUNE_A} UBND phường Nha Trang", "2", "0"],
         ["Tổng 2026-04-01 – 2026-06-30", "8", "2"],
     ]
+    # A column per reason: the province sent E4 (paper), E5 (not registered), E6.
+    paper = rows[0].index("Lý do: Có gửi kèm bản giấy")
+    assert [r[paper] for r in rows[1:]] == ["1", "0", "0", "1"]
     response = stack.get(
         PROV_A, "/v1/metrics/e-share/exchanges", **Q2, include_children="true", format="xlsx"
     )
@@ -209,6 +212,9 @@ def test_the_quarterly_report_is_a_pdf_with_the_figures(stack: Stack) -> None:
     assert "25,0%" in text and "75,0%" in text  # the share, the signed share
     assert "Sở Nội vụ tỉnh Khánh Hòa" in text  # the ranking
     assert "Văn bản E5" in text  # the overdue work
+    # Why the others are not fully electronic, one line per reason met.
+    assert "Văn bản chưa hoàn toàn điện tử, theo lý do" in text
+    assert "Có gửi kèm bản giấy" in text and "12,5%" in text  # 1 of the 8 sent
     refused = stack.get(
         PROV_A, "/v1/metrics/e-share/report.pdf", agency=PROV_B, year="2026", quarter="2"
     )

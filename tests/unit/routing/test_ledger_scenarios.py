@@ -203,6 +203,16 @@ def test_province_with_the_agencies_below_it_in_the_quarter(built: World) -> Non
         "p90": 2 * 86400,
         "p95": 2 * 86400,
     }
+    # Why the six others are not fully electronic: one reason each.
+    assert {code: n for code, n in totals["reasons"].items() if n} == {
+        "not_signed": 1,  # E2
+        "scanned": 1,  # E3
+        "paper": 1,  # E4
+        "not_registered": 1,  # E5
+        "taken_back": 1,  # E6
+        "not_verified": 1,  # E10
+    }
+    assert set(totals["reasons"]) == {r.value for r in Reason}
 
 
 def test_the_province_alone(built: World) -> None:
@@ -212,6 +222,11 @@ def test_the_province_alone(built: World) -> None:
     # Addressed to it and due in the quarter: E1, completed late.
     assert (totals["due"], totals["on_time"], totals["late"], totals["overdue"]) == (1, 0, 1, 0)
     assert totals["on_time_share"] == 0.0
+    assert {code: n for code, n in totals["reasons"].items() if n} == {
+        "paper": 1,
+        "not_registered": 1,
+        "taken_back": 1,
+    }
 
 
 def test_per_month_and_per_agency(built: World) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from services.common.contract import Reason
 from services.web.i18n import load_catalogs, vn_date, vn_datetime
 
 WEB = Path(__file__).resolve().parents[3] / "services" / "web"
@@ -35,6 +36,15 @@ def test_every_string_has_an_english_translation() -> None:
     extracted = _extracted()
     assert len(extracted) > 200
     assert extracted - translated == set()
+
+
+def test_every_reason_label_has_an_english_translation() -> None:
+    """The dashboard and the listings show the ledger's reasons by their label."""
+    translated: set[str] = set()
+    for po in (WEB / "translations" / "en" / "LC_MESSAGES").glob("*.po"):
+        with po.open("rb") as f:
+            translated |= {str(m.id) for m in read_po(f, locale="en") if m.id and m.string}
+    assert {r.vi for r in Reason} - translated == set()
 
 
 def test_the_catalog_loads_and_translates() -> None:

@@ -49,7 +49,9 @@ def _figures() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _render(app: Flask, asked: str | None, level: int | None) -> str:
+def _render(
+    app: Flask, asked: str | None, level: int | None, totals: dict[str, Any] | None = None
+) -> str:
     period = Period(date(2026, 4, 1), date(2026, 6, 30), "month")
     rows = [{"group": c, "name": f"Cơ quan {i}", **_figures(), "share": i / 200}
             for i, c in enumerate(CODES)]  # fmt: skip
@@ -59,7 +61,9 @@ def _render(app: Flask, asked: str | None, level: int | None) -> str:
         return render_template(
             "monitor.html", period=period, agency=NATIONAL, level=level, levels=[1],
             agencies=sorted(depth_of.items(), key=lambda x: (x[1], x[0])),
-            totals=_figures(), rows=[], chart=share_chart([], [], title="t", description="d"),
+            totals=totals or _figures(), rows=[],
+            reasons=monitoring.reasons(totals or _figures()),
+            chart=share_chart([], [], title="t", description="d"),
             ranking=monitoring.ranking_page(ranked, asked, RANKING_PAGE),
             level_figures=monitoring.by_level(rows, depth_of),
             overdue={"overdue": []}, as_of="2026-07-01T00:00:00+00:00",
@@ -99,3 +103,21 @@ def test_one_page_has_no_pager(app: Flask) -> None:
     html = _render(app, "1", 2)  # nobody at level 2
     assert "Không có cơ quan trực thuộc ở cấp này." in html
     assert 'class="pager"' not in html
+
+
+def test_the_reasons_say_why_exchanges_are_not_fully_electronic(app: Flask) -> None:
+    totals = {**_figures(), "reasons": {"paper": 1, "not_registered": 4, "rejected": 0}}
+    html = _render(app, None, None, totals)
+    section = html.split('id="reasons"', 1)[1].split("</section>", 1)[0]
+    # Most frequent first, each a link to the exchanges with that reason; none for 0.
+    links = re.findall(r'data-reason="([a-z_]+)" href="([^"]+)"', section)
+    assert [code for code, _ in links] == ["not_registered", "paper"]
+    assert links[0][1].replace("&amp;", "&") == (
+        f"/monitor/exchanges?agency={NATIONAL}&from=2026-04-01&to=2026-06-30"
+        "&group_by=month&reason=not_registered"
+    )
+    assert "Có nơi nhận chưa vào sổ (tiếp nhận) trên hệ thống" in section
+    assert "<td>4</td><td>40,0%</td>" in section  # of the 10 sent
+    assert "Một văn bản có thể có nhiều lý do." in section
+    nothing = _render(app, None, None, {**_figures(), "reasons": {}})
+    assert "Mọi văn bản trong kỳ đều hoàn toàn điện tử." in nothing
