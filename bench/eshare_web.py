@@ -110,9 +110,10 @@ def _get_ms(http: requests.Session, url: str, params: dict[str, str], **kw: obje
 
 
 def _calls(stack: Stack, viewer: str, page: Page, warmups: int, n: int) -> list[Call]:
-    """The three calls ``GET /monitor`` makes to ingest (figures over time, figures per
-    agency, overdue work), each timed at ingest with the service token (as web makes
-    it) and at routing's internal API (as ingest makes it), one at a time."""
+    """The three calls ``GET /monitor`` makes to ingest (figures over time, the ranking's
+    first page with the figures per level, overdue work), each timed at ingest with the
+    service token (as web makes it) and at routing's internal API (as ingest makes it),
+    one at a time."""
     asked = dict(parse_qsl(page.path.split("?", 1)[1]))
     base = {
         "agency": asked["agency"],
@@ -122,7 +123,16 @@ def _calls(stack: Stack, viewer: str, page: Page, warmups: int, n: int) -> list[
     }
     made = [
         ("figures over time", "", {**base, "group_by": asked["group_by"]}),
-        ("figures per agency", "", {**base, "group_by": "agency"}),
+        (
+            "ranking and levels",
+            "/ranking",
+            {
+                **base,
+                "page": "1",
+                "limit": "50",
+                **({"level": asked["level"]} if "level" in asked else {}),
+            },
+        ),
         # As the page asks it: its first 20, without the count (the page's figure
         # comes from the counters).
         ("overdue work", "/overdue", {**base, "limit": "20", "count": "false"}),
@@ -253,7 +263,7 @@ def _calls_table(r: DashboardResults) -> list[str]:
     page_p50 = {p.path: s.p50 for p, s, _ in r.pages}
     lines = [
         "Where a dashboard page's time goes: right after each page, the three calls "
-        "`GET /monitor` makes to ingest (the figures over time, the figures per agency, "
+        "`GET /monitor` makes to ingest (the figures over time, the ranking's page and the levels, "
         "the overdue work; the first in the request's thread, the other two at the same "
         "time in two more), each timed on its own as web makes it to ingest (service "
         "token, acting agency) and as ingest makes it to routing's internal API, "

@@ -381,6 +381,42 @@ EShareAnswer = TypedDict(
 )
 
 
+class EShareLevel(TypedDict):
+    """The agencies at one level below the one asked for (0: itself), summed."""
+
+    level: int
+    agencies: int
+    exchanges: int
+    fully_electronic: int
+    share: float | None
+    overdue: int
+
+
+class EShareRanked(EShareRow):
+    rank: int  # 1 = the best share
+    level: int  # below the agency asked for
+
+
+#: ``GET /internal/v1/metrics/e-share/ranking``: the agencies below one, best share
+#: first, a page at a time, and the figures per level.
+EShareRanking = TypedDict(
+    "EShareRanking",
+    {
+        "agency": str,
+        "from": str,
+        "to": str,
+        "as_of": str,
+        "level": int | None,  # the level ranked (None: every level below)
+        "levels": list[EShareLevel],
+        "total": int,  # agencies ranked
+        "page": int,
+        "pages": int,
+        "size": int,
+        "rows": list[EShareRanked],
+    },
+)
+
+
 class ReasonView(TypedDict):
     code: str
     label: str  # Vietnamese

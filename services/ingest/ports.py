@@ -11,6 +11,7 @@ from services.common.internal_api import (
     EShareExchangePage,
     EShareOverduePage,
     EShareQuery,
+    EShareRanking,
     OverdueListing,
     ReceiptAnswer,
     ReceiptKeyAnswer,
@@ -52,4 +53,8 @@ class RoutingPort(Protocol):
         self, query: EShareQuery, *, limit: int, count: bool = True
     ) -> EShareOverduePage:
         """Overdue work addressed to the agencies counted."""
+        ...
+
+    def e_share_ranking(self, query: EShareQuery, params: dict[str, str]) -> EShareRanking:
+        """The agencies below one ranked, a page at a time, and the figures per level."""
         ...

@@ -14,6 +14,7 @@ from services.common.internal_api import (
     EShareExchangePage,
     EShareOverduePage,
     EShareQuery,
+    EShareRanking,
     OverdueListing,
     ReceiptAnswer,
     ReceiptKeyAnswer,
@@ -86,6 +87,11 @@ class RoutingClient:
             params["count"] = "false"
         path = "/internal/v1/metrics/e-share/overdue"
         return cast(EShareOverduePage, self._call("GET", path, params=params))
+
+    def e_share_ranking(self, query: EShareQuery, params: dict[str, str]) -> EShareRanking:
+        """``params``: ``level``, ``page``, ``limit`` as the caller gave them."""
+        path = "/internal/v1/metrics/e-share/ranking"
+        return cast(EShareRanking, self._call("GET", path, params={**query.to_params(), **params}))
 
     def _call(
         self,

@@ -189,6 +189,9 @@ class MetricsClient(_Client):
     def overdue(self, agency: str, params: dict[str, str]) -> Answer:
         return dict(self._get(agency, "/overdue", params).json())
 
+    def ranking(self, agency: str, params: dict[str, str]) -> Answer:
+        return dict(self._get(agency, "/ranking", params).json())
+
     def download(self, agency: str, path: str, params: dict[str, str]) -> tuple[bytes, str, str]:
         """An export or the quarterly report: its bytes, type and file name header."""
         response = self._get(agency, path, params)

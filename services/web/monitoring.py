@@ -4,7 +4,7 @@ come from ingest's e-share API (``GET /v1/metrics/e-share``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -53,26 +53,6 @@ class Period:
         return cls(start, end, group_by)
 
 
-def depths(own: str, parents: Mapping[str, str | None]) -> dict[str, int]:
-    """Every agency below ``own`` in the registry with its depth (``own`` is 0); levels
-    come from the parent links, not from a fixed list of tiers."""
-    children: dict[str, list[str]] = {}
-    for code, parent in parents.items():
-        if parent:
-            children.setdefault(parent, []).append(code)
-    found = {own: 0}
-    frontier = [own]
-    while frontier:
-        nxt: list[str] = []
-        for code in frontier:
-            for child in sorted(children.get(code, ())):
-                if child not in found:
-                    found[child] = found[code] + 1
-                    nxt.append(child)
-        frontier = nxt
-    return found
-
-
 @dataclass(frozen=True)
 class Ranked:
     rank: int
@@ -94,44 +74,6 @@ def _p50(row: Mapping[str, Any]) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def ranking(
-    rows: Iterable[Mapping[str, Any]], depth_of: Mapping[str, int], level: int | None
-) -> list[Ranked]:
-    """Agencies (at ``level`` below the monitor, or all below it when ``None``) by their
-    share of fully electronic exchanges, best first; those with nothing sent come last."""
-    chosen = [
-        r
-        for r in rows
-        if r["group"] in depth_of
-        and depth_of[r["group"]] > 0
-        and (level is None or depth_of[r["group"]] == level)
-    ]
-    chosen.sort(
-        key=lambda r: (
-            r.get("share") is None,
-            -(r.get("share") or 0.0),
-            -int(r.get("exchanges") or 0),
-            r["group"],
-        )
-    )
-    return [
-        Ranked(
-            rank=i + 1,
-            code=str(r["group"]),
-            name=str(r.get("name") or r["group"]),
-            level=depth_of[r["group"]],
-            exchanges=int(r.get("exchanges") or 0),
-            fully_electronic=int(r.get("fully_electronic") or 0),
-            share=r.get("share"),
-            signed_share=r.get("signed_share"),
-            on_time_share=r.get("on_time_share"),
-            overdue=int(r.get("overdue") or 0),
-            registration_p50=_p50(r),
-        )
-        for i, r in enumerate(chosen)
-    ]
-
-
 @dataclass(frozen=True)
 class RankingPage:
     """One page of the ranking: ranks ``first`` … ``last`` of ``total``."""
@@ -150,13 +92,35 @@ class RankingPage:
         return self.rows[-1].rank if self.rows else 0
 
 
-def ranking_page(ranked: Sequence[Ranked], asked: str | None, size: int) -> RankingPage:
-    """The page ``asked`` (from 1; the first when not a number, the last when past it)
-    of ``size`` ranks: a national office ranks every agency of the country."""
-    pages = max(1, -(-len(ranked) // size))
-    page = int(asked) if asked and asked.isdigit() and int(asked) > 0 else 1
-    page = min(page, pages)
-    return RankingPage(list(ranked[(page - 1) * size : page * size]), page, pages, len(ranked))
+def ranking_page(answer: Mapping[str, Any]) -> RankingPage:
+    """The page of the ranking ingest's ranking API answered (best share first; the
+    agencies with nothing sent last)."""
+    return RankingPage(
+        [
+            Ranked(
+                rank=int(r["rank"]),
+                code=str(r["group"]),
+                name=str(r.get("name") or r["group"]),
+                level=int(r["level"]),
+                exchanges=int(r.get("exchanges") or 0),
+                fully_electronic=int(r.get("fully_electronic") or 0),
+                share=r.get("share"),
+                signed_share=r.get("signed_share"),
+                on_time_share=r.get("on_time_share"),
+                overdue=int(r.get("overdue") or 0),
+                registration_p50=_p50(r),
+            )
+            for r in answer.get("rows") or []
+        ],
+        page=int(answer.get("page") or 1),
+        pages=int(answer.get("pages") or 1),
+        total=int(answer.get("total") or 0),
+    )
+
+
+def page_number(asked: str | None) -> int:
+    """A page asked for in the address (from 1; the first when not a number)."""
+    return int(asked) if asked and asked.isdigit() and 0 < int(asked) < 10**6 else 1
 
 
 @dataclass(frozen=True)
@@ -169,28 +133,18 @@ class LevelFigures:
     overdue: int
 
 
-def by_level(rows: Iterable[Mapping[str, Any]], depth_of: Mapping[str, int]) -> list[LevelFigures]:
-    """The share per level of the registry (0: the monitor's own agency)."""
-    totals: dict[int, list[int]] = {}
-    for r in rows:
-        level = depth_of.get(str(r["group"]))
-        if level is None:
-            continue
-        t = totals.setdefault(level, [0, 0, 0, 0])
-        t[0] += 1
-        t[1] += int(r.get("exchanges") or 0)
-        t[2] += int(r.get("fully_electronic") or 0)
-        t[3] += int(r.get("overdue") or 0)
+def level_figures(answer: Mapping[str, Any]) -> list[LevelFigures]:
+    """The share per level of the registry (0: the monitor's chosen agency)."""
     return [
         LevelFigures(
-            level=level,
-            agencies=t[0],
-            exchanges=t[1],
-            fully_electronic=t[2],
-            share=(t[2] / t[1]) if t[1] else None,
-            overdue=t[3],
+            level=int(f["level"]),
+            agencies=int(f["agencies"]),
+            exchanges=int(f["exchanges"]),
+            fully_electronic=int(f["fully_electronic"]),
+            share=f.get("share"),
+            overdue=int(f["overdue"]),
         )
-        for level, t in sorted(totals.items())
+        for f in answer.get("levels") or []
     ]
 
 

@@ -9,6 +9,9 @@ import pytest
 from services.common.errors import Forbidden
 from services.routing.ledger.rebuild import rebuild
 from tests.unit.routing.ledger_world import PROV_A, PROV_B, World, build_scenarios
+from tests.unit.routing.test_ledger_ranking import (
+    test_the_province_ranks_the_agencies_below_it as the_province_ranks_the_agencies_below_it,
+)
 from tests.unit.routing.test_ledger_scenarios import Q1, Q2, _ledger, ask, reasons
 from tests.unit.routing.test_ledger_scenarios import (
     test_the_listing_total_is_the_number_of_exchanges_listed as listing_totals,
@@ -60,3 +63,7 @@ def test_the_listing_on_postgresql(pg_world: World) -> None:
 
 def test_upgrading_fills_the_reason_counters_on_postgresql(pg_world: World) -> None:
     upgrading_fills_the_reason_counters(pg_world)
+
+
+def test_the_ranking_on_postgresql(pg_world: World) -> None:
+    the_province_ranks_the_agencies_below_it(pg_world)

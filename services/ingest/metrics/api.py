@@ -111,6 +111,13 @@ def e_share_overdue() -> Response:
     )
 
 
+@metrics_api.get("/e-share/ranking")
+def e_share_ranking() -> Response:
+    """The agencies below one, best share first, a page at a time; the figures per level."""
+    asked = {k: request.args[k] for k in ("level", "page", "limit") if request.args.get(k)}
+    return jsonify(current(IngestContext).routing.e_share_ranking(_query(), asked))
+
+
 @metrics_api.get("/e-share/report.pdf")
 def e_share_report() -> Response:
     """The printable quarterly report of an agency and the agencies below it

@@ -82,6 +82,20 @@ METRICS_PATHS: dict[str, Any] = {
             "responses": _answer("total, as_of, overdue"),
         }
     },
+    "/v1/metrics/e-share/ranking": {
+        "get": {
+            "summary": "The agencies below one, best share first, a page at a time, and the "
+            "figures per level of the registry",
+            "security": _SECURITY,
+            "parameters": [
+                *_FILTERS[:3],
+                _param("level", "rank only the agencies this many levels below", type="integer"),
+                _param("page", "the page (from 1)", type="integer"),
+                _param("limit", "ranks per page (1–500, default 50)", type="integer"),
+            ],
+            "responses": _answer("levels, total, page, pages, size, rows (rank, level, figures)"),
+        }
+    },
     "/v1/metrics/e-share/report.pdf": {
         "get": {
             "summary": "The printable quarterly report (Vietnamese PDF)",

@@ -1,4 +1,4 @@
-"""``GET /internal/v1/metrics/e-share[/exchanges|/overdue]``: the e-share figures and
+"""``GET /internal/v1/metrics/e-share[/exchanges|/overdue|/ranking]``: the e-share figures and
 what is behind them. Service token only; ingest answers agencies with them
 (``GET /v1/metrics/e-share``), having put the calling agency in ``viewer``."""
 
@@ -8,14 +8,15 @@ from flask import Blueprint, Response, jsonify, request
 
 from services.common.auth import require_service_token
 from services.common.internal_api import EShareQuery
-from services.common.web import page_limit
+from services.common.web import page_limit, whole_number
 from services.common.wiring import current
 from services.routing.context import RoutingContext
-from services.routing.ledger import listings, queries
+from services.routing.ledger import listings, queries, ranking
 
 ledger_internal = Blueprint("routing_ledger", __name__, url_prefix="/internal/v1/metrics")
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+RANKING_SIZE, MAX_RANKING_SIZE = 50, 500
 
 
 @ledger_internal.before_request
@@ -43,3 +44,18 @@ def e_share_overdue() -> Response:
     limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     count = request.args.get("count") != "false"
     return jsonify(listings.overdue(current(RoutingContext).db, query, limit=limit, count=count))
+
+
+@ledger_internal.get("/e-share/ranking")
+def e_share_ranking() -> Response:
+    query = EShareQuery.from_args(request.args)
+    level = request.args.get("level") or None
+    return jsonify(
+        ranking.ranking(
+            current(RoutingContext).db,
+            query,
+            level=whole_number(level, "level", minimum=1, maximum=20) if level else None,
+            page=whole_number(request.args.get("page") or "1", "page", minimum=1, maximum=10**6),
+            size=page_limit(request, default=RANKING_SIZE, maximum=MAX_RANKING_SIZE),
+        )
+    )

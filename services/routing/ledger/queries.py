@@ -4,7 +4,7 @@ behind them is listed by ``listings``)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
@@ -93,7 +93,7 @@ _COUNTED = len(DAILY_COUNTERS)
 _OPEN = DAILY_COUNTERS.index("open")
 
 
-class _Sums:
+class Sums:
     """Counters summed per group: DAILY_COUNTERS in order, then the overdue ones; the
     latency bucket counts per kind."""
 
@@ -124,9 +124,9 @@ class _Sums:
             if n:
                 counts[index] += int(n)
 
-    def merged(self) -> _Sums:
+    def merged(self) -> Sums:
         """Every group summed into one (key ``""``)."""
-        out = _Sums()
+        out = Sums()
         total = out.counters[""] = [0] * (_COUNTED + 1)
         for sums in self.counters.values():
             for index, n in enumerate(sums):
@@ -281,62 +281,81 @@ def _latency_rows(
     )
 
 
+def add_counters(
+    session: Session,
+    sums: Sums,
+    codes: list[str],
+    start: date,
+    end: date,
+    today: date,
+    group_by: str | None,
+) -> None:
+    """The counters of these agencies over the period into ``sums``, per group. Those
+    of a month that has not ended are read per day: what is open on its days before
+    today is overdue, the rest not yet."""
+    by_day = group_by not in (None, "agency")
+    by_agency = group_by == "agency"
+    months, days = split_period(start, end, today)
+    if group_by == "day":
+        months, days = None, [(start, end)]
+    for counters, column, ranges, past in (
+        (LedgerDaily, "day", days, None),
+        (LedgerMonthly, "month", [months] if months else [], True),
+    ):
+        if ranges:
+            for row in _counter_rows(
+                session, counters, column, codes, ranges, today, by_day, by_agency, past
+            ):
+                sums.add_daily(_key(group_by, row), row)
+
+
+def add_latency(
+    session: Session, sums: Sums, codes: list[str], start: date, end: date, group_by: str | None
+) -> None:
+    """The latency buckets of these agencies over the period into ``sums``, per group:
+    every whole month of the period from the monthly counts (no today to split at)."""
+    by_day = group_by not in (None, "agency")
+    by_agency = group_by == "agency"
+    months, days = split_period(start, end, date.max)
+    if group_by == "day":
+        months, days = None, [(start, end)]
+    for buckets, column, ranges in (
+        (LedgerLatency, "day", days),
+        (LedgerLatencyMonthly, "month", [months] if months else []),
+    ):
+        if ranges:
+            for row in _latency_rows(session, buckets, column, codes, ranges, by_day, by_agency):
+                sums.add_latency(_key(group_by, row), row)
+
+
+def _key(group_by: str | None, row: Any) -> str:
+    """The group a summed row belongs to."""
+    if group_by == "agency":
+        return str(row.agency)
+    if group_by is None:
+        return ""
+    return group_key(group_by, row.day)
+
+
 def e_share(db: Database, query: EShareQuery, *, now: datetime | None = None) -> EShareAnswer:
     """The figures of the agencies in scope over the period, and per group when asked."""
     now = now or datetime.now(UTC)
     today = vietnam_day(now)
+    sums = Sums()
     with db.reading() as session:
         scope = scope_with_names(
             session, query.viewer, query.agency, include_children=query.include_children
         )
         codes, agency_names = scope.codes, scope.names
-        by_day = query.group_by not in (None, "agency")
-        by_agency = query.group_by == "agency"
-        # The counters of a month that has not ended are read per day: what is open
-        # on its days before today is overdue, the rest not yet. Latency has no such
-        # split: every whole month of the period from the monthly counts.
-        months, days = split_period(query.start, query.end, today)
-        latency_months, latency_days = split_period(query.start, query.end, date.max)
-        if query.group_by == "day":
-            months, days = None, [(query.start, query.end)]
-            latency_months, latency_days = None, [(query.start, query.end)]
-        daily, latency = [], []
-        for counters, column, ranges, past in (
-            (LedgerDaily, "day", days, None),
-            (LedgerMonthly, "month", [months] if months else [], True),
-        ):
-            if ranges:
-                daily += _counter_rows(
-                    session, counters, column, codes, ranges, today, by_day, by_agency, past
-                )
-        for buckets, column, ranges in (
-            (LedgerLatency, "day", latency_days),
-            (LedgerLatencyMonthly, "month", [latency_months] if latency_months else []),
-        ):
-            if ranges:
-                latency += _latency_rows(session, buckets, column, codes, ranges, by_day, by_agency)
-
-    sums = _Sums()
-    key_of: Callable[[Any], str]
-    if by_day:
-        assert query.group_by is not None
-        group_by = query.group_by
-        key_of = lambda row: group_key(group_by, row.day)  # noqa: E731
-    elif by_agency:
-        key_of = lambda row: str(row.agency)  # noqa: E731
-    else:
-        key_of = lambda row: ""  # noqa: E731
-    for row in daily:
-        sums.add_daily(key_of(row), row)
-    for row in latency:
-        sums.add_latency(key_of(row), row)
+        add_counters(session, sums, codes, query.start, query.end, today, query.group_by)
+        add_latency(session, sums, codes, query.start, query.end, query.group_by)
     groups, totals = sums, sums.merged() if query.group_by else sums
     rows: list[EShareRow] = []
     if query.group_by:
-        keys: Iterable[str] = codes if by_agency else sorted(groups.counters)
+        keys: Iterable[str] = codes if query.group_by == "agency" else sorted(groups.counters)
         for key in keys:
             row_out: EShareRow = {"group": key, **groups.figures(key)}
-            if by_agency:
+            if query.group_by == "agency":
                 row_out["name"] = agency_names.get(key, key)
             rows.append(row_out)
     return {

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from services.common.agency_tree import depths
 from services.common.errors import Forbidden
 from services.routing.models import Agency
 
@@ -18,18 +19,7 @@ from services.routing.models import Agency
 def descendants(parents: Mapping[str, str | None], root: str) -> list[str]:
     """``root`` and every agency below it, root first then by code (pure; a cycle in
     the registry's links cannot loop)."""
-    children: dict[str, list[str]] = {}
-    for code, parent in parents.items():
-        if parent is not None and parent != code:
-            children.setdefault(parent, []).append(code)
-    seen = {root}
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return [root, *sorted(seen - {root})]
+    return [root, *sorted(set(depths(parents, root)) - {root})]
 
 
 def registry(session: Session) -> dict[str, str | None]:
@@ -69,6 +59,7 @@ def agencies_in_scope(
 class Scope:
     codes: list[str]  # as ``agencies_in_scope`` gives them
     names: dict[str, str]  # of those codes
+    depth: dict[str, int]  # of those codes, below the agency asked for (itself 0)
 
 
 def scope_with_names(
@@ -84,8 +75,9 @@ def scope_with_names(
         parents[code] = parent
         all_names[code] = name
     _check_visible(parents, viewer, agency)
-    codes = descendants(parents, agency) if include_children else [agency]
-    return Scope(codes, {c: all_names[c] for c in codes if c in all_names})
+    depth = depths(parents, agency) if include_children else {agency: 0}
+    codes = [agency, *sorted(set(depth) - {agency})]  # as ``descendants`` orders them
+    return Scope(codes, {c: all_names[c] for c in codes if c in all_names}, depth)
 
 
 def in_codes(session: Session, column: Any, codes: list[str]) -> sa.ColumnElement[bool]:

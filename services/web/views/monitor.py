@@ -17,6 +17,7 @@ from urllib.parse import quote_plus, urlencode
 
 from flask import Blueprint, Response, abort, g, request, url_for
 
+from services.common.agency_tree import depths
 from services.web import monitoring
 from services.web.charts import Series, share_chart
 from services.web.i18n import VIETNAM, today_vn
@@ -39,7 +40,7 @@ DOWNLOADS = {
 
 def _depths() -> dict[str, int]:
     parents = {str(a["code"]): a.get("parent") for a in registry()}
-    return monitoring.depths(user().agency_code, parents)
+    return depths(parents, user().agency_code)
 
 
 def _agency(depth_of: dict[str, int]) -> str:
@@ -118,24 +119,23 @@ def dashboard() -> tuple[str, int]:
     level = _level(depth_of)
     period = Period.parse(request.args, today_vn())
     metrics, me = ctx().metrics, user().agency_code
+    ranked = {"page": str(monitoring.page_number(request.args.get("rank_page")))}
+    ranked["limit"] = str(RANKING_PAGE)
+    if level is not None:
+        ranked["level"] = str(level)
     # Three independent questions to ingest, asked at the same time (each waits on
-    # ingest and routing; one after the other they add up).
+    # ingest and routing; one after the other they add up). Routing ranks the agencies
+    # and sums the levels: the page gets one page of the ranking, however many there are.
     with ThreadPoolExecutor(2, thread_name_prefix="monitor") as pool:
-        asked_per_agency = pool.submit(
-            metrics.figures, me, _api_params(period, agency, group_by="agency")
-        )
+        asked_ranking = pool.submit(metrics.ranking, me, _api_params(period, agency, **ranked))
         asked_overdue = pool.submit(
             metrics.overdue,
             me,
             {**_api_params(period, agency), "limit": str(OVERDUE_SHOWN), "count": "false"},
         )
         over_time = metrics.figures(me, _api_params(period, agency, group_by=period.group_by))
-        per_agency, overdue = asked_per_agency.result(), asked_overdue.result()
-    below = {
-        code: d - depth_of[agency]
-        for code, d in depth_of.items()
-        if code in set(per_agency.get("agencies") or ())
-    }
+        ranking, overdue = asked_ranking.result(), asked_overdue.result()
+    level_figures = monitoring.level_figures(ranking)
     rows = list(over_time.get("rows") or [])
     chart = share_chart(
         [str(r["group"]) for r in rows],
@@ -149,7 +149,7 @@ def dashboard() -> tuple[str, int]:
         title=_("Tỷ lệ văn bản điện tử theo thời gian"),
         description=_("Tỷ lệ theo từng kỳ; bảng số liệu ở ngay dưới biểu đồ."),
     )
-    levels_present = sorted({d for d in below.values() if d > 0})
+    levels_present = [f.level for f in level_figures if f.level > 0]
     return render(
         "monitor.html",
         period=period,
@@ -160,12 +160,8 @@ def dashboard() -> tuple[str, int]:
         totals=over_time["totals"],
         rows=rows,
         chart=chart,
-        ranking=monitoring.ranking_page(
-            monitoring.ranking(per_agency.get("rows") or [], below, level),
-            request.args.get("rank_page"),
-            RANKING_PAGE,
-        ),
-        level_figures=monitoring.by_level(per_agency.get("rows") or [], below),
+        ranking=monitoring.ranking_page(ranking),
+        level_figures=level_figures,
         reasons=monitoring.reasons(over_time["totals"]),
         overdue=overdue,
         as_of=over_time.get("as_of"),

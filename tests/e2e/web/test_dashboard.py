@@ -115,8 +115,18 @@ def test_the_monitors_dashboard(web: WebStack, tmp_path: Path) -> None:
         expect(page.locator("svg.chart title").first).to_have_text(
             "Tỷ lệ văn bản điện tử theo thời gian"
         )
+        # Why the two others are not: both unsigned, one with a paper copy.
+        why = page.locator("#reasons")
+        not_signed = why.locator("tr", has=page.locator('[data-reason="not_signed"]'))
+        expect(not_signed.locator("td").first).to_have_text("2")
+        paper = why.locator("tr", has=page.locator('[data-reason="paper"]'))
+        expect(paper.locator("td").first).to_have_text("1")
         assert not axe_violations(page), axe_violations(page)
         shot(page, "monitor-dashboard")
+        why.locator('[data-reason="paper"]').click()
+        expect(page.locator("table.list tbody tr")).to_have_count(1)
+        expect(page.locator("table.list")).to_contain_text("Về việc gửi kèm bản giấy hồ sơ")
+        page.go_back()
 
         # Every figure leads to the exchanges behind it, each saying why.
         page.locator('[data-figure="not-electronic"]').click()

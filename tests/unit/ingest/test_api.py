@@ -29,6 +29,7 @@ from services.common.internal_api import (
     EShareExchangePage,
     EShareOverduePage,
     EShareQuery,
+    EShareRanking,
     OverdueListing,
     ReceiptAnswer,
     ReceiptKeyAnswer,
@@ -135,6 +136,9 @@ class FakeRouting(RoutingPort):
     def e_share_overdue(
         self, query: EShareQuery, *, limit: int, count: bool = True
     ) -> EShareOverduePage:
+        raise NotImplementedError
+
+    def e_share_ranking(self, query: EShareQuery, params: dict[str, str]) -> EShareRanking:
         raise NotImplementedError
 
 

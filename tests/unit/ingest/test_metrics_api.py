@@ -239,6 +239,7 @@ def test_the_metrics_paths_are_in_the_openapi_document(stack: Stack) -> None:
         "/v1/metrics/e-share",
         "/v1/metrics/e-share/exchanges",
         "/v1/metrics/e-share/overdue",
+        "/v1/metrics/e-share/ranking",
         "/v1/metrics/e-share/report.pdf",
     ):
         assert "get" in paths[path], path
@@ -254,3 +255,21 @@ def test_the_overdue_list_can_leave_its_count_out(stack: Stack) -> None:
     assert uncounted["overdue"] == counted["overdue"]
     figures = stack.get(PROV_A, "/v1/metrics/e-share", **Q2, include_children="true").get_json()
     assert figures["totals"]["overdue"] == counted["total"]
+
+
+def test_the_ranking_a_page_at_a_time(stack: Stack) -> None:
+    """Routing ranks the agencies below and sums the levels; the caller gets one page."""
+    first = stack.get(PROV_A, "/v1/metrics/e-share/ranking", **Q2, limit="1").get_json()
+    assert [(r["rank"], r["name"]) for r in first["rows"]] == [(1, "Sở Nội vụ tỉnh Khánh Hòa")]
+    assert (first["total"], first["page"], first["pages"]) == (2, 1, 2)
+    assert [(f["level"], f["agencies"], f["exchanges"]) for f in first["levels"]] == [
+        (0, 1, 3),
+        (1, 2, 5),
+    ]
+    second = stack.get(PROV_A, "/v1/metrics/e-share/ranking", **Q2, limit="1", page="2")
+    assert [r["group"] for r in second.get_json()["rows"]] == [COMMUNE_A]
+    at_level_2 = stack.get(PROV_A, "/v1/metrics/e-share/ranking", **Q2, level="2").get_json()
+    assert at_level_2["rows"] == [] and at_level_2["level"] == 2
+    assert stack.get(PROV_A, "/v1/metrics/e-share/ranking", **Q2, page="x").status_code == 400
+    sibling = stack.get(PROV_A, "/v1/metrics/e-share/ranking", **Q2, agency=PROV_B)
+    assert sibling.status_code == 403

@@ -49,14 +49,37 @@ def _figures() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _ranking(asked: str | None, level: int | None) -> dict[str, Any]:
+    """What routing answers for 120 agencies one level below, the share of the i-th
+    i/200: the last one best."""
+    best_first = [
+        {"group": c, "name": f"Cơ quan {i}", "level": 1, **_figures(), "share": i / 200}
+        for i, c in reversed(list(enumerate(CODES)))
+    ]
+    if level not in (None, 1):
+        best_first = []
+    pages = max(1, -(-len(best_first) // RANKING_PAGE))
+    page = min(monitoring.page_number(asked), pages)
+    first = (page - 1) * RANKING_PAGE
+    rows = [
+        {**r, "rank": first + i + 1} for i, r in enumerate(best_first[first : first + RANKING_PAGE])
+    ]
+    levels = [
+        {"level": 0, "agencies": 1, "exchanges": 10, "fully_electronic": 5, "share": 0.5,
+         "overdue": 0},
+        {"level": 1, "agencies": 120, "exchanges": 1200, "fully_electronic": 600,
+         "share": 0.5, "overdue": 0},
+    ]  # fmt: skip
+    return {"rows": rows, "total": len(best_first), "page": page, "pages": pages,
+            "levels": levels}  # fmt: skip
+
+
 def _render(
     app: Flask, asked: str | None, level: int | None, totals: dict[str, Any] | None = None
 ) -> str:
     period = Period(date(2026, 4, 1), date(2026, 6, 30), "month")
-    rows = [{"group": c, "name": f"Cơ quan {i}", **_figures(), "share": i / 200}
-            for i, c in enumerate(CODES)]  # fmt: skip
     depth_of = {NATIONAL: 0, **dict.fromkeys(CODES, 1)}
-    ranked = monitoring.ranking(rows, depth_of, level)
+    ranking = _ranking(asked, level)
     with app.test_request_context("/monitor"):
         return render_template(
             "monitor.html", period=period, agency=NATIONAL, level=level, levels=[1],
@@ -64,8 +87,8 @@ def _render(
             totals=totals or _figures(), rows=[],
             reasons=monitoring.reasons(totals or _figures()),
             chart=share_chart([], [], title="t", description="d"),
-            ranking=monitoring.ranking_page(ranked, asked, RANKING_PAGE),
-            level_figures=monitoring.by_level(rows, depth_of),
+            ranking=monitoring.ranking_page(ranking),
+            level_figures=monitoring.level_figures(ranking),
             overdue={"overdue": []}, as_of="2026-07-01T00:00:00+00:00",
             link=lambda endpoint, **extra: _link(endpoint, period, NATIONAL, **extra),
             link_at=lambda endpoint, code, **extra: _link(endpoint, period, code, **extra),

@@ -1,4 +1,4 @@
-"""The dashboard's rules: periods, registry levels, ranking, figures per level, words."""
+"""The dashboard's rules: periods, the ranking and the levels routing answered, words."""
 
 from __future__ import annotations
 
@@ -7,16 +7,6 @@ from datetime import date
 from services.web import monitoring
 from services.web.charts import Series, share_chart
 from services.web.monitoring import Period
-
-PARENTS = {
-    "P": None,  # the monitor's province
-    "D1": "P",  # departments
-    "D2": "P",
-    "C1": "P",  # a commune, beside the departments
-    "O1": "D1",  # an office of a department
-    "Q": None,  # a sibling province
-    "QD": "Q",
-}
 
 
 def row(group: str, exchanges: int, fully: int, **extra: object) -> dict[str, object]:
@@ -51,54 +41,52 @@ def test_period_repairs_bad_input_instead_of_failing() -> None:
     assert (long.end - long.start).days == monitoring.MAX_DAYS - 1
 
 
-def test_depths_follow_the_registry_and_never_reach_a_sibling() -> None:
-    assert monitoring.depths("P", PARENTS) == {"P": 0, "C1": 1, "D1": 1, "D2": 1, "O1": 2}
-    assert monitoring.depths("D1", PARENTS) == {"D1": 0, "O1": 1}
+def ranked(rank: int, group: str, level: int = 1, **extra: object) -> dict[str, object]:
+    return {"rank": rank, "level": level, **row(group, 10, rank), **extra}
 
 
-def test_ranking_best_share_first_and_nothing_sent_last() -> None:
-    depth_of = monitoring.depths("P", PARENTS)
-    rows = [
-        row("P", 10, 5),
-        row("D1", 4, 1),
-        row("D2", 2, 2),
-        row("C1", 0, 0),
-        row("O1", 3, 3),
-        row("QD", 9, 9),  # not below P: never ranked
+def test_the_ranking_page_is_what_routing_ranked() -> None:
+    latency = {"count": 3, "p50": 3600, "p90": 7200, "p95": 7200}
+    answer = {
+        "rows": [
+            ranked(51, "D9", name="Sở 9", latency_arrived_to_registered=latency),
+            ranked(52, "O1", level=2),
+        ],
+        "total": 120,
+        "page": 2,
+        "pages": 3,
+    }
+    page = monitoring.ranking_page(answer)
+    assert (page.page, page.pages, page.total, page.first, page.last) == (2, 3, 120, 51, 52)
+    assert [(r.rank, r.code, r.name, r.level) for r in page.rows] == [
+        (51, "D9", "Sở 9", 1),
+        (52, "O1", "O1", 2),
     ]
-    ranked = monitoring.ranking(rows, depth_of, None)
-    assert [(r.rank, r.code) for r in ranked] == [(1, "O1"), (2, "D2"), (3, "D1"), (4, "C1")]
-    assert [r.code for r in monitoring.ranking(rows, depth_of, 1)] == ["D2", "D1", "C1"]
-    assert [r.code for r in monitoring.ranking(rows, depth_of, 2)] == ["O1"]
-
-
-def test_the_ranking_shown_a_page_at_a_time() -> None:
-    depth_of = {"P": 0, **{f"A{i:03d}": 1 for i in range(120)}}
-    rows = [row(code, 100, i) for i, code in enumerate(sorted(depth_of))]
-    ranked = monitoring.ranking(rows, depth_of, None)
-    first = monitoring.ranking_page(ranked, None, 50)
-    assert (first.page, first.pages, first.total, first.first, first.last) == (1, 3, 120, 1, 50)
-    assert first.rows == ranked[:50]
-    third = monitoring.ranking_page(ranked, "3", 50)
-    assert (third.page, third.first, third.last) == (3, 101, 120)
-    assert [r.code for r in third.rows] == [r.code for r in ranked[100:]]
-    # Past the last page: the last; not a page number: the first.
-    assert monitoring.ranking_page(ranked, "9", 50).page == 3
-    for asked in ("0", "-1", "x", ""):
-        assert monitoring.ranking_page(ranked, asked, 50).page == 1
-    empty = monitoring.ranking_page([], "2", 50)
+    assert (page.rows[0].registration_p50, page.rows[1].registration_p50) == (3600.0, None)
+    empty = monitoring.ranking_page({"rows": [], "total": 0, "page": 1, "pages": 1})
     assert (empty.page, empty.pages, empty.total, empty.first, empty.rows) == (1, 1, 0, 0, [])
 
 
-def test_figures_per_level_add_up() -> None:
-    depth_of = monitoring.depths("P", PARENTS)
-    rows = [row("P", 10, 5), row("D1", 4, 1), row("D2", 2, 2), row("O1", 3, 3), row("QD", 9, 9)]
-    levels = {f.level: f for f in monitoring.by_level(rows, depth_of)}
-    assert (levels[0].exchanges, levels[0].share) == (10, 0.5)
-    assert (levels[1].agencies, levels[1].exchanges, levels[1].fully_electronic) == (2, 6, 3)
-    assert levels[1].share == 0.5
-    assert (levels[2].exchanges, levels[2].share) == (3, 1.0)
-    assert set(levels) == {0, 1, 2}
+def test_the_page_asked_for_in_the_address() -> None:
+    assert monitoring.page_number("3") == 3
+    for asked in (None, "", "0", "-1", "x", "9" * 30):
+        assert monitoring.page_number(asked) == 1
+
+
+def test_the_figures_per_level_are_what_routing_summed() -> None:
+    answer = {
+        "levels": [
+            {"level": 0, "agencies": 1, "exchanges": 10, "fully_electronic": 5, "share": 0.5,
+             "overdue": 0},
+            {"level": 1, "agencies": 2, "exchanges": 6, "fully_electronic": 3, "share": 0.5,
+             "overdue": 2},
+        ]
+    }  # fmt: skip
+    levels = monitoring.level_figures(answer)
+    assert [(f.level, f.agencies, f.exchanges, f.share, f.overdue) for f in levels] == [
+        (0, 1, 10, 0.5, 0),
+        (1, 2, 6, 0.5, 2),
+    ]
 
 
 def test_words() -> None:
