@@ -1,6 +1,7 @@
 """Synthetic exchanges for the e-share bench, generated inside PostgreSQL
 (``generate_series``): 200 agencies (a national office over 7 ministries and 12
-provinces, each province with 4 departments and 11 communes), N exchanges evenly
+provinces, each province with 4 departments and 11 communes; ``COUNTRY``: 3,520,
+about the country's registry), N exchanges evenly
 over two years (from 1 January 2025, Vietnam time), 3 deliveries each, their status
 events, and the signing verdicts.
 
@@ -32,22 +33,54 @@ class BenchAgency:
     parent: str | None
 
 
-def agencies() -> list[BenchAgency]:
+@dataclass(frozen=True)
+class Layout:
+    """The synthetic registry: a national office over ministries and provinces, each
+    province with its departments and communes."""
+
+    ministries: int
+    provinces: int
+    departments: int  # per province
+    communes: int  # per province
+
+    @property
+    def size(self) -> int:
+        return 1 + self.ministries + self.provinces * (1 + self.departments + self.communes)
+
+    def describe(self) -> str:
+        return (
+            f"{self.size:,} agencies (a national office over {self.ministries} ministries and "
+            f"{self.provinces} provinces, each with {self.departments} departments and "
+            f"{self.communes} communes)"
+        )
+
+
+#: The issue's scale: 200 agencies.
+BENCH = Layout(ministries=7, provinces=12, departments=4, communes=11)
+#: About the country's registry since the 2025 reform (34 provinces, some 3,300
+#: communes), with the ministries and each province's departments: 3,520 agencies.
+COUNTRY = Layout(ministries=17, provinces=34, departments=12, communes=90)
+
+
+def agencies(layout: Layout = BENCH) -> list[BenchAgency]:
     national = BenchAgency("000.00.00.G00", "Văn phòng Chính phủ", None)
     out = [national]
-    out += [BenchAgency(f"000.00.00.G{m:02d}", f"Bộ số {m}", national.code) for m in range(1, 8)]
-    for p in range(12):
+    out += [
+        BenchAgency(f"000.00.00.G{m:02d}", f"Bộ số {m}", national.code)
+        for m in range(1, layout.ministries + 1)
+    ]
+    for p in range(layout.provinces):
         province = BenchAgency(f"000.00.00.H{41 + p}", f"UBND tỉnh số {p + 1}", national.code)
         out.append(province)
         out += [
             BenchAgency(f"000.00.{10 + d}.H{41 + p}", f"Sở {d} tỉnh số {p + 1}", province.code)
-            for d in range(1, 5)
+            for d in range(1, layout.departments + 1)
         ]
         out += [
             BenchAgency(f"{100 + c}.00.00.H{41 + p}", f"UBND xã {c} tỉnh số {p + 1}", province.code)
-            for c in range(1, 12)
+            for c in range(1, layout.communes + 1)
         ]
-    assert len(out) == 200
+    assert len(out) == layout.size
     return out
 
 
@@ -56,14 +89,15 @@ def _id(expr: str) -> str:
     return f"lpad(to_hex({expr}), 36, '0')"
 
 
-def generate(connection: sa.Connection, n: int) -> dict[str, int]:
+def generate(connection: sa.Connection, n: int, layout: Layout = BENCH) -> dict[str, int]:
     """Fill routing's tables (agencies, exchanges, deliveries, status_events,
     signature_verdicts) with the synthetic data; row counts back."""
 
     def run(sql: str) -> None:
         connection.execute(sa.text(sql))
 
-    listed = agencies()
+    listed = agencies(layout)
+    size = len(listed)  # 7919 is prime: every agency sends
     connection.execute(
         sa.text(
             "INSERT INTO agencies (code, name, parent_code, nonstandard_code) "
@@ -93,8 +127,8 @@ def generate(connection: sa.Connection, n: int) -> dict[str, int]:
             SELECT timestamptz '{START}' + ((i - 1)::float8 / {n}) * interval '{DAYS} days' AS t,
                    ((hashint8(i * 4 + k) & 1073741823) % 100000)::bigint AS h
         ) AS x
-        JOIN bench_agency s ON s.idx = (i * 7919) % 200
-        JOIN bench_agency r ON r.idx = ((i * 7919) % 200 + 1 + k * 67) % 200
+        JOIN bench_agency s ON s.idx = (i * 7919) % {size}
+        JOIN bench_agency r ON r.idx = ((i * 7919) % {size} + 1 + k * 67) % {size}
         """
     )
     run(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from bench.eshare_data import GENERATION, generate
+from bench.eshare_data import BENCH, GENERATION, generate
 from services.common.db import Database
 from services.common.wiring import migrate
 from services.routing.ledger.rebuild import rebuild
@@ -30,7 +30,7 @@ def _generate_and_rebuild(url: str, res: EShareResults) -> None:
         print(f"  … generating {res.options.exchanges} exchanges × 3 deliveries", flush=True)
         began = time.perf_counter()
         with db.unit_of_work() as session:
-            res.counts = generate(session.connection(), res.options.exchanges)
+            res.counts = generate(session.connection(), res.options.exchanges, res.options.layout)
         res.generate_seconds = time.perf_counter() - began
         print(f"    {res.counts} in {res.generate_seconds:.0f} s", flush=True)
         print("  … full rebuild of the ledger", flush=True)
@@ -63,7 +63,9 @@ def routing_database(res: EShareResults) -> Iterator[str]:
             _generate_and_rebuild(urls["routing"], res)
             yield urls["routing"]
         return
-    template = f"lt_bench_eshare_{res.options.exchanges}_g{GENERATION}"
+    layout = res.options.layout
+    agencies = "" if layout == BENCH else f"_a{layout.size}"
+    template = f"lt_bench_eshare_{res.options.exchanges}{agencies}_g{GENERATION}"
     admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"))
     admin = admin.execution_options(isolation_level="AUTOCOMMIT")
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")

@@ -3,7 +3,7 @@
 
 Once the synthetic exchanges and the rebuilt ledger are in routing's PostgreSQL
 database, the services a dashboard page goes through run as ``lienthong serve``
-processes: routing (on that database), ingest (its own PostgreSQL database, the 200
+processes: routing (on that database), ingest (its own PostgreSQL database, the bench's
 synthetic agencies registered with their parent links through ingest's registry
 code) and web (its users in SQLite). A province monitor and the national office's
 monitor log in; each page is timed as a client sees it: the HTTP round trip on
@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from bench.eshare_data import agencies
+from bench.eshare_data import BENCH, Layout, agencies
 from bench.measure import Summary
 from services.common.db import Database
 from services.ingest.agencies import add_agency
@@ -60,15 +60,17 @@ class Call:
     routing: Summary  # ingest's call as routing answers it
 
 
-def pages(province: str, national: str) -> list[Page]:
+def pages(province: str, national: str, layout: Layout = BENCH) -> list[Page]:
+    province_and = f"province + {layout.departments + layout.communes} below"
+    national_and = f"national office + {layout.size - 1} below"
     return [
-        Page("dashboard, province + 15 below, one quarter by month", "province",
+        Page(f"dashboard, {province_and}, one quarter by month", "province",
              f"/monitor?agency={province}&{QUARTER}"),
-        Page("dashboard, province + 15 below, two years by month", "province",
+        Page(f"dashboard, {province_and}, two years by month", "province",
              f"/monitor?agency={province}&{TWO_YEARS}"),
-        Page("dashboard, national office + 199 below, one quarter by month", "national",
+        Page(f"dashboard, {national_and}, one quarter by month", "national",
              f"/monitor?agency={national}&{QUARTER}"),
-        Page("dashboard, national office + 199 below, two years by month", "national",
+        Page(f"dashboard, {national_and}, two years by month", "national",
              f"/monitor?agency={national}&{TWO_YEARS}"),
         Page("dashboard, national office, ranking of level 1 (ministries, provinces)",
              "national", f"/monitor?agency={national}&{QUARTER}&level=1"),
@@ -154,11 +156,11 @@ def _calls(stack: Stack, viewer: str, page: Page, warmups: int, n: int) -> list[
     return out
 
 
-def register_agencies(ingest_url: str) -> None:
+def register_agencies(ingest_url: str, layout: Layout = BENCH) -> None:
     """The synthetic registry in ingest, parents first (as ``lienthong agencies add``)."""
     db = Database(ingest_url)
     try:
-        for a in agencies():
+        for a in agencies(layout):
             add_agency(db, a.code, a.name, parent=a.parent)
     finally:
         db.dispose()
@@ -173,6 +175,7 @@ def run_dashboard(
     *,
     warmups: int = 3,
     requests: int = 30,
+    layout: Layout = BENCH,
 ) -> DashboardResults:
     res = DashboardResults(warmups, requests)
     work.mkdir(parents=True, exist_ok=True)
@@ -186,7 +189,7 @@ def run_dashboard(
         },
     )
     stack.cli("migrate")
-    register_agencies(ingest_url)
+    register_agencies(ingest_url, layout)
     emails = {"province": "gs-tinh@bench.vn", "national": "gs-vpcp@bench.vn"}
     otps = {
         who: _otp(
@@ -205,7 +208,7 @@ def run_dashboard(
         for who, person in people.items():
             person.first_login(emails[who], otps[who])
         res.load_before = os.getloadavg()
-        for page in pages(province, national):
+        for page in pages(province, national, layout):
             print(f"  … {page.name}", flush=True)
             summary, size = _timed(people[page.who], page.path, warmups, requests)
             res.pages.append((page, summary, size))
@@ -233,7 +236,7 @@ def section(r: DashboardResults) -> list[str]:
     load = " / ".join(" ".join(f"{x:.2f}" for x in avg) for avg in (r.load_before, r.load_after))
     lines = [
         f"**Dashboard pages** (target p95 < {TARGET_MS:.0f} ms): routing (on the database "
-        "above, after the queries), ingest (its own PostgreSQL database, the 200 agencies "
+        "above, after the queries), ingest (its own PostgreSQL database, the bench's agencies "
         "registered with their parent links) and web as `lienthong serve` processes, on the "
         "embedded bus; a province monitor (UBND tỉnh số 1) and the national office's "
         f"monitor logged in. Each page: {r.warmups} unmeasured warm-ups, then "

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import attack, edxml, eshare, routing_report, signing_report, web
+from bench.eshare import EShareResults
+from bench.eshare_data import COUNTRY
 from bench.large import LargeUpload, RssWindow
 from bench.measure import Summary
 from bench.routing_results import RoutingResults
@@ -23,6 +25,7 @@ PARTS = (
     "edxml",
     "web",
     "eshare",
+    "eshare_country",
 )  # what `--only` chooses from; one block of the file each
 _PART = re.compile(r"<!-- part (\w+) \((.*?)\) -->\n.*?<!-- /part \1 -->\n", re.S)
 
@@ -51,7 +54,8 @@ class Results:
     attack: attack.AttackResults | None = None
     edxml: edxml.EdxmlResults | None = None
     web: web.WebResults | None = None
-    eshare: eshare.EShareResults | None = None
+    eshare: EShareResults | None = None
+    eshare_country: EShareResults | None = None
     parts: tuple[str, ...] = PARTS
     command: str = ".venv/bin/python -m bench.run"
     failures: list[str] = field(default_factory=list)
@@ -229,7 +233,8 @@ def markdown(res: Results, previous: str | None = None) -> str:
         f"Run {res.started}, finished {res.finished} ({res.duration_seconds:.0f} s), by "
         f"`{res.command}` (`make bench` runs every part), measuring "
         f"{' and '.join(res.parts)}. This file is rewritten every run; "
-        "`--only delivery|signing|routing|attack|edxml|web|eshare` measures one part and "
+        "`--only delivery|signing|routing|attack|edxml|web|eshare|eshare_country` measures one "
+        "part and "
         "keeps the others' sections.",
         "",
         *(f"{note}\n" for note in notes),
@@ -251,6 +256,7 @@ def markdown(res: Results, previous: str | None = None) -> str:
                 "edxml": _edxml,
                 "web": _web,
                 "eshare": _eshare,
+                "eshare_country": _eshare_country,
             }[name](res)
             lines += [f"<!-- part {name} ({stamp}) -->", *body, f"<!-- /part {name} -->", ""]
         elif name in kept:
@@ -282,6 +288,12 @@ def _eshare(res: Results) -> list[str]:
     if res.eshare is None:
         return [f"## 9. {eshare.TITLE}", "", "Not measured: see Failures.", ""]
     return eshare.section(res.eshare)
+
+
+def _eshare_country(res: Results) -> list[str]:
+    if res.eshare_country is None:
+        return [eshare.heading(COUNTRY), "", "Not measured: see Failures.", ""]
+    return eshare.section(res.eshare_country)
 
 
 def _edxml(res: Results) -> list[str]:
@@ -330,6 +342,8 @@ def terminal_summary(res: Results) -> str:
         out.extend(attack.summary(res.attack))
     if res.eshare:
         out.extend(eshare.summary(res.eshare))
+    if res.eshare_country:
+        out.extend(eshare.summary(res.eshare_country))
     if res.edxml:
         out.append(
             f"  edXML CPU vs multipart JSON: {res.edxml.ratio:.2f}× "

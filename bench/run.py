@@ -24,6 +24,7 @@ from bench.environment import (
     machine_facts,
 )
 from bench.eshare import EShareOptions, run_eshare
+from bench.eshare_data import BENCH, COUNTRY
 from bench.large import large_upload
 from bench.pdfs import Variants, page_count, write_padded_pdf
 from bench.report import MIB, PARTS, Results, markdown, terminal_summary
@@ -63,7 +64,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "edXML package against multipart JSON, no server needed) or web (issue 12: the "
         "inbox page with 10,000 deliveries, batch signing through the web app against "
         "direct signing calls; embedded shape, no server needed) or eshare (issue 13: the "
-        "exchange ledger at scale on PostgreSQL); the other parts' "
+        "exchange ledger at scale on PostgreSQL) or eshare_country (the same on a registry "
+        "of the country's size, 3,520 agencies, without the feed); the other parts' "
         "sections are kept from the existing output file",
     )
     p.add_argument("--signing-rounds", type=int, default=3, help="rounds per signing measurement")
@@ -258,22 +260,36 @@ def _measure_attack(args: argparse.Namespace, res: Results, work: Path) -> None:
     res.failures.extend(res.attack.failures)
 
 
-def _measure_eshare(args: argparse.Namespace, res: Results, work: Path) -> None:
-    print(f"… the e-share ledger with {args.eshare_exchanges} exchanges", flush=True)
+def _measure_eshare(
+    args: argparse.Namespace, res: Results, work: Path, *, country: bool = False
+) -> None:
+    layout = COUNTRY if country else BENCH
+    print(
+        f"… the e-share ledger with {args.eshare_exchanges} exchanges, {layout.size} agencies",
+        flush=True,
+    )
     options = EShareOptions(
         exchanges=args.eshare_exchanges,
         runs=args.eshare_runs,
         feed_exchanges=args.eshare_feed,
+        # The feed's work per delivery does not depend on how many agencies there are.
+        batches=() if country else EShareOptions.batches,
         page_requests=args.eshare_page_requests,
         keep_template=args.eshare_keep,
+        layout=layout,
     )
+    name = "eshare_country" if country else "eshare"
     try:
-        res.eshare = run_eshare(options, work / "eshare")
+        answer = run_eshare(options, work / name)
     except Exception as e:
         traceback.print_exc()
-        res.failures.append(f"eshare: {type(e).__name__}: {e}")
+        res.failures.append(f"{name}: {type(e).__name__}: {e}")
         return
-    res.failures.extend(res.eshare.failures)
+    if country:
+        res.eshare_country = answer
+    else:
+        res.eshare = answer
+    res.failures.extend(answer.failures)
 
 
 def _measure_edxml(args: argparse.Namespace, res: Results, work: Path) -> None:
@@ -344,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         _measure_web(args, res, work)
     if "eshare" in parts:
         _measure_eshare(args, res, work)
+    if "eshare_country" in parts:
+        _measure_eshare(args, res, work, country=True)
     res.finished = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
     res.duration_seconds = time.perf_counter() - began
     previous = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
