@@ -5,15 +5,17 @@ of every agency of the country."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.common.db import Database
-from services.common.internal_api import EShareFigures, EShareLevel, EShareQuery, EShareRanking
-from services.routing.ledger.queries import Sums, add_counters, add_latency
+from services.common.internal_api import EShareLevel, EShareQuery, EShareRanking
+from services.routing.ledger.queries import Sums, add_counters, add_latency, counter_sums_by_agency
 from services.routing.ledger.rules import vietnam_day
 from services.routing.ledger.scope import scope_with_names
+
+_SENT = ("exchanges", "fully_electronic")
+_NOTHING = dict.fromkeys(_SENT, 0)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Standing:
     level: int
     exchanges: int
     fully_electronic: int
+    overdue: int = 0
 
     @property
     def share(self) -> float | None:
@@ -40,15 +43,15 @@ def rank(standings: list[Standing], level: int | None) -> list[Standing]:
     )
 
 
-def levels(figures: Mapping[str, EShareFigures], depth: Mapping[str, int]) -> list[EShareLevel]:
+def levels(standings: list[Standing]) -> list[EShareLevel]:
     """The figures summed per level (0: the agency asked for; pure)."""
     totals: dict[int, list[int]] = {}
-    for code, f in figures.items():
-        t = totals.setdefault(depth[code], [0, 0, 0, 0])
+    for s in standings:
+        t = totals.setdefault(s.level, [0, 0, 0, 0])
         t[0] += 1
-        t[1] += f["exchanges"]
-        t[2] += f["fully_electronic"]
-        t[3] += f["overdue"]
+        t[1] += s.exchanges
+        t[2] += s.fully_electronic
+        t[3] += s.overdue
     return [
         {
             "level": level,
@@ -74,43 +77,54 @@ def ranking(
     """Page ``page`` (from 1; the last when past it) of ``size`` ranks, and the levels."""
     now = now or datetime.now(UTC)
     today = vietnam_day(now)
-    sums = Sums()
     with db.reading() as session:
         scope = scope_with_names(session, query.viewer, query.agency, include_children=True)
-        add_counters(session, sums, scope.codes, query.start, query.end, today, "agency")
-        figures = {code: sums.figures(code) for code in scope.codes}
-        ranked = rank(
-            [
-                Standing(code, scope.depth[code], f["exchanges"], f["fully_electronic"])
-                for code, f in figures.items()
-            ],
-            level,
+        # What the ranking and the levels need, for every agency: three counters. The
+        # figures in full (and the latency) only for the page's agencies.
+        sent = counter_sums_by_agency(
+            session, scope.codes, query.start, query.end, _SENT, today=today
         )
+        yesterday = min(query.end, today - timedelta(days=1))
+        overdue = counter_sums_by_agency(
+            session, scope.codes, query.start, yesterday, ("open",), today=today
+        )
+        standings = [
+            Standing(
+                code,
+                scope.depth[code],
+                exchanges=sent.get(code, _NOTHING)["exchanges"],
+                fully_electronic=sent.get(code, _NOTHING)["fully_electronic"],
+                overdue=overdue.get(code, {"open": 0})["open"],
+            )
+            for code in scope.codes
+        ]
+        ranked = rank(standings, level)
         pages = max(1, -(-len(ranked) // size))
         page = min(max(page, 1), pages)
         first = (page - 1) * size
-        shown = ranked[first : first + size]
-        # Latency (the registration time shown beside each) for the page's agencies only.
-        add_latency(session, sums, [s.code for s in shown], query.start, query.end, "agency")
+        shown = [s.code for s in ranked[first : first + size]]
+        sums = Sums()
+        add_counters(session, sums, shown, query.start, query.end, today, "agency")
+        add_latency(session, sums, shown, query.start, query.end, "agency")
     return {
         "agency": query.agency,
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
         "as_of": now.isoformat(),
         "level": level,
-        "levels": levels(figures, scope.depth),
+        "levels": levels(standings),
         "total": len(ranked),
         "page": page,
         "pages": pages,
         "size": size,
         "rows": [
             {
-                "group": s.code,
-                "name": scope.names.get(s.code, s.code),
+                "group": code,
+                "name": scope.names.get(code, code),
                 "rank": first + i + 1,
-                "level": s.level,
-                **sums.figures(s.code),
+                "level": scope.depth[code],
+                **sums.figures(code),
             }
-            for i, s in enumerate(shown)
+            for i, code in enumerate(shown)
         ],
     }
