@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from services.common.agency_tree import depths
 from services.common.contract import Reason
 
 GROUPS = ("day", "month", "quarter")
@@ -51,6 +52,38 @@ class Period:
         if group_by not in GROUPS:
             group_by = "month"
         return cls(start, end, group_by)
+
+
+#: Up to this many agencies below a monitor, the agency picker lists them all.
+PICKER_ALL = 300
+
+
+def agency_choices(
+    parents: Mapping[str, str | None], own: str, chosen: str, *, most: int = PICKER_ALL
+) -> list[tuple[str, int]]:
+    """The agency picker's entries, each with its depth below ``own``, in the tree's
+    order (each agency followed by those below it, by code). Beyond ``most`` agencies
+    (a national office's thousands), the way down from ``own`` to ``chosen`` and the
+    agencies right below ``chosen``: one chooses a level at a time, as in the ranking."""
+    depth = depths(parents, own)
+    children: dict[str, list[str]] = {}
+    for code, parent in parents.items():
+        if parent is not None and code in depth and code != own:
+            children.setdefault(parent, []).append(code)
+    if len(depth) <= most:
+        out: list[tuple[str, int]] = []
+        stack = [own]
+        while stack:
+            code = stack.pop()
+            out.append((code, depth[code]))
+            stack.extend(sorted(children.get(code, ()), reverse=True))
+        return out
+    way = [chosen]
+    while way[-1] != own and parents.get(way[-1]) is not None:
+        way.append(str(parents[way[-1]]))
+    return [(code, depth[code]) for code in reversed(way)] + [
+        (code, depth[code]) for code in sorted(children.get(chosen, ()))
+    ]
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,12 @@ DOWNLOADS = {
 }
 
 
+def _parents() -> dict[str, str | None]:
+    return {str(a["code"]): a.get("parent") for a in registry()}
+
+
 def _depths() -> dict[str, int]:
-    parents = {str(a["code"]): a.get("parent") for a in registry()}
-    return depths(parents, user().agency_code)
+    return depths(_parents(), user().agency_code)
 
 
 def _agency(depth_of: dict[str, int]) -> str:
@@ -156,7 +159,7 @@ def dashboard() -> tuple[str, int]:
         agency=agency,
         level=level,
         levels=levels_present,
-        agencies=[(code, d) for code, d in sorted(depth_of.items(), key=lambda x: (x[1], x[0]))],
+        agencies=monitoring.agency_choices(_parents(), me, agency),
         totals=over_time["totals"],
         rows=rows,
         chart=chart,

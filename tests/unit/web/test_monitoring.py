@@ -137,3 +137,41 @@ def test_every_dashboard_string_has_english() -> None:
     missing = sorted(s for s in found if english.gettext(s) == s)
     assert len(found) > 50
     assert not missing, missing
+
+
+PARENTS = {
+    "P": None,  # the monitor's province
+    "D1": "P",  # departments
+    "D2": "P",
+    "C1": "P",  # a commune, beside the departments
+    "O1": "D1",  # an office of a department
+    "Q": None,  # a sibling province
+    "QD": "Q",
+}
+
+
+def test_the_agency_picker_lists_the_tree_in_order() -> None:
+    assert monitoring.agency_choices(PARENTS, "P", "P") == [
+        ("P", 0),
+        ("C1", 1),
+        ("D1", 1),
+        ("O1", 2),  # below its department, not after every level 1
+        ("D2", 1),
+    ]
+    # Never a sibling province, nor anything above the monitor.
+    assert monitoring.agency_choices(PARENTS, "D1", "D1") == [("D1", 0), ("O1", 1)]
+
+
+def test_a_large_registry_is_picked_a_level_at_a_time() -> None:
+    # Beyond the limit: the way down to the chosen agency, and the agencies below it.
+    assert monitoring.agency_choices(PARENTS, "P", "D1", most=3) == [
+        ("P", 0),
+        ("D1", 1),
+        ("O1", 2),
+    ]
+    assert monitoring.agency_choices(PARENTS, "P", "P", most=3) == [
+        ("P", 0),
+        ("C1", 1),
+        ("D1", 1),
+        ("D2", 1),
+    ]
