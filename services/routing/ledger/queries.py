@@ -114,6 +114,13 @@ class Sums:
         if row.past and values[_OPEN]:
             sums[_COUNTED] += int(values[_OPEN])
 
+    def add_overdue(self, key: str, n: int) -> None:
+        """Open work of days before today that no row above counted as overdue."""
+        sums = self.counters.get(key)
+        if sums is None:
+            sums = self.counters[key] = [0] * (_COUNTED + 1)
+        sums[_COUNTED] += n
+
     def add_latency(self, key: str, row: Any) -> None:
         """``row`` ends with the bucket counts (``_latency_rows``)."""
         kinds = self.latency.setdefault(key, {})
@@ -239,21 +246,37 @@ def _counter_rows(
     column: str,
     codes: list[str],
     ranges: list[tuple[date, date]],
-    today: date,
+    past_before: date,
     by_day: bool,
     by_agency: bool,
-    past: bool | None,
 ) -> list[Any]:
-    """Counters summed per group (and per side of today, where overdue begins)."""
+    """Counters summed per group, and per side of ``past_before`` (the periods before it
+    are past: what is open there is overdue)."""
     period = getattr(model, column)
     group = _grouping(period, model.agency, by_day, by_agency)
-    split = sa.literal(True) if past else period < today
+    split = period < past_before
     sums = [sa.func.sum(getattr(model, c)).label(c) for c in DAILY_COUNTERS]
     return list(
         session.execute(
             sa.select(*group, split.label("past"), *sums)
             .where(in_codes(session, model.agency, codes), _in_ranges(period, ranges))
-            .group_by(*group, *([] if past else [split]))
+            .group_by(*group, split)
+        )
+    )
+
+
+def _open_rows(
+    session: Session, codes: list[str], first: date, last: date, by_day: bool, by_agency: bool
+) -> list[Any]:
+    """The open work of the days ``first`` … ``last``, summed per group."""
+    group = _grouping(LedgerDaily.day, LedgerDaily.agency, by_day, by_agency)
+    return list(
+        session.execute(
+            sa.select(*group, sa.func.sum(LedgerDaily.open).label("open"))
+            .where(
+                in_codes(session, LedgerDaily.agency, codes), LedgerDaily.day.between(first, last)
+            )
+            .group_by(*group)
         )
     )
 
@@ -290,23 +313,31 @@ def add_counters(
     today: date,
     group_by: str | None,
 ) -> None:
-    """The counters of these agencies over the period into ``sums``, per group. Those
-    of a month that has not ended are read per day: what is open on its days before
-    today is overdue, the rest not yet."""
+    """The counters of these agencies over the period into ``sums``, per group: every
+    whole month from the monthly counters (the current one too), the days around them
+    from the daily ones. What is open on a day before today is overdue: a month that
+    has not ended before today counts none of it from its monthly row, and its days
+    before today are read for their open work alone."""
     by_day = group_by not in (None, "agency")
     by_agency = group_by == "agency"
-    months, days = split_period(start, end, today)
+    months, days = split_period(start, end, date.max)
     if group_by == "day":
         months, days = None, [(start, end)]
-    for counters, column, ranges, past in (
-        (LedgerDaily, "day", days, None),
-        (LedgerMonthly, "month", [months] if months else [], True),
+    this_month = today.replace(day=1)
+    for counters, column, ranges, past_before in (
+        (LedgerDaily, "day", days, today),
+        (LedgerMonthly, "month", [months] if months else [], this_month),
     ):
         if ranges:
             for row in _counter_rows(
-                session, counters, column, codes, ranges, today, by_day, by_agency, past
+                session, counters, column, codes, ranges, past_before, by_day, by_agency
             ):
                 sums.add_daily(_key(group_by, row), row)
+    if months and months[0] <= this_month <= months[1] and this_month < today:
+        for row in _open_rows(
+            session, codes, this_month, today - timedelta(days=1), by_day, by_agency
+        ):
+            sums.add_overdue(_key(group_by, row), int(row.open or 0))
 
 
 def add_latency(

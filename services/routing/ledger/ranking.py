@@ -81,9 +81,9 @@ def ranking(
         scope = scope_with_names(session, query.viewer, query.agency, include_children=True)
         # What the ranking and the levels need, for every agency: three counters. The
         # figures in full (and the latency) only for the page's agencies.
-        sent = counter_sums_by_agency(
-            session, scope.codes, query.start, query.end, _SENT, today=today
-        )
+        # Sent-side counters have no today to split at: every whole month of the period
+        # from the monthly counters, the current one too.
+        sent = counter_sums_by_agency(session, scope.codes, query.start, query.end, _SENT)
         yesterday = min(query.end, today - timedelta(days=1))
         overdue = counter_sums_by_agency(
             session, scope.codes, query.start, yesterday, ("open",), today=today

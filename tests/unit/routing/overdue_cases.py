@@ -8,6 +8,7 @@ one (each agency's first page from the index, then the first of those)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from services.common.contract import Status
 from services.common.internal_api import EShareQuery
-from services.routing.ledger import listings
+from services.routing.ledger import listings, queries
 from services.routing.ledger.rules import DueState, vietnam_day
 from services.routing.ledger.scope import agencies_in_scope
 from services.routing.models import LedgerDelivery
@@ -96,6 +97,28 @@ def expected(w: World, query: EShareQuery, limit: int, now: datetime) -> list[st
     return [r.delivery_id for r in chosen[:limit]]
 
 
+def expected_figure(w: World, query: EShareQuery, now: datetime) -> int:
+    """The ``overdue`` figure by its definition: open work due in the period on a
+    Vietnam day before today's."""
+    today = vietnam_day(now)
+    with w.db.reading() as session:
+        scope = set(
+            agencies_in_scope(
+                session, query.viewer, query.agency, include_children=query.include_children
+            )
+        )
+        rows = session.scalars(sa.select(LedgerDelivery)).all()
+    return sum(
+        1
+        for r in rows
+        if r.recipient_code in scope
+        and r.due_state == DueState.OPEN.value
+        and r.due_day is not None
+        and query.start <= r.due_day <= query.end
+        and r.due_day < today
+    )
+
+
 def listed(w: World, query: EShareQuery, limit: int, now: datetime) -> dict[str, Any]:
     return dict(listings.overdue(w.db, query, limit=limit, now=now))
 
@@ -135,6 +158,13 @@ def check_every_case(w: World) -> int:
         ids = [row["delivery_id"] for row in answer["overdue"]]
         assert ids == expected(w, query, limit, now), (query, limit, now)
         assert answer["total"] == len(expected(w, query, 10**6, now)), (query, now)
+        if limit == 1000:
+            # The figure, from the counters: whole months (today's too) from the
+            # monthly ones, the days before today of today's month for their open work.
+            figure = expected_figure(w, query, now)
+            assert queries.e_share(w.db, query, now=now)["totals"]["overdue"] == figure
+            by_month = queries.e_share(w.db, replace(query, group_by="month"), now=now)
+            assert sum(r["overdue"] for r in by_month["rows"]) == figure, (query, now)
         uncounted = listings.overdue(w.db, query, limit=limit, now=now, count=False)
         assert uncounted["total"] is None
         assert uncounted["overdue"] == answer["overdue"]
