@@ -6,13 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-def depths(parents: Mapping[str, str | None], root: str) -> dict[str, int]:
-    """``root`` (0) and every agency below it with how many levels below it it is; a
-    cycle in the links cannot loop."""
+def children_of(parents: Mapping[str, str | None]) -> dict[str, list[str]]:
+    """Each agency's agencies right below it (an agency is never its own child)."""
     children: dict[str, list[str]] = {}
     for code, parent in parents.items():
         if parent is not None and parent != code:
             children.setdefault(parent, []).append(code)
+    return children
+
+
+def depths(parents: Mapping[str, str | None], root: str) -> dict[str, int]:
+    """``root`` (0) and every agency below it with how many levels below it it is; a
+    cycle in the links cannot loop."""
+    children = children_of(parents)
     found = {root: 0}
     frontier = [root]
     while frontier:

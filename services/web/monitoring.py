@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from services.common.agency_tree import depths
+from services.common.agency_tree import children_of, depths
 from services.common.contract import Reason
 
 GROUPS = ("day", "month", "quarter")
@@ -66,24 +66,24 @@ def agency_choices(
     (a national office's thousands), the way down from ``own`` to ``chosen`` and the
     agencies right below ``chosen``: one chooses a level at a time, as in the ranking."""
     depth = depths(parents, own)
-    children: dict[str, list[str]] = {}
-    for code, parent in parents.items():
-        if parent is not None and code in depth and code != own:
-            children.setdefault(parent, []).append(code)
+    every_child = children_of(parents)
+
+    def below(code: str) -> list[str]:
+        # One level down the tree from ``own`` (a link back up, as in a cycle, is not).
+        return sorted(c for c in every_child.get(code, ()) if depth.get(c) == depth[code] + 1)
+
     if len(depth) <= most:
         out: list[tuple[str, int]] = []
         stack = [own]
         while stack:
             code = stack.pop()
             out.append((code, depth[code]))
-            stack.extend(sorted(children.get(code, ()), reverse=True))
+            stack.extend(reversed(below(code)))
         return out
     way = [chosen]
     while way[-1] != own and parents.get(way[-1]) is not None:
         way.append(str(parents[way[-1]]))
-    return [(code, depth[code]) for code in reversed(way)] + [
-        (code, depth[code]) for code in sorted(children.get(chosen, ()))
-    ]
+    return [(code, depth[code]) for code in [*reversed(way), *below(chosen)]]
 
 
 @dataclass(frozen=True)

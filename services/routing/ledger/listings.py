@@ -20,7 +20,7 @@ from services.common.internal_api import (
     EShareOverduePage,
     EShareQuery,
 )
-from services.routing.ledger.queries import counter_sums, counter_sums_by_agency
+from services.routing.ledger.period_sums import counter_sums, counter_sums_by_agency
 from services.routing.ledger.rules import (
     VIETNAM,
     DueState,
@@ -198,8 +198,7 @@ def exchanges(
                 sa.tuple_(LedgerExchange.sent_at, LedgerExchange.document)
                 > sa.tuple_(sa.literal(since, LedgerExchange.sent_at.type), sa.literal(document))
             )
-        senders = {code: listed[code] for code in codes if code in listed}
-        page = _exchanges_page(session, senders, query.start, query.end, where, limit + 1, since)
+        page = _exchanges_page(session, listed, query.start, query.end, where, limit + 1, since)
         more = len(page) > limit
         page = page[:limit]
         deliveries: dict[str, list[LedgerDelivery]] = {}

@@ -21,6 +21,7 @@ from services.common.internal_api import (
     LatencyFigures,
 )
 from services.routing.ledger.counters import DAILY_COUNTERS
+from services.routing.ledger.period_sums import in_ranges, split_period
 from services.routing.ledger.rules import (
     LATENCY_BUCKETS,
     Latency,
@@ -156,85 +157,6 @@ class Sums:
         return figures(counters, sums[_COUNTED], latency)
 
 
-def _month_end(day: date) -> date:
-    following = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-    return following - timedelta(days=1)
-
-
-def split_period(
-    start: date, end: date, today: date
-) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
-    """The whole months of the period that ended before today (read from the monthly
-    counters: first and last month), and the days around them (from the daily ones)."""
-    first = start if start.day == 1 else _month_end(start) + timedelta(days=1)
-    limit = min(end, today - timedelta(days=1))
-    last = limit if _month_end(limit) == limit else limit.replace(day=1) - timedelta(days=1)
-    if first > last:
-        return None, [(start, end)]
-    days = []
-    if start < first:
-        days.append((start, first - timedelta(days=1)))
-    if last < end:
-        days.append((last + timedelta(days=1), end))
-    return (first, last.replace(day=1)), days
-
-
-def _in_ranges(column: Any, ranges: list[tuple[date, date]]) -> sa.ColumnElement[bool]:
-    return sa.or_(*(column.between(a, b) for a, b in ranges))
-
-
-def counter_sums(
-    session: Session,
-    codes: list[str],
-    start: date,
-    end: date,
-    columns: tuple[str, ...],
-    *,
-    today: date = date.max,
-) -> dict[str, int]:
-    """These daily counters of these agencies summed over the days ``start`` … ``end``:
-    the whole months that ended before ``today`` from the monthly counters, the days
-    around them from the daily ones. A figure over a national office's two years is
-    then a few hundred rows, not a million."""
-    totals = dict.fromkeys(columns, 0)
-    for sums in counter_sums_by_agency(session, codes, start, end, columns, today=today).values():
-        for name, n in sums.items():
-            totals[name] += n
-    return totals
-
-
-def counter_sums_by_agency(
-    session: Session,
-    codes: list[str],
-    start: date,
-    end: date,
-    columns: tuple[str, ...],
-    *,
-    today: date = date.max,
-) -> dict[str, dict[str, int]]:
-    """``counter_sums`` per agency (only the agencies with a counter row in the period)."""
-    by_agency: dict[str, dict[str, int]] = {}
-    if end < start:
-        return by_agency
-    months, days = split_period(start, end, today)
-    for model, column, ranges in (
-        (LedgerDaily, "day", days),
-        (LedgerMonthly, "month", [months] if months else []),
-    ):
-        if ranges:
-            period = getattr(model, column)
-            rows = session.execute(
-                sa.select(model.agency, *(sa.func.sum(getattr(model, c)) for c in columns))
-                .where(in_codes(session, model.agency, codes), _in_ranges(period, ranges))
-                .group_by(model.agency)
-            )
-            for agency, *values in rows:
-                sums = by_agency.setdefault(agency, dict.fromkeys(columns, 0))
-                for name, value in zip(columns, values, strict=True):
-                    sums[name] += int(value or 0)
-    return by_agency
-
-
 def _grouping(period: Any, agency: Any, by_day: bool, by_agency: bool) -> list[Any]:
     """The GROUP BY columns of a counters query: the period (as ``day``), the agency."""
     return ([period.label("day")] if by_day else []) + ([agency] if by_agency else [])
@@ -259,7 +181,7 @@ def _counter_rows(
     return list(
         session.execute(
             sa.select(*group, split.label("past"), *sums)
-            .where(in_codes(session, model.agency, codes), _in_ranges(period, ranges))
+            .where(in_codes(session, model.agency, codes), in_ranges(period, ranges))
             .group_by(*group, split)
         )
     )
@@ -298,7 +220,7 @@ def _latency_rows(
     return list(
         session.execute(
             sa.select(*group, table.c.kind, *sums)
-            .where(in_codes(session, table.c.agency, codes), _in_ranges(period, ranges))
+            .where(in_codes(session, table.c.agency, codes), in_ranges(period, ranges))
             .group_by(*group, table.c.kind)
         )
     )

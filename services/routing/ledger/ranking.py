@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.common.db import Database
 from services.common.internal_api import EShareLevel, EShareQuery, EShareRanking
-from services.routing.ledger.queries import Sums, add_counters, add_latency, counter_sums_by_agency
+from services.routing.ledger.period_sums import counter_sums_by_agency
+from services.routing.ledger.queries import Sums, add_counters, add_latency
 from services.routing.ledger.rules import vietnam_day
 from services.routing.ledger.scope import scope_with_names
 

@@ -42,8 +42,8 @@ def _parents() -> dict[str, str | None]:
     return {str(a["code"]): a.get("parent") for a in registry()}
 
 
-def _depths() -> dict[str, int]:
-    return depths(_parents(), user().agency_code)
+def _depths(parents: dict[str, str | None] | None = None) -> dict[str, int]:
+    return depths(_parents() if parents is None else parents, user().agency_code)
 
 
 def _agency(depth_of: dict[str, int]) -> str:
@@ -117,7 +117,8 @@ def _link(endpoint: str, period: Period, agency: str, **extra: Any) -> str:
 @monitor.get("")
 def dashboard() -> tuple[str, int]:
     require(Action.MONITOR)
-    depth_of = _depths()
+    parents = _parents()
+    depth_of = _depths(parents)
     agency = _agency(depth_of)
     level = _level(depth_of)
     period = Period.parse(request.args, today_vn())
@@ -159,7 +160,7 @@ def dashboard() -> tuple[str, int]:
         agency=agency,
         level=level,
         levels=levels_present,
-        agencies=monitoring.agency_choices(_parents(), me, agency),
+        agencies=monitoring.agency_choices(parents, me, agency),
         totals=over_time["totals"],
         rows=rows,
         chart=chart,

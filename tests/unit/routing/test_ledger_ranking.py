@@ -13,6 +13,7 @@ from services.common.errors import Forbidden
 from services.common.internal_api import EShareQuery
 from services.routing.ledger import queries, ranking
 from services.routing.ledger.ranking import Standing, rank
+from tests.unit.common.test_agency_tree import PARENTS
 from tests.unit.routing.ledger_world import (
     COMMUNE_A,
     DEPT_A,
@@ -23,22 +24,6 @@ from tests.unit.routing.ledger_world import (
     world,  # noqa: F401  (the fixture)
 )
 from tests.unit.routing.test_ledger_scenarios import AS_OF, Q2
-
-PARENTS = {
-    "P": None,  # the monitor's province
-    "D1": "P",  # departments
-    "D2": "P",
-    "C1": "P",  # a commune, beside the departments
-    "O1": "D1",  # an office of a department
-    "Q": None,  # a sibling province
-    "QD": "Q",
-}
-
-
-def test_levels_come_from_the_parent_links() -> None:
-    assert depths(PARENTS, "P") == {"P": 0, "C1": 1, "D1": 1, "D2": 1, "O1": 2}
-    assert depths(PARENTS, "D1") == {"D1": 0, "O1": 1}  # never a sibling or a parent
-    assert depths({"A": "B", "B": "A"}, "A") == {"A": 0, "B": 1}  # a cycle cannot loop
 
 
 def test_best_share_first_and_nothing_sent_last() -> None:

@@ -7,6 +7,7 @@ from datetime import date
 from services.web import monitoring
 from services.web.charts import Series, share_chart
 from services.web.monitoring import Period
+from tests.unit.common.test_agency_tree import PARENTS
 
 
 def row(group: str, exchanges: int, fully: int, **extra: object) -> dict[str, object]:
@@ -137,17 +138,6 @@ def test_every_dashboard_string_has_english() -> None:
     missing = sorted(s for s in found if english.gettext(s) == s)
     assert len(found) > 50
     assert not missing, missing
-
-
-PARENTS = {
-    "P": None,  # the monitor's province
-    "D1": "P",  # departments
-    "D2": "P",
-    "C1": "P",  # a commune, beside the departments
-    "O1": "D1",  # an office of a department
-    "Q": None,  # a sibling province
-    "QD": "Q",
-}
 
 
 def test_the_agency_picker_lists_the_tree_in_order() -> None:
